@@ -1,0 +1,62 @@
+"""Engines and sessions: SQLite tuned for a clinic's writes, PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+IMMEDIATE = "surveillance_immediate"
+
+
+def make_engine(url: str, **kwargs) -> sa.Engine:
+    """An engine for `url`; on SQLite, foreign keys on, WAL, and BEGIN IMMEDIATE for writes."""
+    url_obj = sa.make_url(url)
+    if url_obj.get_backend_name() != "sqlite":
+        return sa.create_engine(url_obj, **kwargs)
+    if url_obj.database and url_obj.database != ":memory:":
+        Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url_obj, **kwargs)
+    sa.event.listen(engine, "connect", _sqlite_connect)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the driver, say when a transaction begins (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    # A transaction that reads and then writes fails at once with "database is locked"
+    # under concurrency unless it takes the write lock up front (design.md).
+    immediate = connection.get_execution_options().get(IMMEDIATE)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit, for the caller to show."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[Session]:
+    """One unit of work that writes: commits at the end, rolls back on any error."""
+    if session.in_transaction():
+        # A read (the page shown before the form) autobegan a transaction: end it, so
+        # the write starts its own, with the write lock taken up front.
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("unsaved changes outside a unit of work")
+        session.commit()
+    with session.begin():
+        session.connection(execution_options={IMMEDIATE: True})
+        yield session

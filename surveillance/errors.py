@@ -1,0 +1,23 @@
+"""What a service refuses, said so a nurse can act on it."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A refusal with a message for the user; nothing was changed."""
+
+
+class InputError(ServiceError, ValueError):
+    """Bad input: names the field and the value."""
+
+    def __init__(self, field: str, value: object, problem: str):
+        self.field, self.value, self.problem = field, value, problem
+        super().__init__(f"{field}: {value!r} {problem}")
+
+
+class NotFound(ServiceError, LookupError):
+    """No such record (or not one of the user's clinics)."""
+
+
+class Conflict(ServiceError):
+    """Someone else changed the record first; their change is kept."""

@@ -1,0 +1,104 @@
+"""`surveillance preview`: one patient's history as JSON in, the plan as JSON out."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from .protocol import (
+    DEFAULT_PROTOCOL, History, Plan, PrimaryControl, Settings, Treatment, load_protocol, make_plan,
+)
+from .protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
+
+KEYS = {"candidate", "treatments", "primary_followups", "protocol"}
+
+
+class PreviewError(ValueError):
+    """Bad preview input; the message names the field and the value."""
+
+
+def preview(text: str, settings: Settings = Settings()) -> dict:
+    """The plan for the JSON history in `text`, as the JSON-ready dict of protocol.md."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PreviewError(f"input: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise PreviewError(f"input: expected a JSON object, got {type(data).__name__}")
+    if unknown := sorted(set(data) - KEYS):
+        raise PreviewError(f"{unknown[0]}: unknown field")
+    code = data.get("protocol", DEFAULT_PROTOCOL)
+    try:
+        protocol = load_protocol(code) if isinstance(code, str) else load_protocol(repr(code))
+    except ValueError:
+        raise PreviewError(f"protocol: unknown protocol {code!r}") from None
+    candidate = data.get("candidate", True)
+    if not isinstance(candidate, bool):
+        raise PreviewError(f"candidate: {candidate!r} is not true or false")
+    history = History(
+        treatments=tuple(_treatment(t, i) for i, t in enumerate(_list(data, "treatments"))),
+        primary_controls=tuple(_control(c, i) for i, c in enumerate(_list(data, "primary_followups"))),
+        candidate=candidate,
+    )
+    return plan_json(make_plan(protocol, history, settings))
+
+
+def plan_json(plan: Plan) -> dict:
+    """A plan in the shape of protocol.md's preview output."""
+    anchor = plan.anchor
+    return {
+        "protocol": plan.protocol,
+        "anchor": {"date": anchor.date.isoformat(), "kind": anchor.kind} if anchor else None,
+        "exams": [
+            {"kind": e.code, "month": e.month, "due": e.due.isoformat(),
+             "due_working_day": e.due_working_day.isoformat(),
+             "coordinated_with": e.coordinated_with.date.isoformat() if e.coordinated_with else None}
+            for e in plan.exams
+        ],
+    }
+
+
+def _list(data: dict, key: str) -> list:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise PreviewError(f"{key}: {value!r} is not a list")
+    return value
+
+
+def _treatment(item, i: int) -> Treatment:
+    field = f"treatments[{i}]"
+    _object(item, field, {"date", "kind"})
+    kind = item.get("kind")
+    if kind not in TREATMENT_KINDS:
+        raise PreviewError(f"{field}.kind: unknown kind {kind!r}")
+    return Treatment(_date(item.get("date"), f"{field}.date"), kind)
+
+
+def _control(item, i: int) -> PrimaryControl:
+    field = f"primary_followups[{i}]"
+    _object(item, field, {"date", "exams"})
+    exams = item.get("exams")
+    if not isinstance(exams, list) or not exams:
+        raise PreviewError(f"{field}.exams: {exams!r} is not a list of exam codes")
+    for code in exams:
+        if code not in PRIMARY_EXAMS:
+            raise PreviewError(f"{field}.exams: unknown exam code {code!r}")
+    return PrimaryControl(_date(item.get("date"), f"{field}.date"), frozenset(exams))
+
+
+def _object(item, field: str, keys: set[str]) -> None:
+    if not isinstance(item, dict):
+        raise PreviewError(f"{field}: {item!r} is not an object")
+    if missing := sorted(keys - set(item)):
+        raise PreviewError(f"{field}.{missing[0]}: missing")
+    if unknown := sorted(set(item) - keys):
+        raise PreviewError(f"{field}.{unknown[0]}: unknown field")
+
+
+def _date(value, field: str) -> date:
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise PreviewError(f"{field}: {value!r} is not a valid date (YYYY-MM-DD)")

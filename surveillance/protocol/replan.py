@@ -1,0 +1,77 @@
+"""R6: turn a newly computed plan into changes to the stored one, never touching done exams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from .model import Plan, PlannedExam
+
+OPEN_STATES = frozenset({"open", "booked"})
+RECORDED_STATES = frozenset({"done", "missed"})
+# Cancellations the program made on its own, undone when the plan comes back
+# (a corrected treatment date, a resumed patient). A nurse's own cancellation stays.
+AUTOMATIC_CANCEL_REASONS = frozenset(
+    {"superseded", "not_candidate", "deceased", "moved", "transplanted"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredExam:
+    """What reconciliation needs to know of a planned exam already in the database."""
+
+    ref: int
+    anchor_ref: int | None
+    code: str
+    month: int
+    due: date
+    due_working_day: date
+    state: str
+    coordinated_ref: int | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def key(self) -> tuple[int | None, str, int]:
+        """The stable identity of design.md: anchor treatment, code, month."""
+        return (self.anchor_ref, self.code, self.month)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What to write: exams to create, to cancel (and whether booked), and to bring up to date."""
+
+    create: tuple[PlannedExam, ...] = ()
+    cancel: tuple[StoredExam, ...] = ()
+    update: tuple[tuple[StoredExam, PlannedExam], ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return bool(self.create or self.cancel or self.update)
+
+
+def reconcile(stored: list[StoredExam], plan: Plan) -> Changes:
+    """Compare the stored exams with `plan`; done and missed exams are never in the result."""
+    anchor_ref = plan.anchor.ref if plan.anchor else None
+    wanted = {(anchor_ref, e.code, e.month): e for e in plan.exams}
+    cancel, update = [], []
+    for exam in stored:
+        planned = wanted.pop(exam.key, None)
+        if exam.state in RECORDED_STATES:
+            continue
+        if planned is None:
+            if exam.state in OPEN_STATES:
+                cancel.append(exam)
+        elif exam.state == "cancelled":
+            if exam.cancel_reason in AUTOMATIC_CANCEL_REASONS:
+                update.append((exam, planned))
+        elif _differs(exam, planned):
+            update.append((exam, planned))
+    return Changes(tuple(wanted.values()), tuple(cancel), tuple(update))
+
+
+def _differs(exam: StoredExam, planned: PlannedExam) -> bool:
+    partner = planned.coordinated_with.ref if planned.coordinated_with else None
+    # A booked exam keeps its booking: coordination only spares exams not yet booked.
+    coordination_changed = exam.state == "open" and exam.coordinated_ref != partner
+    return (exam.due, exam.due_working_day) != (planned.due, planned.due_working_day) or (
+        coordination_changed
+    )

@@ -1,0 +1,149 @@
+"""Loading many patients at once (demo, benchmarks, imports): all or nothing, plans included."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..db.models import LiverTreatment, Patient, PlannedExam, PrimaryControl
+from ..identity import parse_national_id
+from ..protocol import History, load_protocol, make_plan
+from ..protocol import PrimaryControl as PrimaryControlValue
+from ..protocol import Treatment as TreatmentValue
+from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
+from .audit import record_event
+from .context import Context
+from ..errors import InputError
+from .patients import clinic_by_code, next_local_number
+from .unit import transaction
+from .validate import check_not_future, parse_choice, parse_text
+
+CHUNK = 5000  # rows per statement: keeps every driver's parameter limits at bay
+
+
+@dataclass(frozen=True, slots=True)
+class NewPatient:
+    """A patient to load with their history; exams due before `done_before` count as done."""
+
+    national_id: str
+    name: str
+    treatments: tuple[tuple[date, str], ...] = ()
+    primary_controls: tuple[tuple[date, tuple[str, ...]], ...] = ()
+    done_before: date | None = None
+    protocol: str | None = None
+
+
+def load_patients(session: Session, ctx: Context, clinic_code: str,
+                  patients: Sequence[NewPatient]) -> int:
+    """Register every patient with their treatments and plan in one transaction; return the count."""
+    with transaction(session):
+        clinic = clinic_by_code(session, clinic_code)
+        checked = [_check(p, i + 1, ctx) for i, p in enumerate(patients)]
+        _refuse_duplicates(session, checked)
+        first = next_local_number(session)
+        now = utcnow()
+        patient_ids = _insert(session, Patient, [
+            {"clinic_id": clinic.id, "local_number": first + i, "national_id": p.national_id,
+             "name": p.name, "birth_date": birth, "protocol": p.protocol, "status": "active",
+             "version": 1, "created_at": now, "updated_at": now}
+            for i, (p, birth) in enumerate(checked)])
+        treatments = _insert(session, LiverTreatment, [
+            {"patient_id": pid, "date": day, "kind": kind, "created_at": now}
+            for pid, (p, _) in zip(patient_ids, checked) for day, kind in p.treatments])
+        controls = _insert(session, PrimaryControl, [
+            {"patient_id": pid, "date": day, "exams": " ".join(codes), "created_at": now}
+            for pid, (p, _) in zip(patient_ids, checked) for day, codes in p.primary_controls])
+        exams = list(_planned_rows(ctx, clinic.id, checked, patient_ids, iter(treatments),
+                                   iter(controls), now))
+        for start in range(0, len(exams), CHUNK):
+            session.execute(sa.insert(PlannedExam), exams[start:start + CHUNK])
+        _mark_completed(session, first)
+        record_event(session, ctx.actor, "patient.bulk_load", None, clinic=clinic.code,
+                     patients=len(checked), exams=len(exams))
+    return len(checked)
+
+
+def _mark_completed(session: Session, first_number: int) -> None:
+    """R7 for loaded patients whose every exam was already done."""
+    exams = sa.select(PlannedExam.id).where(PlannedExam.patient_id == Patient.id)
+    session.execute(sa.update(Patient).where(
+        Patient.local_number >= first_number, exams.exists(),
+        ~exams.where(sa.text("state IN ('open', 'booked')")).exists(),
+    ).values(status="completed"))
+
+
+def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
+    try:
+        number, birth = parse_national_id(p.national_id, accept_synthetic=ctx.accept_synthetic_ids,
+                                          today=ctx.today)
+        for day, kind in p.treatments:
+            parse_choice("treatment kind", kind, TREATMENT_KINDS)
+            if check_not_future("treatment date", day, ctx.today) < birth:
+                raise InputError("treatment date", day.isoformat(), "is before the birth date")
+        for _, codes in p.primary_controls:
+            for code in codes:
+                parse_choice("primary control exams", code, PRIMARY_EXAMS)
+        p = NewPatient(number, parse_text("name", p.name, max_length=200), p.treatments,
+                       p.primary_controls, p.done_before, p.protocol or ctx.default_protocol)
+        load_protocol(p.protocol)
+    except InputError as exc:
+        raise InputError(f"row {row}: {exc.field}", exc.value, exc.problem) from None
+    except ValueError:
+        raise InputError(f"row {row}: protocol", p.protocol, "is not a known protocol") from None
+    return p, birth
+
+
+def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]]) -> None:
+    seen: dict[str, int] = {}
+    for row, (p, _) in enumerate(checked, 1):
+        if p.national_id in seen:
+            raise InputError(f"row {row}: national_id", p.national_id,
+                             f"appears twice (also row {seen[p.national_id]})")
+        seen[p.national_id] = row
+    numbers = list(seen)
+    for start in range(0, len(numbers), CHUNK):
+        found = session.scalar(sa.select(Patient.national_id).where(
+            Patient.national_id.in_(numbers[start:start + CHUNK])).limit(1))
+        if found:
+            raise InputError(f"row {seen[found]}: national_id", found, "is already registered")
+
+
+def _insert(session: Session, model, rows: list[dict]) -> list[int]:
+    """Insert rows in chunks and return their ids in the order given."""
+    ids: list[int] = []
+    for start in range(0, len(rows), CHUNK):
+        result = session.execute(
+            sa.insert(model).returning(model.id, sort_by_parameter_order=True),
+            rows[start:start + CHUNK])
+        ids.extend(result.scalars())
+    return ids
+
+
+def _planned_rows(ctx: Context, clinic_id: int, checked, patient_ids, treatment_ids, control_ids,
+                  now) -> Iterable[dict]:
+    for pid, (p, _) in zip(patient_ids, checked):
+        history = History(
+            treatments=tuple(TreatmentValue(day, kind, next(treatment_ids))
+                             for day, kind in p.treatments),
+            primary_controls=tuple(PrimaryControlValue(day, frozenset(codes), next(control_ids))
+                                   for day, codes in p.primary_controls))
+        plan = make_plan(load_protocol(p.protocol), history, ctx.settings)
+        for e in plan.exams:
+            done = p.done_before is not None and e.due < p.done_before
+            partner = e.coordinated_with
+            yield {
+                "uid": str(uuid.uuid4()), "patient_id": pid, "clinic_id": clinic_id,
+                "anchor_treatment_id": plan.anchor.ref, "code": e.code, "month": e.month,
+                "due": e.due, "due_working_day": e.due_working_day,
+                "state": "done" if done else "open", "done_date": e.due if done else None,
+                "coordinated_with_id": partner.ref if partner else None,
+                "coordinated_date": partner.date if partner else None,
+                "booking_to_cancel": False, "version": 1, "sequence": 0,
+                "created_at": now, "updated_at": now,
+            }

@@ -1,0 +1,128 @@
+"""Patients: register, find, end or resume surveillance, MDT decisions (R1, R9)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+
+from ..db.models import Clinic, Patient
+from ..identity import parse_national_id
+from ..protocol import available_protocols
+from .audit import record_event
+from .context import Context
+from ..errors import Conflict, InputError, NotFound
+from .plans import replan
+from .unit import transaction
+from .validate import parse_choice, parse_text
+
+END_STATUSES = ("not_candidate", "deceased", "moved", "transplanted")
+MDT_DECISIONS = ("no_recurrence",)
+
+
+def register_patient(session: Session, ctx: Context, *, clinic_code: str, national_id: str,
+                     name: str, protocol: str | None = None) -> Patient:
+    """Register a patient in a clinic; the plan comes with the first liver treatment."""
+    with transaction(session):
+        clinic = clinic_by_code(session, clinic_code)
+        number, birth = parse_national_id(national_id, accept_synthetic=ctx.accept_synthetic_ids,
+                                          today=ctx.today)
+        name = parse_text("name", name, max_length=200)
+        protocol = parse_choice("protocol", protocol or ctx.default_protocol, available_protocols())
+        if session.scalar(sa.select(Patient.id).where(Patient.national_id == number)):
+            raise InputError("national_id", national_id, "is already registered")
+        patient = Patient(clinic_id=clinic.id, local_number=next_local_number(session),
+                          national_id=number, name=name, birth_date=birth, protocol=protocol,
+                          status="active")
+        session.add(patient)
+        session.flush()
+        record_event(session, ctx.actor, "patient.register", patient.id, clinic=clinic.code)
+    return patient
+
+
+def next_local_number(session: Session) -> int:
+    """The next free number for a local reference (the write lock keeps it unique)."""
+    return (session.scalar(sa.select(sa.func.max(Patient.local_number))) or 0) + 1
+
+
+def clinic_by_code(session: Session, code: str) -> Clinic:
+    """The clinic with this code."""
+    clinic = session.scalar(sa.select(Clinic).where(Clinic.code == code))
+    if clinic is None:
+        raise InputError("clinic", code, "is not a known clinic code")
+    return clinic
+
+
+def get_patient(session: Session, patient_id: int, clinic_ids: set[int] | None = None,
+                expected_version: int | None = None) -> Patient:
+    """A patient by id, within the given clinics; a stale `expected_version` is refused."""
+    patient = session.get(Patient, patient_id)
+    if patient is None or (clinic_ids is not None and patient.clinic_id not in clinic_ids):
+        raise NotFound(f"patient {patient_id} not found")
+    if expected_version is not None and patient.version != expected_version:
+        raise Conflict("the patient was changed by someone else; reload and try again")
+    return patient
+
+
+def find_by_reference(session: Session, ctx: Context, reference: str,
+                      clinic_ids: set[int] | None = None) -> Patient:
+    """A patient by local reference ("P-0042", or just 42)."""
+    digits = reference.strip().removeprefix(ctx.reference_prefix)
+    if not digits.isdigit():
+        raise InputError("reference", reference, f"is not a local reference like {ctx.reference(42)}")
+    patient_id = session.scalar(sa.select(Patient.id).where(Patient.local_number == int(digits)))
+    if patient_id is None:
+        raise NotFound(f"no patient with reference {reference}")
+    return get_patient(session, patient_id, clinic_ids)
+
+
+def end_surveillance(session: Session, ctx: Context, patient_id: int, *, status: str,
+                     reason: str | None = None, expected_version: int | None = None) -> Patient:
+    """R1: the patient leaves surveillance; open exams are cancelled, done ones stay."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, expected_version=expected_version)
+        patient.status = parse_choice("status", status, END_STATUSES)
+        patient.status_reason = parse_text("reason", reason, max_length=2000, required=False)
+        patient.mdt_review, patient.mdt_reason = False, None
+        changes = replan(session, patient, ctx)
+        record_event(session, ctx.actor, "patient.end", patient.id, status=status,
+                     cancelled=len(changes.cancel))
+    return patient
+
+
+def resume_surveillance(session: Session, ctx: Context, patient_id: int, *,
+                        reason: str | None = None, expected_version: int | None = None) -> Patient:
+    """A patient becomes a candidate again; the plan of the current anchor comes back."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, expected_version=expected_version)
+        if patient.status not in END_STATUSES:
+            raise InputError("status", patient.status, "is not an ended surveillance")
+        patient.status = "active"
+        patient.status_reason = parse_text("reason", reason, max_length=2000, required=False)
+        changes = replan(session, patient, ctx)
+        record_event(session, ctx.actor, "patient.resume", patient.id,
+                     reopened=len(changes.update), created=len(changes.create))
+    return patient
+
+
+def record_mdt_decision(session: Session, ctx: Context, patient_id: int, *, decision: str,
+                        note: str | None = None, expected_version: int | None = None) -> Patient:
+    """R9: "no recurrence" clears the MDT flag (a treatment or an end of surveillance also do)."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, expected_version=expected_version)
+        parse_choice("decision", decision, MDT_DECISIONS)
+        if not patient.mdt_review:
+            raise InputError("decision", decision, "has nothing to decide: no MDT review is pending")
+        patient.mdt_review, patient.mdt_reason = False, None
+        record_event(session, ctx.actor, "patient.mdt_decision", patient.id, decision=decision,
+                     note=parse_text("note", note, max_length=2000, required=False))
+    return patient
+
+
+def birth_date_check(field: str, value: date, patient: Patient) -> date:
+    """A date in a patient's life, not before birth."""
+    if value < patient.birth_date:
+        raise InputError(field, value.isoformat(), "is before the patient's birth date")
+    return value

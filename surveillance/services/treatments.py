@@ -1,0 +1,122 @@
+"""Liver treatments and primary-tumour controls: every change re-plans (R2, R6, R8)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..db.models import LiverTreatment, Patient, PrimaryControl
+from ..protocol import Changes, load_protocol
+from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
+from .audit import record_event
+from .context import Context
+from ..errors import InputError, NotFound
+from .patients import birth_date_check, get_patient
+from .plans import replan
+from .unit import transaction
+from .validate import check_not_future, parse_choice, parse_date, parse_text
+
+
+def record_treatment(session: Session, ctx: Context, patient_id: int, *, date: date | str,
+                     kind: str, note: str | None = None,
+                     expected_version: int | None = None) -> Changes:
+    """Record a liver treatment; a new anchor supersedes the open exams of the old plan."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, expected_version=expected_version)
+        treatment = LiverTreatment(kind=parse_choice("kind", kind, TREATMENT_KINDS),
+                                   date=_treatment_date(date, patient, ctx),
+                                   note=parse_text("note", note, max_length=2000, required=False))
+        patient.treatments.append(treatment)
+        _apply_decision(patient, treatment)
+        changes = replan(session, patient, ctx)
+        record_event(session, ctx.actor, "treatment.record", patient.id, treatment=treatment.id,
+                     **_summary(changes))
+    return changes
+
+
+def correct_treatment(session: Session, ctx: Context, treatment_id: int, *,
+                      date: date | str | None = None, kind: str | None = None,
+                      expected_version: int | None = None) -> Changes:
+    """Correct a treatment's date or kind; the plan is recomputed under the same rules."""
+    with transaction(session):
+        treatment = _treatment(session, treatment_id, expected_version)
+        patient = treatment.patient
+        before = {"date": treatment.date.isoformat(), "kind": treatment.kind}
+        if date is not None:
+            treatment.date = _treatment_date(date, patient, ctx)
+        if kind is not None:
+            treatment.kind = parse_choice("kind", kind, TREATMENT_KINDS)
+        patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
+        changes = replan(session, patient, ctx)
+        record_event(session, ctx.actor, "treatment.correct", patient.id, treatment=treatment.id,
+                     before=before, **_summary(changes))
+    return changes
+
+
+def delete_treatment(session: Session, ctx: Context, treatment_id: int, *,
+                     expected_version: int | None = None) -> Changes:
+    """Void a treatment entered by mistake; exams planned from it keep their history."""
+    with transaction(session):
+        treatment = _treatment(session, treatment_id, expected_version)
+        treatment.voided_at = utcnow()
+        patient = treatment.patient
+        patient.updated_at = utcnow()
+        changes = replan(session, patient, ctx)
+        record_event(session, ctx.actor, "treatment.delete", patient.id, treatment=treatment.id,
+                     **_summary(changes))
+    return changes
+
+
+def record_primary_control(session: Session, ctx: Context, patient_id: int, *,
+                           date: date | str, exams: list[str] | str,
+                           expected_version: int | None = None) -> Changes:
+    """Register a primary-tumour control (done or scheduled); matching exams are coordinated."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, expected_version=expected_version)
+        codes = exams.split() if isinstance(exams, str) else list(exams)
+        if not codes:
+            raise InputError("exams", exams, "must name at least one exam code")
+        for code in codes:
+            parse_choice("exams", code, PRIMARY_EXAMS)
+        control = PrimaryControl(date=birth_date_check("date", parse_date("date", date), patient),
+                                 exams=" ".join(sorted(set(codes))))
+        patient.primary_controls.append(control)
+        changes = replan(session, patient, ctx)
+        record_event(session, ctx.actor, "primary_control.record", patient.id,
+                     control=control.id, **_summary(changes))
+    return changes
+
+
+def _treatment(session: Session, treatment_id: int, expected_version: int | None) -> LiverTreatment:
+    treatment = session.get(LiverTreatment, treatment_id)
+    if treatment is None or treatment.voided_at is not None:
+        raise NotFound(f"treatment {treatment_id} not found")
+    get_patient(session, treatment.patient_id, expected_version=expected_version)
+    return treatment
+
+
+def _treatment_date(value, patient: Patient, ctx: Context) -> date:
+    day = check_not_future("date", parse_date("date", value), ctx.today)
+    return birth_date_check("date", day, patient)
+
+
+def _apply_decision(patient: Patient, treatment: LiverTreatment) -> None:
+    """R1 and R9: a new anchor is the MDT's decision; a transplant ends surveillance."""
+    protocol = load_protocol(patient.protocol)
+    decisive = set(protocol.anchoring_kinds) | protocol.ending_kinds
+    if treatment.kind not in decisive:
+        return
+    if any(t.date > treatment.date for t in patient.treatments
+           if t is not treatment and t.voided_at is None and t.kind in decisive):
+        return  # an older treatment is history: it changes nothing (R6)
+    patient.mdt_review, patient.mdt_reason = False, None
+    if treatment.kind in protocol.ending_kinds:
+        patient.status = "transplanted"
+        patient.status_reason = f"{treatment.kind} {treatment.date.isoformat()}"
+
+
+def _summary(changes: Changes) -> dict:
+    return {"created": len(changes.create), "cancelled": len(changes.cancel),
+            "updated": len(changes.update)}

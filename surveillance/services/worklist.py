@@ -1,0 +1,107 @@
+"""The worklist (R10): what a clinic must book, chase or review today, overdue first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db.models import OPEN_EXAM, Patient, PlannedExam
+from .context import Context
+
+# In the order a nurse works through them.
+CATEGORIES = ("overdue", "results_missing", "to_book", "booked")
+LISTS = CATEGORIES + ("mdt_review", "booking_to_cancel")
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistItem:
+    """One control of one patient: the exams due that day that share a state."""
+
+    category: str
+    patient_id: int
+    reference: str
+    name: str
+    codes: tuple[str, ...]
+    due: date
+    due_working_day: date
+    booked_date: date | None
+    days_late: int  # today minus the due date; negative while still ahead
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPage:
+    """A page of the worklist and the count of each list."""
+
+    items: tuple[WorklistItem, ...]
+    counts: dict[str, int]
+    total: int
+    page: int
+    page_size: int
+
+
+def _category(today: date, ctx: Context):
+    late = today - timedelta(days=ctx.settings.overdue_after_days)
+    return sa.case(
+        (PlannedExam.due < late, "overdue"),
+        (sa.and_(PlannedExam.state == "booked", PlannedExam.booked_date < today), "results_missing"),
+        (PlannedExam.state == "booked", "booked"),
+        else_="to_book",
+    )
+
+
+def _controls(ctx: Context, clinic_ids: list[int], code: str | None):
+    """Open, uncoordinated exams due within the booking horizon, one row per control."""
+    horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
+    category = _category(ctx.today, ctx).label("category")
+    query = (
+        sa.select(
+            category, PlannedExam.patient_id, PlannedExam.due,
+            sa.func.min(PlannedExam.due_working_day).label("due_working_day"),
+            sa.func.min(PlannedExam.booked_date).label("booked_date"),
+            sa.func.aggregate_strings(PlannedExam.code, " ").label("codes"),
+        )
+        .where(PlannedExam.clinic_id.in_(clinic_ids), OPEN_EXAM,
+               PlannedExam.due <= horizon, PlannedExam.coordinated_with_id.is_(None))
+        .group_by(category, PlannedExam.patient_id, PlannedExam.due)
+    )
+    if code:
+        query = query.where(PlannedExam.code == code)
+    return query.subquery("controls")
+
+
+def worklist(session: Session, ctx: Context, clinic_ids: list[int], *, category: str | None = None,
+             code: str | None = None, page: int = 1, page_size: int = 50) -> WorklistPage:
+    """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
+    controls = _controls(ctx, clinic_ids, code)
+    counts = dict.fromkeys(LISTS, 0)
+    counts.update(session.execute(
+        sa.select(controls.c.category, sa.func.count()).group_by(controls.c.category)).all())
+    counts["mdt_review"] = session.scalar(
+        sa.select(sa.func.count()).select_from(Patient)
+        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review")))
+    counts["booking_to_cancel"] = session.scalar(
+        sa.select(sa.func.count()).select_from(PlannedExam)
+        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel")))
+    rank = sa.case({c: i for i, c in enumerate(CATEGORIES)}, value=controls.c.category)
+    query = (
+        sa.select(controls, Patient.local_number, Patient.name)
+        .join(Patient, Patient.id == controls.c.patient_id)
+        .order_by(rank, controls.c.due, Patient.local_number)
+        .limit(page_size).offset((page - 1) * page_size)
+    )
+    if category:
+        query = query.where(controls.c.category == category)
+    items = tuple(_item(row, ctx) for row in session.execute(query))
+    total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
+    return WorklistPage(items, counts, total, page, page_size)
+
+
+def _item(row, ctx: Context) -> WorklistItem:
+    return WorklistItem(
+        row.category, row.patient_id, ctx.reference(row.local_number), row.name,
+        tuple(sorted(row.codes.split())), row.due, row.due_working_day, row.booked_date,
+        (ctx.today - row.due).days,
+    )
