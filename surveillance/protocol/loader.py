@@ -39,7 +39,7 @@ def parse_protocol(data: dict, source: str = "protocol") -> Protocol:
     anchoring = tuple(_kinds(data, "anchoring_kinds", source))
     if not anchoring:
         raise ProtocolError(f"{source}: anchoring_kinds is empty")
-    controls = tuple(_control(c, i, source) for i, c in enumerate(data.get("controls", [])))
+    controls = tuple(_control(c, i, source) for i, c in enumerate(_tables(data, source)))
     if not controls:
         raise ProtocolError(f"{source}: no controls")
     protocol = Protocol(
@@ -62,15 +62,22 @@ def _schedule(controls: tuple[ControlSpec, ...], kind: str):
     return tuple((m, tuple(sorted(set(by_month[m])))) for m in sorted(by_month))
 
 
+def _tables(data: dict, source: str) -> list[dict]:
+    controls = data.get("controls", [])
+    if not isinstance(controls, list) or not all(isinstance(c, dict) for c in controls):
+        raise ProtocolError(f"{source}: controls: {controls!r} is not a list of [[controls]] tables")
+    return controls
+
+
 def _control(data: dict, index: int, source: str) -> ControlSpec:
     where = f"{source}: controls[{index}]"
     if unknown := set(data) - {"months", "exams", "only_after"}:
         raise ProtocolError(f"{where}: unknown keys {sorted(unknown)}")
     months = data.get("months")
-    if not months or not all(isinstance(m, int) and 0 < m <= 240 for m in months):
+    if not _list_of(months, int) or not all(0 < m <= 240 for m in months):
         raise ProtocolError(f"{where}.months: {months!r} is not a list of months 1-240")
     exams = data.get("exams")
-    if not exams or not set(exams) <= PLAN_EXAMS:
+    if not _list_of(exams, str) or not set(exams) <= PLAN_EXAMS:
         raise ProtocolError(f"{where}.exams: {exams!r} names an unknown exam code")
     only_after = _kinds(data, "only_after", where) if "only_after" in data else None
     return ControlSpec(tuple(months), tuple(exams),
@@ -79,9 +86,16 @@ def _control(data: dict, index: int, source: str) -> ControlSpec:
 
 def _kinds(data: dict, key: str, source: str) -> list[str]:
     kinds = data.get(key, [])
-    if not isinstance(kinds, list) or not set(kinds) <= TREATMENT_KINDS:
+    if not isinstance(kinds, list) or not all(isinstance(k, str) and k in TREATMENT_KINDS
+                                              for k in kinds):
         raise ProtocolError(f"{source}: {key}: {kinds!r} names an unknown treatment kind")
     return kinds
+
+
+def _list_of(values, kind: type) -> bool:
+    """A non-empty list whose items are all exactly of `kind`."""
+    # type() and not isinstance(): TOML's true is a bool, and a bool is an int.
+    return isinstance(values, list) and bool(values) and all(type(v) is kind for v in values)
 
 
 def _text(data: dict, key: str, source: str) -> str:
