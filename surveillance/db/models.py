@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from ..clock import utcnow
 
@@ -23,7 +23,8 @@ ROLES = ("nurse", "admin")
 
 # The worklist's partial indexes and queries share this literal condition: with bound
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
-OPEN_EXAM = sa.text("state IN ('open', 'booked')")
+# A missed exam stays on the worklist until it is rebooked, done or cancelled.
+OPEN_EXAM = sa.text("state IN ('open', 'booked', 'missed')")
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -68,6 +69,13 @@ class Clinic(Base):
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The daily digest: addresses that get it (comma-separated), and whether it may name
+    # patients by local reference (off: an e-mail is not a safe channel for health data).
+    digest_recipients: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    digest_include_references: Mapped[bool] = mapped_column(default=False,
+                                                            server_default=sa.false())
+    # Calendar feeds may show names, exam names and places (off: a reference and a link).
+    feed_include_details: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class User(Base):
@@ -79,6 +87,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Gets the daily digest of each of the user's clinics.
+    digest_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics)
 
@@ -93,6 +103,8 @@ class Patient(Base):
     local_number: Mapped[int] = mapped_column(unique=True)
     national_id: Mapped[str] = mapped_column(sa.String(11), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # The name case-folded, for search: SQLite's lower() knows no Æ, Ø or Å.
+    name_key: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     birth_date: Mapped[date]
     protocol: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
@@ -114,8 +126,14 @@ class Patient(Base):
         back_populates="patient", order_by="(PlannedExam.due, PlannedExam.code)",
         foreign_keys="PlannedExam.patient_id",
     )
+    notes: Mapped[list[PatientNote]] = relationship(order_by="PatientNote.created_at")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        self.name_key = name.casefold()
+        return name
 
 
 class LiverTreatment(Base):
@@ -182,6 +200,8 @@ class PlannedExam(Base):
     result: Mapped[str | None] = mapped_column(sa.String(16))  # normal / suspicious (CT)
     result_value: Mapped[float | None]  # CEA, µg/L
     missed_reason: Mapped[str | None] = mapped_column(sa.Text)
+    contact_attempt: Mapped[str | None] = mapped_column(sa.Text)
+    cancel_note: Mapped[str | None] = mapped_column(sa.Text)  # why the clinic cancelled it
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(32))
     # A booked exam cancelled by a re-plan: the appointment must be cancelled by hand.
     booking_to_cancel: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
@@ -210,3 +230,114 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(sa.String(64))
     patient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+
+DIGEST_STATES = ("pending", "sent", "failed", "skipped")
+
+
+class Digest(Base):
+    """The outbox: one daily digest per clinic and day, whose Message-ID is its key."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        _choice("state", DIGEST_STATES),
+        sa.UniqueConstraint("clinic_id", "day", name="uq_digests_clinic_day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
+    day: Mapped[date]  # the clinic's date (Europe/Oslo) the digest is for
+    message_id: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    # skipped: nothing to say that day; the counts are kept for the next day's change.
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    # Set when a sender takes the row, before it talks to the server: a pending row with
+    # an attempt and no sent_at may have been delivered before a crash.
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    counts: Mapped[dict] = mapped_column(sa.JSON)
+    # Local references per list, only for clinics that opted in.
+    local_references: Mapped[dict | None] = mapped_column(sa.JSON)
+    recipients: Mapped[str | None] = mapped_column(sa.Text)  # as last sent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class UserSession(Base):
+    """A login on the server side: logout and a disabled account end it, whatever the cookie says."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per account and per address ("account:x", "address:y")."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PatientNote(Base):
+    """A nurse's free-text note on a patient."""
+
+    __tablename__ = "patient_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id"), index=True)
+    author: Mapped[str] = mapped_column(sa.String(254))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+FEED_KINDS = ("clinic", "user")
+
+
+class CalendarFeed(Base):
+    """An iCal subscription to a clinic's controls or a user's (their clinics'), by secret token."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        _choice("kind", FEED_KINDS),
+        sa.CheckConstraint("(kind = 'clinic' AND clinic_id IS NOT NULL AND user_id IS NULL)"
+                           " OR (kind = 'user' AND user_id IS NOT NULL AND clinic_id IS NULL)",
+                           name="owner"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the token (hex): the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    clinic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    # The ETag last served and when it changed: an exact Last-Modified, even when a
+    # control leaves the feed (a max(updated_at) would not move then).
+    etag: Mapped[str | None] = mapped_column(sa.String(64))
+    modified_at: Mapped[datetime | None]
+
+    clinic: Mapped[Clinic | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+# A feed reads a clinic's exams by working day. The other columns ride along so that the
+# ETag (the 304 path) and each control's version (which cached events still hold) are read
+# from the index alone: only changed controls need their rows.
+sa.Index("ix_planned_exams_feed", PlannedExam.clinic_id, PlannedExam.due_working_day,
+         PlannedExam.patient_id, PlannedExam.anchor_treatment_id, PlannedExam.month,
+         PlannedExam.id, PlannedExam.state, PlannedExam.sequence, PlannedExam.updated_at)
