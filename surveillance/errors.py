@@ -8,11 +8,15 @@ class ServiceError(Exception):
 
 
 class InputError(ServiceError, ValueError):
-    """Bad input: names the field and the value."""
+    """Bad input: names the field and the value.
 
-    def __init__(self, field: str, value: object, problem: str):
-        self.field, self.value, self.problem = field, value, problem
-        super().__init__(f"{field}: {value!r} {problem}")
+    `problem` is an English message of the translation catalogue with %(name)s
+    placeholders filled from `params`: the dashboard shows it in the reader's language.
+    """
+
+    def __init__(self, field: str, value: object, problem: str, **params):
+        self.field, self.value, self.problem, self.params = field, value, problem, params
+        super().__init__(f"{field}: {value!r} {problem % params if params else problem}")
 
 
 class NotFound(ServiceError, LookupError):

@@ -24,7 +24,8 @@ def parse_national_id(value: str, *, accept_synthetic: bool, today: date) -> tup
             fodselsnummer.validate(number)
             birth = fodselsnummer.get_birth_date(number)
     except StdnumError as exc:
-        raise InputError("national_id", value, f"is not a valid national ID ({exc.message})") from None
+        raise InputError("national_id", value, "is not a valid national ID (%(detail)s)",
+                         detail=exc.message) from None
     if birth > today:
         raise InputError("national_id", value, "gives a birth date in the future")
     return number, birth

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from surveillance.db import make_engine, make_sessionmaker, upgrade
 from surveillance.db.models import Base, Clinic
 from surveillance.identity import make_synthetic_id
-from surveillance.services import Actor, Context, register_patient
+from surveillance.services import Actor, Context, record_treatment, register_patient
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("SURVEILLANCE_REQUIRE_POSTGRES") == "1"
@@ -121,5 +121,17 @@ def create_patient(session, ctx, clinic):
         overrides.setdefault("national_id", synthetic_id())
         overrides.setdefault("name", "Kari Nordmann")
         return register_patient(session, ctx, **overrides)
+
+    return create
+
+
+@pytest.fixture
+def treated_patient(session, ctx, create_patient):
+    """A patient after a liver treatment (a resection on 2025-01-15 unless told otherwise)."""
+
+    def create(treated: str = "2025-01-15", kind: str = "resection", **overrides):
+        patient = create_patient(**overrides)
+        record_treatment(session, ctx, patient.id, date=treated, kind=kind)
+        return patient
 
     return create

@@ -18,6 +18,7 @@ from surveillance.protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 PROTOCOLS = [load_protocol("no-hdir-2025"), load_protocol("no-hdir-2019")]
 ANCHORING = sorted(PROTOCOLS[0].anchoring_kinds)
 OPEN, RECORDED = {"open", "booked"}, {"done", "missed"}
+DONE = {"done"}
 FAST = settings(max_examples=200, deadline=None)
 
 dates = st.dates(date(1900, 1, 1), date(2200, 12, 31))
@@ -193,16 +194,21 @@ def test_replanning_properties(protocol, steps, data):
     for _ in range(steps):
         history = data.draw(histories(history))
         exams = nurse_acts(data.draw, exams)
-        recorded = {e.ref: e for e in exams if e.state in RECORDED}
+        recorded = {e.ref: e for e in exams if e.state in DONE}
         plan = make_plan(protocol, history)
 
         changes = reconcile(exams, plan)
         after = apply(exams, changes, plan, history.candidate)
 
-        # Done and missed exams are never changed or dropped.
+        # Done exams are never changed or dropped (R6); missed ones only cancelled.
         assert not recorded.keys() & {e.ref for e in changes.cancel}
         assert not recorded.keys() & {e.ref for e, _ in changes.update}
         assert {e.ref: e for e in after if e.ref in recorded} == recorded
+        after_by_ref = {e.ref: e for e in after}
+        for exam in exams:
+            if exam.state == "missed":
+                assert after_by_ref[exam.ref] in (exam, replace(
+                    exam, state="cancelled", cancel_reason=after_by_ref[exam.ref].cancel_reason))
         # One stored exam per (anchor, code, month), as the database's unique key demands.
         assert len({e.key for e in after}) == len(after)
         # The open exams after applying are exactly the new plan's, with its dates.

@@ -306,15 +306,24 @@ def test_r6_booked_exam_of_the_old_plan_is_cancelled_with_its_state_for_the_flag
     ]
 
 
-def test_r6_missed_and_nurse_cancelled_exams_are_not_touched():
+def test_r6_nurse_cancelled_exams_are_not_touched_and_missed_ones_kept_while_planned():
     first = plan_of(("2025-01-15", "resection"))
     before = stored(first, {6: "missed"})
     before[2:4] = [replace(e, state="cancelled", cancel_reason="patient_declined")
                    for e in before[2:4]]
-    changes = reconcile(before, plan_of(("2025-01-15", "resection"), ("2025-09-01", "resection")))
+    corrected = plan_of(("2025-01-16", "resection"))  # the same anchor, its date corrected
+    changes = reconcile(before, corrected)
     untouched = {e.ref for e in before[:4]}
     assert not untouched & {e.ref for e in changes.cancel}
     assert not untouched & {e.ref for e, _ in changes.update}
+
+
+def test_r6_a_missed_exam_of_a_superseded_plan_is_cancelled():
+    # R6: "every exam of it that is not done is cancelled": missed is not done.
+    before = stored(plan_of(("2025-01-15", "resection")), {6: "missed", 12: "done"})
+    changes = reconcile(before, plan_of(("2025-01-15", "resection"), ("2026-03-10", "resection")))
+    cancelled = {(e.month, e.state) for e in changes.cancel}
+    assert (6, "missed") in cancelled and (12, "done") not in cancelled
 
 
 def test_r6_correcting_the_anchor_date_moves_open_exams_not_done_ones():

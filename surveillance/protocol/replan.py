@@ -8,7 +8,11 @@ from datetime import date
 from .model import Plan, PlannedExam
 
 OPEN_STATES = frozenset({"open", "booked"})
+# Kept as recorded while the plan keeps them. R6 cancels "every exam that is not done":
+# a missed exam of a superseded plan is cancelled too, or it would wait for a rebooking
+# that no longer makes sense.
 RECORDED_STATES = frozenset({"done", "missed"})
+CANCELLABLE_STATES = frozenset({"open", "booked", "missed"})
 # Cancellations the program made on its own, undone when the plan comes back
 # (a corrected treatment date, a resumed patient). A nurse's own cancellation stays.
 AUTOMATIC_CANCEL_REASONS = frozenset(
@@ -49,17 +53,17 @@ class Changes:
 
 
 def reconcile(stored: list[StoredExam], plan: Plan) -> Changes:
-    """Compare the stored exams with `plan`; done and missed exams are never in the result."""
+    """Compare the stored exams with `plan`; a done exam is never in the result."""
     anchor_ref = plan.anchor.ref if plan.anchor else None
     wanted = {(anchor_ref, e.code, e.month): e for e in plan.exams}
     cancel, update = [], []
     for exam in stored:
         planned = wanted.pop(exam.key, None)
-        if exam.state in RECORDED_STATES:
-            continue
         if planned is None:
-            if exam.state in OPEN_STATES:
+            if exam.state in CANCELLABLE_STATES:
                 cancel.append(exam)
+        elif exam.state in RECORDED_STATES:
+            continue
         elif exam.state == "cancelled":
             if exam.cancel_reason in AUTOMATIC_CANCEL_REASONS:
                 update.append((exam, planned))

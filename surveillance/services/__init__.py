@@ -3,7 +3,9 @@
 from .audit import Actor
 from .context import Context
 from ..errors import Conflict, InputError, NotFound, ServiceError
-from .exams import confirm_booking_cancelled, get_exam, record_booking, record_missed, record_result
+from .exams import (
+    cancel_exam, confirm_booking_cancelled, get_exam, record_booking, record_missed, record_result,
+)
 from .patients import (
     end_surveillance, find_by_reference, get_patient, record_mdt_decision, register_patient,
     resume_surveillance,
@@ -12,7 +14,7 @@ from .treatments import correct_treatment, delete_treatment, record_primary_cont
 from .worklist import CATEGORIES, WorklistItem, WorklistPage, worklist
 
 __all__ = [
-    "CATEGORIES", "Actor", "Conflict", "Context", "InputError", "NotFound", "ServiceError",
+    "CATEGORIES", "Actor", "cancel_exam", "Conflict", "Context", "InputError", "NotFound", "ServiceError",
     "WorklistItem", "WorklistPage", "confirm_booking_cancelled", "correct_treatment",
     "delete_treatment", "end_surveillance", "find_by_reference", "get_exam", "get_patient",
     "record_booking", "record_mdt_decision", "record_missed", "record_primary_control",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from itertools import islice
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..db.models import LiverTreatment, Patient, PlannedExam, PrimaryControl
 from ..identity import parse_national_id
-from ..protocol import History, load_protocol, make_plan
+from ..protocol import History, find_anchor, load_protocol, make_plan
 from ..protocol import PrimaryControl as PrimaryControlValue
 from ..protocol import Treatment as TreatmentValue
+from ..protocol.planning import has_ended
 from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
@@ -50,8 +52,9 @@ def load_patients(session: Session, ctx: Context, clinic_code: str,
         now = utcnow()
         patient_ids = _insert(session, Patient, [
             {"clinic_id": clinic.id, "local_number": first + i, "national_id": p.national_id,
-             "name": p.name, "birth_date": birth, "protocol": p.protocol, "status": "active",
-             "version": 1, "created_at": now, "updated_at": now}
+             "name": p.name, "name_key": p.name.casefold(), "birth_date": birth,
+             "protocol": p.protocol, "status": _status(p), "version": 1, "created_at": now,
+             "updated_at": now}
             for i, (p, birth) in enumerate(checked)])
         treatments = _insert(session, LiverTreatment, [
             {"patient_id": pid, "date": day, "kind": kind, "created_at": now}
@@ -59,21 +62,33 @@ def load_patients(session: Session, ctx: Context, clinic_code: str,
         controls = _insert(session, PrimaryControl, [
             {"patient_id": pid, "date": day, "exams": " ".join(codes), "created_at": now}
             for pid, (p, _) in zip(patient_ids, checked) for day, codes in p.primary_controls])
-        exams = list(_planned_rows(ctx, clinic.id, checked, patient_ids, iter(treatments),
-                                   iter(controls), now))
-        for start in range(0, len(exams), CHUNK):
-            session.execute(sa.insert(PlannedExam), exams[start:start + CHUNK])
+        rows = _planned_rows(ctx, clinic.id, checked, patient_ids, iter(treatments),
+                             iter(controls), now)
+        exams = 0
+        for chunk in _chunks(rows):
+            # The table, not the model: the ORM's bulk insert leaves out None values, so it
+            # sent a statement for every run of rows alike in their Nones (thousands).
+            session.execute(sa.insert(PlannedExam.__table__), chunk)
+            exams += len(chunk)
         _mark_completed(session, first)
         record_event(session, ctx.actor, "patient.bulk_load", None, clinic=clinic.code,
-                     patients=len(checked), exams=len(exams))
+                     patients=len(checked), exams=exams)
     return len(checked)
+
+
+def _status(p: NewPatient) -> str:
+    """R1: a history that ends with a transplant is no longer in this surveillance."""
+    protocol = load_protocol(p.protocol)
+    history = tuple(TreatmentValue(day, kind) for day, kind in p.treatments)
+    anchor = find_anchor(protocol, history)
+    return "transplanted" if anchor and has_ended(protocol, history, anchor) else "active"
 
 
 def _mark_completed(session: Session, first_number: int) -> None:
     """R7 for loaded patients whose every exam was already done."""
     exams = sa.select(PlannedExam.id).where(PlannedExam.patient_id == Patient.id)
     session.execute(sa.update(Patient).where(
-        Patient.local_number >= first_number, exams.exists(),
+        Patient.local_number >= first_number, Patient.status == "active", exams.exists(),
         ~exams.where(sa.text("state IN ('open', 'booked')")).exists(),
     ).values(status="completed"))
 
@@ -89,11 +104,15 @@ def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
         for _, codes in p.primary_controls:
             for code in codes:
                 parse_choice("primary control exams", code, PRIMARY_EXAMS)
+        # Exams due before done_before count as done: none of them may lie ahead.
+        if p.done_before and p.done_before > ctx.today + timedelta(days=1):
+            raise InputError("done_before", p.done_before.isoformat(),
+                             "is in the future (today is %(today)s)", today=ctx.today.isoformat())
         p = NewPatient(number, parse_text("name", p.name, max_length=200), p.treatments,
                        p.primary_controls, p.done_before, p.protocol or ctx.default_protocol)
         load_protocol(p.protocol)
     except InputError as exc:
-        raise InputError(f"row {row}: {exc.field}", exc.value, exc.problem) from None
+        raise InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params) from None
     except ValueError:
         raise InputError(f"row {row}: protocol", p.protocol, "is not a known protocol") from None
     return p, birth
@@ -104,7 +123,7 @@ def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]])
     for row, (p, _) in enumerate(checked, 1):
         if p.national_id in seen:
             raise InputError(f"row {row}: national_id", p.national_id,
-                             f"appears twice (also row {seen[p.national_id]})")
+                             "appears twice (also row %(row)d)", row=seen[p.national_id])
         seen[p.national_id] = row
     numbers = list(seen)
     for start in range(0, len(numbers), CHUNK):
@@ -116,13 +135,19 @@ def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]])
 
 def _insert(session: Session, model, rows: list[dict]) -> list[int]:
     """Insert rows in chunks and return their ids in the order given."""
+    table = model.__table__
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
-        result = session.execute(
-            sa.insert(model).returning(model.id, sort_by_parameter_order=True),
-            rows[start:start + CHUNK])
-        ids.extend(result.scalars())
+        ids.extend(session.execute(statement, rows[start:start + CHUNK]).scalars())
     return ids
+
+
+def _chunks(rows: Iterable[dict]) -> Iterator[list[dict]]:
+    """The rows in lists of CHUNK, so that no more than one chunk is ever in memory."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK)):
+        yield chunk
 
 
 def _planned_rows(ctx: Context, clinic_id: int, checked, patient_ids, treatment_ids, control_ids,

@@ -20,12 +20,16 @@ class Context:
     default_protocol: str = "no-hdir-2025"
     accept_synthetic_ids: bool = False
     reference_prefix: str = "P-"
+    # The clinics whose patients the actor may touch; None for the command line (all).
+    clinic_ids: frozenset[int] | None = None
 
     @classmethod
-    def from_config(cls, config: Config, actor: Actor, today: date) -> Context:
+    def from_config(cls, config: Config, actor: Actor, today: date,
+                    clinic_ids: frozenset[int] | None = None) -> Context:
         """A context from the loaded configuration."""
         return cls(actor, today, config.settings, config.protocol.default,
-                   config.patients.accept_synthetic_ids, config.patients.reference_prefix)
+                   config.patients.accept_synthetic_ids, config.patients.reference_prefix,
+                   clinic_ids)
 
     def reference(self, local_number: int) -> str:
         """The patient's local reference, shown where a name must not be: "P-0042"."""

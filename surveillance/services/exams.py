@@ -26,7 +26,7 @@ def get_exam(session: Session, exam_id: int, clinic_ids: set[int] | None = None,
     if exam is None or (clinic_ids is not None and exam.clinic_id not in clinic_ids):
         raise NotFound(f"exam {exam_id} not found")
     if expected_version is not None and exam.version != expected_version:
-        raise Conflict("the exam was changed by someone else; reload and try again")
+        raise Conflict("The exam was changed by someone else. Reload the page and try again.")
     return exam
 
 
@@ -35,11 +35,9 @@ def record_booking(session: Session, ctx: Context, exam_id: int, *, date: date |
                    expected_version: int | None = None) -> PlannedExam:
     """Book an open (or missed, or re-book a booked) exam for a date, maybe a time and place."""
     with transaction(session):
-        exam = get_exam(session, exam_id, expected_version=expected_version)
-        _require_state(exam, ("open", "booked", "missed"), "booked")
-        day = parse_date("date", date)
-        if day < exam.anchor_treatment.date:
-            raise InputError("date", day.isoformat(), "is before the liver treatment it follows")
+        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+        _require_state(exam, ("open", "booked", "missed"), "is %(state)s and cannot be booked")
+        day = _after_treatment("date", parse_date("date", date), exam)
         exam.state, exam.booked_date = "booked", day
         exam.booked_time = parse_time("time", time)
         exam.booked_place = parse_text("place", place, max_length=200, required=False)
@@ -54,9 +52,11 @@ def record_result(session: Session, ctx: Context, exam_id: int, *, done_date: da
                   expected_version: int | None = None) -> PlannedExam:
     """Record a result: CT normal/suspicious, CEA in µg/L; an alarming one flags MDT review."""
     with transaction(session):
-        exam = get_exam(session, exam_id, expected_version=expected_version)
-        _require_state(exam, ("open", "booked", "missed"), "given a result")
-        exam.done_date = check_not_future("done_date", parse_date("done_date", done_date), ctx.today)
+        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+        _require_state(exam, ("open", "booked", "missed"),
+                       "is %(state)s and cannot be given a result")
+        day = check_not_future("done_date", parse_date("done_date", done_date), ctx.today)
+        exam.done_date = _after_treatment("done_date", day, exam)
         if exam.code in CT_EXAMS:
             exam.result, exam.result_value = parse_choice("result", result, CT_RESULTS), None
         else:
@@ -78,14 +78,29 @@ def record_missed(session: Session, ctx: Context, exam_id: int, *, reason: str,
                   expected_version: int | None = None) -> PlannedExam:
     """The patient did not come: say why, and how they were contacted."""
     with transaction(session):
-        exam = get_exam(session, exam_id, expected_version=expected_version)
-        _require_state(exam, ("open", "booked"), "marked missed")
+        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+        _require_state(exam, ("open", "booked"), "is %(state)s and cannot be marked missed")
         exam.missed_reason = parse_text("reason", reason, max_length=2000)
+        exam.contact_attempt = parse_text("contact_attempt", contact_attempt, max_length=2000,
+                                          required=False)
         exam.state = "missed"
         exam.sequence += 1
-        record_event(session, ctx.actor, "exam.missed", exam.patient_id, exam=exam.id,
-                     contact_attempt=parse_text("contact_attempt", contact_attempt,
-                                                max_length=2000, required=False))
+        record_event(session, ctx.actor, "exam.missed", exam.patient_id, exam=exam.id)
+    return exam
+
+
+def cancel_exam(session: Session, ctx: Context, exam_id: int, *, reason: str,
+                expected_version: int | None = None) -> PlannedExam:
+    """The clinic decides an exam will not be done (the patient declined it, say); a re-plan keeps it so."""
+    with transaction(session):
+        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+        _require_state(exam, ("open", "booked", "missed"), "is %(state)s and cannot be cancelled")
+        exam.cancel_note = parse_text("reason", reason, max_length=2000)
+        exam.booking_to_cancel = exam.state == "booked"
+        exam.state, exam.cancel_reason = "cancelled", "by_clinic"
+        exam.sequence += 1
+        replan(session, exam.patient, ctx)  # cancelling the last control completes surveillance (R7)
+        record_event(session, ctx.actor, "exam.cancel", exam.patient_id, exam=exam.id)
     return exam
 
 
@@ -93,7 +108,7 @@ def confirm_booking_cancelled(session: Session, ctx: Context, exam_id: int, *,
                               expected_version: int | None = None) -> PlannedExam:
     """The nurse has cancelled the appointment of an exam a re-plan cancelled."""
     with transaction(session):
-        exam = get_exam(session, exam_id, expected_version=expected_version)
+        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
         if not exam.booking_to_cancel:
             raise InputError("exam", exam_id, "has no booking waiting to be cancelled")
         exam.booking_to_cancel = False
@@ -101,6 +116,13 @@ def confirm_booking_cancelled(session: Session, ctx: Context, exam_id: int, *,
     return exam
 
 
-def _require_state(exam: PlannedExam, states: tuple[str, ...], verb: str) -> None:
+def _after_treatment(field: str, day: date, exam: PlannedExam) -> date:
+    """A follow-up date: not before the liver treatment the exam follows."""
+    if day < exam.anchor_treatment.date:
+        raise InputError(field, day.isoformat(), "is before the liver treatment it follows")
+    return day
+
+
+def _require_state(exam: PlannedExam, states: tuple[str, ...], problem: str) -> None:
     if exam.state not in states:
-        raise InputError("exam", exam.id, f"is {exam.state} and cannot be {verb}")
+        raise InputError("exam", exam.id, problem, state=exam.state)

@@ -23,10 +23,15 @@ MDT_DECISIONS = ("no_recurrence",)
 
 
 def register_patient(session: Session, ctx: Context, *, clinic_code: str, national_id: str,
-                     name: str, protocol: str | None = None) -> Patient:
-    """Register a patient in a clinic; the plan comes with the first liver treatment."""
+                     name: str, protocol: str | None = None, treatment_date: date | str | None = None,
+                     treatment_kind: str | None = None) -> Patient:
+    """Register a patient in a clinic, with their latest liver treatment if given (one transaction)."""
+    from .treatments import add_treatment  # treatments builds on this module
+
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
+        if ctx.clinic_ids is not None and clinic.id not in ctx.clinic_ids:
+            raise InputError("clinic", clinic_code, "is not one of your clinics")
         number, birth = parse_national_id(national_id, accept_synthetic=ctx.accept_synthetic_ids,
                                           today=ctx.today)
         name = parse_text("name", name, max_length=200)
@@ -39,6 +44,8 @@ def register_patient(session: Session, ctx: Context, *, clinic_code: str, nation
         session.add(patient)
         session.flush()
         record_event(session, ctx.actor, "patient.register", patient.id, clinic=clinic.code)
+        if treatment_date is not None or treatment_kind is not None:
+            add_treatment(session, ctx, patient, date=treatment_date, kind=treatment_kind)
     return patient
 
 
@@ -62,7 +69,7 @@ def get_patient(session: Session, patient_id: int, clinic_ids: set[int] | None =
     if patient is None or (clinic_ids is not None and patient.clinic_id not in clinic_ids):
         raise NotFound(f"patient {patient_id} not found")
     if expected_version is not None and patient.version != expected_version:
-        raise Conflict("the patient was changed by someone else; reload and try again")
+        raise Conflict("The patient was changed by someone else. Reload the page and try again.")
     return patient
 
 
@@ -70,8 +77,9 @@ def find_by_reference(session: Session, ctx: Context, reference: str,
                       clinic_ids: set[int] | None = None) -> Patient:
     """A patient by local reference ("P-0042", or just 42)."""
     digits = reference.strip().removeprefix(ctx.reference_prefix)
-    if not digits.isdigit():
-        raise InputError("reference", reference, f"is not a local reference like {ctx.reference(42)}")
+    if not digits.isdigit() or len(digits) > 9:  # more would overflow the column
+        raise InputError("reference", reference, "is not a local reference like %(example)s",
+                         example=ctx.reference(42))
     patient_id = session.scalar(sa.select(Patient.id).where(Patient.local_number == int(digits)))
     if patient_id is None:
         raise NotFound(f"no patient with reference {reference}")
@@ -82,7 +90,7 @@ def end_surveillance(session: Session, ctx: Context, patient_id: int, *, status:
                      reason: str | None = None, expected_version: int | None = None) -> Patient:
     """R1: the patient leaves surveillance; open exams are cancelled, done ones stay."""
     with transaction(session):
-        patient = get_patient(session, patient_id, expected_version=expected_version)
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
         patient.status = parse_choice("status", status, END_STATUSES)
         patient.status_reason = parse_text("reason", reason, max_length=2000, required=False)
         patient.mdt_review, patient.mdt_reason = False, None
@@ -96,7 +104,7 @@ def resume_surveillance(session: Session, ctx: Context, patient_id: int, *,
                         reason: str | None = None, expected_version: int | None = None) -> Patient:
     """A patient becomes a candidate again; the plan of the current anchor comes back."""
     with transaction(session):
-        patient = get_patient(session, patient_id, expected_version=expected_version)
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
         if patient.status not in END_STATUSES:
             raise InputError("status", patient.status, "is not an ended surveillance")
         patient.status = "active"
@@ -111,7 +119,7 @@ def record_mdt_decision(session: Session, ctx: Context, patient_id: int, *, deci
                         note: str | None = None, expected_version: int | None = None) -> Patient:
     """R9: "no recurrence" clears the MDT flag (a treatment or an end of surveillance also do)."""
     with transaction(session):
-        patient = get_patient(session, patient_id, expected_version=expected_version)
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
         parse_choice("decision", decision, MDT_DECISIONS)
         if not patient.mdt_review:
             raise InputError("decision", decision, "has nothing to decide: no MDT review is pending")

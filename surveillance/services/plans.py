@@ -69,15 +69,24 @@ def _cancel(exam: PlannedExam, reason: str) -> None:
 
 
 def _update(exam: PlannedExam, planned) -> None:
-    if exam.state == "cancelled":  # the plan came back: reopen, the old booking is gone
-        exam.state, exam.cancel_reason = "open", None
-        exam.booked_date = exam.booked_time = exam.booked_place = None
+    if exam.state == "cancelled":
+        _reopen(exam)
     exam.due, exam.due_working_day = planned.due, planned.due_working_day
     if exam.state == "open":
         partner = planned.coordinated_with
         exam.coordinated_with_id = partner.ref if partner else None
         exam.coordinated_date = partner.date if partner else None
     exam.sequence += 1
+
+
+def _reopen(exam: PlannedExam) -> None:
+    """The plan came back: a booking nobody has cancelled yet holds again; else book anew."""
+    exam.cancel_reason = None
+    if exam.booking_to_cancel:
+        exam.state, exam.booking_to_cancel = "booked", False
+    else:
+        exam.state = "open"
+        exam.booked_date = exam.booked_time = exam.booked_place = None
 
 
 def _update_completion(patient: Patient, anchor: Treatment | None) -> None:

@@ -24,15 +24,22 @@ def record_treatment(session: Session, ctx: Context, patient_id: int, *, date: d
                      expected_version: int | None = None) -> Changes:
     """Record a liver treatment; a new anchor supersedes the open exams of the old plan."""
     with transaction(session):
-        patient = get_patient(session, patient_id, expected_version=expected_version)
-        treatment = LiverTreatment(kind=parse_choice("kind", kind, TREATMENT_KINDS),
-                                   date=_treatment_date(date, patient, ctx),
-                                   note=parse_text("note", note, max_length=2000, required=False))
-        patient.treatments.append(treatment)
-        _apply_decision(patient, treatment)
-        changes = replan(session, patient, ctx)
-        record_event(session, ctx.actor, "treatment.record", patient.id, treatment=treatment.id,
-                     **_summary(changes))
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
+        return add_treatment(session, ctx, patient, date=date, kind=kind, note=note)
+
+
+def add_treatment(session: Session, ctx: Context, patient: Patient, *, date: date | str,
+                  kind: str, note: str | None = None) -> Changes:
+    """record_treatment inside the caller's transaction (registration with a first treatment)."""
+    treatment = LiverTreatment(kind=parse_choice("kind", kind, TREATMENT_KINDS),
+                               date=_treatment_date(date, patient, ctx),
+                               note=parse_text("note", note, max_length=2000, required=False))
+    patient.treatments.append(treatment)
+    patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
+    _apply_decision(patient, treatment)
+    changes = replan(session, patient, ctx)
+    record_event(session, ctx.actor, "treatment.record", patient.id, treatment=treatment.id,
+                 **_summary(changes))
     return changes
 
 
@@ -41,13 +48,15 @@ def correct_treatment(session: Session, ctx: Context, treatment_id: int, *,
                       expected_version: int | None = None) -> Changes:
     """Correct a treatment's date or kind; the plan is recomputed under the same rules."""
     with transaction(session):
-        treatment = _treatment(session, treatment_id, expected_version)
+        treatment = _treatment(session, ctx, treatment_id, expected_version)
         patient = treatment.patient
         before = {"date": treatment.date.isoformat(), "kind": treatment.kind}
         if date is not None:
             treatment.date = _treatment_date(date, patient, ctx)
         if kind is not None:
             treatment.kind = parse_choice("kind", kind, TREATMENT_KINDS)
+        if _decides(patient, treatment):  # a correction is no MDT decision: the flag stays
+            _end_if_transplant(patient, treatment)
         patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
         changes = replan(session, patient, ctx)
         record_event(session, ctx.actor, "treatment.correct", patient.id, treatment=treatment.id,
@@ -59,7 +68,7 @@ def delete_treatment(session: Session, ctx: Context, treatment_id: int, *,
                      expected_version: int | None = None) -> Changes:
     """Void a treatment entered by mistake; exams planned from it keep their history."""
     with transaction(session):
-        treatment = _treatment(session, treatment_id, expected_version)
+        treatment = _treatment(session, ctx, treatment_id, expected_version)
         treatment.voided_at = utcnow()
         patient = treatment.patient
         patient.updated_at = utcnow()
@@ -74,7 +83,7 @@ def record_primary_control(session: Session, ctx: Context, patient_id: int, *,
                            expected_version: int | None = None) -> Changes:
     """Register a primary-tumour control (done or scheduled); matching exams are coordinated."""
     with transaction(session):
-        patient = get_patient(session, patient_id, expected_version=expected_version)
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
         codes = exams.split() if isinstance(exams, str) else list(exams)
         if not codes:
             raise InputError("exams", exams, "must name at least one exam code")
@@ -83,17 +92,19 @@ def record_primary_control(session: Session, ctx: Context, patient_id: int, *,
         control = PrimaryControl(date=birth_date_check("date", parse_date("date", date), patient),
                                  exams=" ".join(sorted(set(codes))))
         patient.primary_controls.append(control)
+        patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
         changes = replan(session, patient, ctx)
         record_event(session, ctx.actor, "primary_control.record", patient.id,
                      control=control.id, **_summary(changes))
     return changes
 
 
-def _treatment(session: Session, treatment_id: int, expected_version: int | None) -> LiverTreatment:
+def _treatment(session: Session, ctx: Context, treatment_id: int,
+               expected_version: int | None) -> LiverTreatment:
     treatment = session.get(LiverTreatment, treatment_id)
     if treatment is None or treatment.voided_at is not None:
         raise NotFound(f"treatment {treatment_id} not found")
-    get_patient(session, treatment.patient_id, expected_version=expected_version)
+    get_patient(session, treatment.patient_id, ctx.clinic_ids, expected_version)
     return treatment
 
 
@@ -104,15 +115,23 @@ def _treatment_date(value, patient: Patient, ctx: Context) -> date:
 
 def _apply_decision(patient: Patient, treatment: LiverTreatment) -> None:
     """R1 and R9: a new anchor is the MDT's decision; a transplant ends surveillance."""
+    if _decides(patient, treatment):
+        patient.mdt_review, patient.mdt_reason = False, None
+        _end_if_transplant(patient, treatment)
+
+
+def _decides(patient: Patient, treatment: LiverTreatment) -> bool:
+    """The treatment anchors or ends surveillance, and no later one does."""
     protocol = load_protocol(patient.protocol)
     decisive = set(protocol.anchoring_kinds) | protocol.ending_kinds
-    if treatment.kind not in decisive:
-        return
-    if any(t.date > treatment.date for t in patient.treatments
-           if t is not treatment and t.voided_at is None and t.kind in decisive):
-        return  # an older treatment is history: it changes nothing (R6)
-    patient.mdt_review, patient.mdt_reason = False, None
-    if treatment.kind in protocol.ending_kinds:
+    # An older treatment is history: it changes nothing (R6).
+    return treatment.kind in decisive and not any(
+        t.date > treatment.date for t in patient.treatments
+        if t is not treatment and t.voided_at is None and t.kind in decisive)
+
+
+def _end_if_transplant(patient: Patient, treatment: LiverTreatment) -> None:
+    if treatment.kind in load_protocol(patient.protocol).ending_kinds:
         patient.status = "transplanted"
         patient.status_reason = f"{treatment.kind} {treatment.date.isoformat()}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,4 +20,18 @@ def transaction(session: Session) -> Iterator[Session]:
         with writing(session):
             yield session
     except StaleDataError:
-        raise Conflict("the record was changed by someone else; reload and try again") from None
+        raise Conflict("The record was changed by someone else. "
+                       "Reload the page and try again.") from None
+    except IntegrityError as exc:
+        if not _unique_key_taken(exc):
+            raise
+        raise Conflict("Someone else saved at the same moment. "
+                       "Reload the page and try again.") from None
+
+
+def _unique_key_taken(exc: IntegrityError) -> bool:
+    # The verbs look for duplicates before they insert, so on PostgreSQL (which takes no
+    # write lock up front) a unique key can only be taken by a transaction running alongside.
+    orig = exc.orig
+    return (getattr(orig, "sqlstate", None) == "23505"
+            or getattr(orig, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE")

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..db.models import OPEN_EXAM, Patient, PlannedExam
+from ..errors import InputError
+from ..protocol.vocabulary import PLAN_EXAMS
 from .context import Context
 
 # In the order a nurse works through them.
@@ -52,17 +54,19 @@ def _category(today: date, ctx: Context):
     )
 
 
-def _controls(ctx: Context, clinic_ids: list[int], code: str | None):
-    """Open, uncoordinated exams due within the booking horizon, one row per control."""
+def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details: bool = True):
+    """Open (or missed), uncoordinated exams due within the booking horizon, one row per control."""
     horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
     category = _category(ctx.today, ctx).label("category")
-    query = (
-        sa.select(
-            category, PlannedExam.patient_id, PlannedExam.due,
+    columns = [category, PlannedExam.patient_id, PlannedExam.due]
+    if details:  # the counts need none: the databases would aggregate them all the same
+        columns += [
             sa.func.min(PlannedExam.due_working_day).label("due_working_day"),
             sa.func.min(PlannedExam.booked_date).label("booked_date"),
             sa.func.aggregate_strings(PlannedExam.code, " ").label("codes"),
-        )
+        ]
+    query = (
+        sa.select(*columns)
         .where(PlannedExam.clinic_id.in_(clinic_ids), OPEN_EXAM,
                PlannedExam.due <= horizon, PlannedExam.coordinated_with_id.is_(None))
         .group_by(category, PlannedExam.patient_id, PlannedExam.due)
@@ -75,16 +79,18 @@ def _controls(ctx: Context, clinic_ids: list[int], code: str | None):
 def worklist(session: Session, ctx: Context, clinic_ids: list[int], *, category: str | None = None,
              code: str | None = None, page: int = 1, page_size: int = 50) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
-    controls = _controls(ctx, clinic_ids, code)
+    _check_arguments(category, code, page, page_size)
+    counted = _controls(ctx, clinic_ids, code, details=False)
     counts = dict.fromkeys(LISTS, 0)
     counts.update(session.execute(
-        sa.select(controls.c.category, sa.func.count()).group_by(controls.c.category)).all())
+        sa.select(counted.c.category, sa.func.count()).group_by(counted.c.category)).all())
     counts["mdt_review"] = session.scalar(
         sa.select(sa.func.count()).select_from(Patient)
         .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review")))
     counts["booking_to_cancel"] = session.scalar(
         sa.select(sa.func.count()).select_from(PlannedExam)
         .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel")))
+    controls = _controls(ctx, clinic_ids, code)
     rank = sa.case({c: i for i, c in enumerate(CATEGORIES)}, value=controls.c.category)
     query = (
         sa.select(controls, Patient.local_number, Patient.name)
@@ -97,6 +103,17 @@ def worklist(session: Session, ctx: Context, clinic_ids: list[int], *, category:
     items = tuple(_item(row, ctx) for row in session.execute(query))
     total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
     return WorklistPage(items, counts, total, page, page_size)
+
+
+def _check_arguments(category: str | None, code: str | None, page: int, page_size: int) -> None:
+    if category is not None and category not in CATEGORIES:
+        raise InputError("category", category, "is not one of %(choices)s", choices=", ".join(CATEGORIES))
+    if code is not None and code not in PLAN_EXAMS:
+        raise InputError("code", code, "is not one of %(choices)s",
+                         choices=", ".join(sorted(PLAN_EXAMS)))
+    for field, value in (("page", page), ("page_size", page_size)):
+        if value < 1:
+            raise InputError(field, value, "must be at least %(min)d", min=1)
 
 
 def _item(row, ctx: Context) -> WorklistItem:

@@ -1,0 +1,76 @@
+"""The lists beside the worklist: MDT review, bookings to cancel, and patient search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db.models import Patient, PlannedExam
+from .context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """A patient in a list: reference, name, status and why they are listed."""
+
+    patient_id: int
+    reference: str
+    name: str
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRow:
+    """An appointment a re-plan made unnecessary: the nurse must cancel it."""
+
+    exam_id: int
+    patient_id: int
+    reference: str
+    name: str
+    code: str
+    booked_date: date | None
+    version: int
+
+
+def mdt_review(session: Session, ctx: Context, clinic_ids: list[int]) -> list[PatientRow]:
+    """Patients waiting for an MDT decision (R9), oldest registration first."""
+    rows = session.execute(
+        sa.select(Patient.id, Patient.local_number, Patient.name, Patient.status, Patient.mdt_reason)
+        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
+        .order_by(Patient.local_number))
+    return [PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, r.mdt_reason)
+            for r in rows]
+
+
+def bookings_to_cancel(session: Session, ctx: Context, clinic_ids: list[int]) -> list[CancelRow]:
+    """Booked exams that a re-plan or an end of surveillance cancelled."""
+    rows = session.execute(
+        sa.select(PlannedExam.id, PlannedExam.patient_id, Patient.local_number, Patient.name,
+                  PlannedExam.code, PlannedExam.booked_date, PlannedExam.version)
+        .join(Patient, Patient.id == PlannedExam.patient_id)
+        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
+        .order_by(PlannedExam.booked_date, Patient.local_number, PlannedExam.code))
+    return [CancelRow(r.id, r.patient_id, ctx.reference(r.local_number), r.name, r.code,
+                      r.booked_date, r.version) for r in rows]
+
+
+def search_patients(session: Session, ctx: Context, clinic_ids: list[int], text: str,
+                    limit: int = 50) -> list[PatientRow]:
+    """Patients whose name, local reference or national ID matches `text`."""
+    text = text.strip()
+    digits = text.removeprefix(ctx.reference_prefix).replace(" ", "")
+    conditions = [Patient.name_key.contains(text.casefold(), autoescape=True)]
+    if digits.isdigit():
+        conditions.append(Patient.national_id == digits)
+        if len(digits) <= 9:
+            conditions.append(Patient.local_number == int(digits))
+    rows = session.execute(
+        sa.select(Patient.id, Patient.local_number, Patient.name, Patient.status, Patient.status_reason)
+        .where(Patient.clinic_id.in_(clinic_ids), sa.or_(*conditions))
+        .order_by(Patient.name, Patient.local_number).limit(limit))
+    return [PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, r.status_reason)
+            for r in rows]
