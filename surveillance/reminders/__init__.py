@@ -1,0 +1,1 @@
+"""Daily reminder e-mails: digest, outbox, mail backends, the daily job and the worker."""
