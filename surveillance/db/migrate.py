@@ -8,15 +8,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-PACKAGE = Path(__file__).resolve().parent.parent
+from ..resources import shipped_dir
 
 
 def migrations_dir() -> Path:
     """The migrations folder: inside the package in a wheel, at the repository root otherwise."""
-    for candidate in (PACKAGE / "migrations", PACKAGE.parent / "migrations"):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise FileNotFoundError("the migrations folder is missing from this installation")
+    return shipped_dir("migrations", "env.py")
 
 
 def alembic_config(engine: sa.Engine) -> AlembicConfig:

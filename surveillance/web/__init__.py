@@ -1,0 +1,58 @@
+"""The nurses' dashboard: a Flask application factory and one blueprint per page family."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import Config, load_config
+from ..db import make_engine, make_sessionmaker
+from ..resources import shipped_dir
+
+
+@dataclass(frozen=True)
+class Surveillance:
+    """What the application holds for its requests: the configuration and the database."""
+
+    config: Config
+    sessions: sessionmaker[Session]
+
+
+def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:
+    """Make the dashboard for `config` (default: the one SURVEILLANCE_CONFIG names)."""
+    config = config or load_config()
+    app = Flask(__name__, template_folder=str(shipped_dir("templates")),
+                static_folder="static")
+    app.config.update(
+        SECRET_KEY=config.web.secret_key or _instance_secret(Path(config.web.instance_dir)),
+        MAX_CONTENT_LENGTH=config.web.max_upload_megabytes * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.web.base_url.startswith("https://"),
+        # A nurse's form stays valid as long as the session (Flask-WTF's default is an hour).
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(test_config or {})
+    engine = make_engine(config.database.url)
+    app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
+    from . import admin, auth, database, feeds, i18n, imports, patients, security, worklist
+
+    for module in (database, security, i18n, auth):
+        module.init_app(app)
+    for module in (auth, worklist, patients, imports, admin, feeds):
+        app.register_blueprint(module.bp)
+    return app
+
+
+def _instance_secret(folder: Path) -> str:
+    """A random key made once and kept, so sessions survive a restart of the demo."""
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,117 @@
+"""Logging in and out; every other page needs a live server-side session."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from ..clock import utcnow
+from ..logins import LoginRefused, log_in, log_out, session_user
+from .database import config, db
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+
+
+class CurrentUser:
+    """The logged-in user as Flask-Login sees it; its id is the session token."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user, token: str):
+        self.id, self.email, self.role = user.id, user.email, user.role
+        self.clinics = sorted(user.clinics, key=lambda c: c.code)
+        self.clinic_ids = [c.id for c in self.clinics]
+        self.token = token
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def get_id(self) -> str:
+        return self.token
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Login, with sessions checked against the database on every request."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in.")
+    login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def _load(token: str):
+    user = session_user(db(), token, config().web, utcnow())
+    return CurrentUser(user, token) if user else None
+
+
+def admin_required(view):
+    """Only administrators."""
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login page; the same answer for an unknown user and a wrong password."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            result = log_in(db(), form.email.data, form.password.data,
+                            request.remote_addr or "?", config().web, utcnow())
+        except LoginRefused as refused:
+            flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                           "Too many failed attempts. Try again in %(num)d minutes.",
+                           refused.minutes) if refused.minutes
+                  else _("Wrong e-mail or password."), "error")
+        else:
+            lang = session.get("lang")
+            session.clear()  # a new session id at login: nothing carried over but the language
+            if lang:
+                session["lang"] = lang
+            login_user(CurrentUser(db().get(_user_model(), result.user_id), result.token))
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """End every session of this user on the server, then the cookie."""
+    log_out(db(), db().get(_user_model(), current_user.id), utcnow())
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _user_model():
+    from ..db.models import User
+    return User
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("worklist.today")

@@ -1,0 +1,54 @@
+"""Languages: Norwegian bokmål first, English selectable."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask_babel import Babel, get_locale
+
+from .database import config
+
+LANGUAGES = ("nb", "en")
+# Browsers that ask for Norwegian in general or for nynorsk get bokmål, not English.
+ALIASES = {"no": "nb", "nn": "nb", "nb": "nb", "en": "en"}
+babel = Babel()
+
+
+def init_app(app: Flask) -> None:
+    """Babel with our catalogue and the locale chosen per request."""
+    from ..resources import PACKAGE
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE / "translations"))
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", config_timezone(app))
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    from .labels import label
+
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, label=label, get_locale=get_locale)
+
+
+def config_timezone(app: Flask) -> str:
+    return app.extensions["surveillance"].config.protocol.timezone
+
+
+def select_locale() -> str:
+    """The language chosen in the session, else the browser's best match, else the default."""
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    best = request.accept_languages.best_match(list(ALIASES))
+    return ALIASES.get(best, config().web.default_language)
+
+
+bp = Blueprint("i18n", __name__)
+
+
+@bp.post("/language")
+def choose_language():
+    """Remember the chosen language for this session."""
+    lang = request.form.get("lang")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    target = request.form.get("next") or ""
+    # Only paths of this site: never an open redirect.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("worklist.today")
+    return redirect(target)

@@ -1,0 +1,190 @@
+"""CSV import of patients: upload, a dry-run preview of every row, then all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+
+from ..errors import InputError
+from ..services.imports import (
+    COLUMNS, BadFile, ImportRefused, Preview, Problem, import_csv, preview_import,
+)
+from .database import config, db, service_context
+from .labels import describe as describe_refusal
+from .labels import labelled
+
+bp = Blueprint("imports", __name__)
+KEEP_SECONDS = 24 * 3600
+TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+SHOWN_ROWS = 500  # the table; every problem is listed above it (up to SHOWN_PROBLEMS)
+SHOWN_PROBLEMS = 2000
+# A synthetic number (month + 80): it can never be a real person's.
+EXAMPLE = ("fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til\n"
+           "17856000281;Kari Nordmann;15.01.2025;reseksjon;15.07.2025\n"
+           "03917200040;Ola Østgård;2025-03-31;ablasjon;\n")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked file kept between the preview and the confirmation."""
+
+    user_id: int
+    clinic: str
+    filename: str
+    data: bytes
+
+
+@bp.before_request
+@login_required
+def _login():
+    """Every page here needs a login."""
+
+
+@bp.get("/import")
+def upload():
+    """The upload form, with the columns a file may have and an example."""
+    return _form()
+
+
+@bp.post("/import")
+def check():
+    """The dry run: every row and every problem; a confirm button if nothing is wrong."""
+    clinic = _clinic(request.form.get("clinic"))
+    sent = request.files.get("file")
+    if clinic is None or sent is None or not sent.filename:
+        return _form(_("Choose a clinic and a CSV file."), 400)
+    data = sent.read()
+    try:
+        preview = preview_import(db(), service_context(), clinic.code, data)
+    except BadFile as exc:
+        return _form(_reason(exc), 400)
+    token = _store(Upload(current_user.id, clinic.code, sent.filename, data)) \
+        if preview.importable else None
+    return _preview(preview, clinic, sent.filename, token)
+
+
+@bp.post("/import/confirm")
+def confirm():
+    """Import the kept file, all or nothing, and go to the worklist."""
+    kept = _claim(request.form.get("token", ""))
+    if kept is None:
+        flash(_("This upload has expired or was already imported. Please upload the file again."),
+              "error")
+        return redirect(url_for("imports.upload"))
+    clinic = _clinic(kept.clinic)
+    try:
+        preview = import_csv(db(), service_context(), clinic.code, kept.data)
+    except ImportRefused as refused:
+        return _preview(refused.preview, clinic, kept.filename, None, 400)
+    except (BadFile, InputError) as exc:
+        return _form(_("Nothing was imported: %(reason)s", reason=_reason(exc)), 400)
+    message = ngettext("%(num)d patient imported into %(clinic)s.",
+                       "%(num)d patients imported into %(clinic)s.", preview.count("new"),
+                       clinic=clinic.name)
+    if skipped := preview.count("registered"):
+        message += " " + ngettext("%(num)d patient was already registered and skipped.",
+                                  "%(num)d patients were already registered and skipped.",
+                                  skipped)
+    flash(message, "info")
+    return redirect(url_for("worklist.today"))
+
+
+@bp.post("/import/discard")
+def discard():
+    """Forget a kept file without importing it."""
+    _claim(request.form.get("token", ""))
+    return redirect(url_for("imports.upload"))
+
+
+def _form(error: str | None = None, status: int = 200):
+    return render_template("import.html", error=error, columns=COLUMNS, example=EXAMPLE,
+                           chosen=request.form.get("clinic")), status
+
+
+def _preview(preview: Preview, clinic, filename: str, token: str | None, status: int = 200):
+    problems = preview.problems
+    shown = [row for i, row in enumerate(preview.rows) if row.problems or i < SHOWN_ROWS]
+    return render_template(
+        "import_preview.html", preview=preview, clinic=clinic, filename=filename, token=token,
+        problems=problems[:SHOWN_PROBLEMS], more_problems=max(0, len(problems) - SHOWN_PROBLEMS),
+        rows=shown[:SHOWN_ROWS], more_rows=len(preview.rows) - min(len(shown), SHOWN_ROWS),
+        describe=describe,
+    ), status
+
+
+def describe(problem: Problem) -> str:
+    """The problem in the user's language (values are filled in as plain text)."""
+    params = labelled(problem.params)
+    if problem.plural:
+        return ngettext(problem.message, problem.plural, **params)  # params["num"]: the count
+    return _(problem.message, **params)
+
+
+def _reason(exc: BadFile | InputError) -> str:
+    """Why a file or a row is refused, in the user's language."""
+    return describe_refusal(exc) if isinstance(exc, InputError) else _(exc.message, **exc.params)
+
+
+def _clinic(code: str | None):
+    """One of the user's clinics; the only one if none is named; 404 for anyone else's."""
+    clinics = current_user.clinics
+    if not code:
+        return clinics[0] if len(clinics) == 1 else None
+    return next((c for c in clinics if c.code == code), None) or abort(404)
+
+
+def _folder() -> Path:
+    folder = Path(config().web.instance_dir) / "imports"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def _store(upload: Upload) -> str:
+    """Keep the file under a random name, bound to the user and the clinic; return the name."""
+    folder = _folder()
+    _sweep(folder)
+    token = secrets.token_urlsafe(24)
+    meta = {"user_id": upload.user_id, "clinic": upload.clinic, "filename": upload.filename}
+    fd = os.open(folder / f"{token}.upload", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(json.dumps(meta).encode() + b"\n" + upload.data)
+    return token
+
+
+def _claim(token: str) -> Upload | None:
+    """Take the user's kept file (deleting it), or None if it is not theirs or has expired."""
+    folder = _folder()
+    _sweep(folder)
+    if not TOKEN.fullmatch(token):
+        return None
+    path = folder / f"{token}.upload"
+    try:
+        head, _newline, data = path.read_bytes().partition(b"\n")
+        meta = json.loads(head)
+        if meta["user_id"] != current_user.id:
+            return None
+        path.unlink()  # whoever unlinks first imports: a double click imports once
+    except FileNotFoundError:
+        return None
+    return Upload(meta["user_id"], meta["clinic"], meta["filename"], data)
+
+
+def _sweep(folder: Path) -> None:
+    """Delete kept files older than a day."""
+    limit = time.time() - KEEP_SECONDS
+    for path in folder.glob("*.upload"):
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+        except FileNotFoundError:
+            pass

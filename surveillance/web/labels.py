@@ -1,0 +1,87 @@
+"""The words the pages show for the stable codes (protocol.md's vocabulary), translated."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    # exams
+    "ct_tap": _l("CT chest/abdomen/pelvis"), "cea": _l("CEA"), "ct_liver": _l("Liver CT"),
+    "colonoscopy": _l("Colonoscopy"), "mri_pelvis": _l("MRI pelvis"), "mri_liver": _l("MRI liver"),
+    "pet_ct": _l("PET-CT"),
+    # treatments
+    "resection": _l("Liver resection"), "ablation": _l("Ablation (RFA/MWA/IRE)"),
+    "resection_with_ablation": _l("Resection + ablation"), "pve": _l("Portal vein embolisation"),
+    "biopsy": _l("Biopsy"), "sbrt": _l("SBRT"), "transplant": _l("Liver transplant"),
+    # worklist lists
+    "overdue": _l("Overdue"), "results_missing": _l("Booked, no result"), "to_book": _l("To book"),
+    "booked": _l("Booked"), "mdt_review": _l("Needs MDT review"),
+    "booking_to_cancel": _l("Booking to cancel"),
+    # exam states
+    "open": _l("Open"), "upcoming": _l("Upcoming"), "done": _l("Done"), "missed": _l("Missed"),
+    "cancelled": _l("Cancelled"),
+    # patient statuses and reasons
+    "active": _l("In follow-up"), "completed": _l("Follow-up completed"),
+    "not_candidate": _l("Not a candidate for further cancer treatment"),
+    "deceased": _l("Deceased"), "moved": _l("Moved"), "transplanted": _l("Transplanted"),
+    "superseded": _l("Superseded by a new treatment"),
+    "by_clinic": _l("Cancelled by the clinic"),
+    # results
+    "normal": _l("Normal"), "suspicious": _l("Suspicious"),
+    "no_recurrence": _l("No recurrence"),
+    # daily e-mails
+    "pending": _l("Waiting"), "sent": _l("Sent"), "failed": _l("Failed"),
+    "skipped": _l("Nothing to say"),
+    # roles
+    "nurse": _l("Nurse"), "admin": _l("Administrator"),
+}
+
+
+def label(code: str | None) -> str:
+    """The translated word for a code; the code itself if it has none."""
+    return str(LABELS.get(code, code or ""))
+
+
+FIELDS = {
+    "national_id": _l("National ID"), "name": _l("Name"), "date": _l("Date"), "kind": _l("Kind"),
+    "note": _l("Note"), "clinic": _l("Clinic"), "protocol": _l("Protocol"), "exams": _l("Exams"),
+    "time": _l("Time"), "place": _l("Place"), "done_date": _l("Done on"), "result": _l("Result"),
+    "value": _l("CEA value"), "reason": _l("Reason"), "contact_attempt": _l("Contact attempt"),
+    "status": _l("Status"), "decision": _l("Decision"), "text": _l("Note"), "email": _l("E-mail"),
+    "password": _l("Password"), "role": _l("Role"), "code": _l("Code"), "exam": _l("Exam"),
+    "reference": _l("Reference"), "owner": _l("Controls of"), "label": _l("Name"),
+    "recipients": _l("Recipients"), "category": _l("List"), "page": _l("Page"),
+    "page_size": _l("Rows per page"),
+    # the bulk loader's names: the CSV import shows its refusals
+    "treatment date": _l("Treatment date"), "treatment kind": _l("Treatment"),
+    "primary control exams": _l("Exams"), "done_before": _l("Controls done until"),
+}
+_ROW = re.compile(r"row (\d+)")  # bulk errors say "row 3: date"
+
+
+def describe(error) -> str:
+    """A refusal of the services in the reader's language: field, value, what is wrong."""
+    from flask_babel import gettext
+
+    prefix, _sep, field = error.field.rpartition(": ")
+    if row := _ROW.fullmatch(prefix):
+        prefix = gettext("row %(row)s", row=row[1])
+    name = str(FIELDS.get(field, field))
+    problem = gettext(error.problem, **labelled(error.params))
+    value = "…" if field == "password" else error.value
+    text = gettext("%(field)s: “%(value)s” %(problem)s", field=name, value=value, problem=problem)
+    return f"{prefix}: {text}" if prefix else text
+
+
+def labelled(params: dict) -> dict:
+    """A message's params with the codes among them in words ("done" → "Done", choices too)."""
+    return {name: _labelled(name, value) for name, value in params.items()}
+
+
+def _labelled(name: str, value):
+    """A param's value; a code (or a list of choices) in words."""
+    if name == "choices":
+        return ", ".join(label(code) for code in value.split(", "))
+    return label(value) if isinstance(value, str) and value in LABELS else value

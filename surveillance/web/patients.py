@@ -1,0 +1,279 @@
+"""The patient page and every action on it; and the new-patient form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+
+from ..db.models import LiverTreatment
+from ..errors import Conflict, InputError, NotFound
+from ..protocol.vocabulary import CT_RESULTS, PRIMARY_EXAMS, TREATMENT_KINDS
+from ..services import (
+    cancel_exam, confirm_booking_cancelled, correct_treatment, delete_treatment, end_surveillance, get_exam,
+    get_patient,
+    record_booking, record_mdt_decision, record_missed, record_primary_control, record_result,
+    record_treatment, register_patient, resume_surveillance,
+)
+from ..services.patients import END_STATUSES
+from ..services.records import add_note, view_patient
+from .chart import cea_chart
+from .labels import describe
+from .database import config, db, service_context
+from .timeline import timeline
+
+bp = Blueprint("patients", __name__)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An action the services refused: which form, what was typed, and why."""
+
+    action: str
+    target: int | None
+    values: dict
+    message: str
+
+
+@bp.before_request
+@login_required
+def _login():
+    """Every page here needs a login."""
+
+
+def _scope() -> set[int]:
+    return set(current_user.clinic_ids)
+
+
+def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None, status=200):
+    ctx = service_context()
+    try:
+        patient = view_patient(db(), ctx, patient_id, reveal_id=reveal)
+    except NotFound:
+        abort(404)
+    cea = [(e.done_date, e.result_value) for e in patient.exams
+           if e.code == "cea" and e.state == "done" and e.result_value is not None]
+    return render_template(
+        "patient.html", patient=patient, reference=ctx.reference(patient.local_number),
+        reveal=reveal, failed=failed, today=ctx.today, timeline=timeline(patient.exams, ctx.today),
+        chart=cea_chart(cea, ctx.settings.cea_upper_limit), limit=ctx.settings.cea_upper_limit,
+        treatment_kinds=sorted(TREATMENT_KINDS), primary_exams=sorted(PRIMARY_EXAMS),
+        ct_results=CT_RESULTS, end_statuses=END_STATUSES,
+    ), status
+
+
+@bp.get("/patients/<int:patient_id>")
+def show(patient_id: int):
+    """A patient's identity, status, treatments, plan, CEA chart and notes (audited)."""
+    return _page(patient_id)
+
+
+@bp.post("/patients/<int:patient_id>/reveal")
+def reveal(patient_id: int):
+    """Show the national ID once; the reveal is audited."""
+    return _page(patient_id, reveal=True)
+
+
+def _version() -> int | None:
+    return request.form.get("version", type=int)
+
+
+def _act(patient_id: int, action: str, target: int | None, run, done_message):
+    """Run a service; on success say what changed, on refusal show the form again as typed."""
+    try:
+        result = run(service_context())
+    except (InputError, Conflict) as exc:
+        # A copy, not a dict: the ticked boxes of a list (the control's exams) come back too.
+        failed = Failed(action, target, request.form.copy(), _message(exc))
+        return _page(patient_id, failed=failed, status=409 if isinstance(exc, Conflict) else 400)
+    except NotFound:
+        abort(404)
+    flash(done_message(result) if callable(done_message) else done_message, "info")
+    return redirect(url_for("patients.show", patient_id=patient_id) + f"#{action}")
+
+
+def _message(refusal: InputError | Conflict) -> str:
+    """The refusal in the reader's language."""
+    return describe(refusal) if isinstance(refusal, InputError) else _(str(refusal))
+
+
+def _replan_message(changes) -> str:
+    if not changes:
+        return _("Saved. The plan is unchanged.")
+    counts = len(changes.create), len(changes.cancel), len(changes.update)
+    parts = (ngettext("%(num)d exam planned", "%(num)d exams planned", counts[0]),
+             ngettext("%(num)d exam cancelled", "%(num)d exams cancelled", counts[1]),
+             ngettext("%(num)d exam moved or reopened", "%(num)d exams moved or reopened",
+                      counts[2]))
+    happened = [part for part, count in zip(parts, counts) if count]
+    return _("Saved. The plan changed: %(changes)s.", changes=", ".join(happened))
+
+
+def _exam_patient(exam_id: int) -> int:
+    try:
+        return get_exam(db(), exam_id, _scope()).patient_id
+    except NotFound:
+        abort(404)
+
+
+def _own_patient(patient_id: int) -> int:
+    try:
+        return get_patient(db(), patient_id, _scope()).id
+    except NotFound:
+        abort(404)
+
+
+def _treatment_patient(treatment_id: int) -> int:
+    treatment = db().get(LiverTreatment, treatment_id)
+    if treatment is None:
+        abort(404)
+    return _own_patient(treatment.patient_id)
+
+
+@bp.post("/patients/<int:patient_id>/treatments")
+def add_treatment(patient_id: int):
+    """Record a liver treatment; the page says how the plan changed."""
+    _own_patient(patient_id)
+    f = request.form
+    return _act(patient_id, "treatment", None, lambda ctx: record_treatment(
+        db(), ctx, patient_id, date=f.get("date"), kind=f.get("kind"), note=f.get("note"),
+        expected_version=_version()), _replan_message)
+
+
+@bp.post("/treatments/<int:treatment_id>/correct")
+def fix_treatment(treatment_id: int):
+    """Correct a treatment's date or kind."""
+    patient_id = _treatment_patient(treatment_id)
+    f = request.form
+    return _act(patient_id, "correct", treatment_id, lambda ctx: correct_treatment(
+        db(), ctx, treatment_id, date=f.get("date"), kind=f.get("kind"),
+        expected_version=_version()), _replan_message)
+
+
+@bp.post("/treatments/<int:treatment_id>/delete")
+def remove_treatment(treatment_id: int):
+    """Delete a treatment entered by mistake."""
+    patient_id = _treatment_patient(treatment_id)
+    return _act(patient_id, "correct", treatment_id, lambda ctx: delete_treatment(
+        db(), ctx, treatment_id, expected_version=_version()), _replan_message)
+
+
+@bp.post("/patients/<int:patient_id>/primary-controls")
+def add_primary_control(patient_id: int):
+    """Register a control of the primary-tumour follow-up."""
+    _own_patient(patient_id)
+    return _act(patient_id, "primary", None, lambda ctx: record_primary_control(
+        db(), ctx, patient_id, date=request.form.get("date"),
+        exams=request.form.getlist("exams"), expected_version=_version()), _replan_message)
+
+
+@bp.post("/exams/<int:exam_id>/book")
+def book(exam_id: int):
+    """Book an exam: date, maybe time and place."""
+    patient_id = _exam_patient(exam_id)
+    f = request.form
+    return _act(patient_id, "exam", exam_id, lambda ctx: record_booking(
+        db(), ctx, exam_id, date=f.get("date"), time=f.get("time"), place=f.get("place"),
+        expected_version=_version()), _("Booking saved."))
+
+
+@bp.post("/exams/<int:exam_id>/result")
+def result(exam_id: int):
+    """Record a result; an alarming one puts the patient on the MDT list."""
+    patient_id = _exam_patient(exam_id)
+    f = request.form
+    return _act(patient_id, "exam", exam_id, lambda ctx: record_result(
+        db(), ctx, exam_id, done_date=f.get("done_date"), result=f.get("result"),
+        value=f.get("value"), expected_version=_version()), _("Result saved."))
+
+
+@bp.post("/exams/<int:exam_id>/missed")
+def missed(exam_id: int):
+    """The patient did not come."""
+    patient_id = _exam_patient(exam_id)
+    f = request.form
+    return _act(patient_id, "exam", exam_id, lambda ctx: record_missed(
+        db(), ctx, exam_id, reason=f.get("reason"), contact_attempt=f.get("contact_attempt"),
+        expected_version=_version()), _("Marked as missed."))
+
+
+@bp.post("/exams/<int:exam_id>/cancel")
+def cancel(exam_id: int):
+    """The clinic decides the exam will not be done."""
+    patient_id = _exam_patient(exam_id)
+    return _act(patient_id, "exam", exam_id, lambda ctx: cancel_exam(
+        db(), ctx, exam_id, reason=request.form.get("cancel_note"),
+        expected_version=_version()), _("Exam cancelled."))
+
+
+@bp.post("/exams/<int:exam_id>/booking-cancelled")
+def booking_cancelled(exam_id: int):
+    """The appointment of a cancelled exam has been cancelled."""
+    patient_id = _exam_patient(exam_id)
+    return _act(patient_id, "exam", exam_id, lambda ctx: confirm_booking_cancelled(
+        db(), ctx, exam_id, expected_version=_version()), _("Noted: the booking is cancelled."))
+
+
+@bp.post("/patients/<int:patient_id>/end")
+def end(patient_id: int):
+    """End surveillance with a reason (R1)."""
+    _own_patient(patient_id)
+    f = request.form
+    return _act(patient_id, "status", None, lambda ctx: end_surveillance(
+        db(), ctx, patient_id, status=f.get("status"), reason=f.get("reason"),
+        expected_version=_version()), _("Surveillance ended; open exams are cancelled."))
+
+
+@bp.post("/patients/<int:patient_id>/resume")
+def resume(patient_id: int):
+    """Resume surveillance."""
+    _own_patient(patient_id)
+    return _act(patient_id, "status", None, lambda ctx: resume_surveillance(
+        db(), ctx, patient_id, reason=request.form.get("reason"), expected_version=_version()),
+        _("Surveillance resumed."))
+
+
+@bp.post("/patients/<int:patient_id>/mdt")
+def mdt(patient_id: int):
+    """Clear the MDT flag with the decision."""
+    _own_patient(patient_id)
+    f = request.form
+    return _act(patient_id, "mdt", None, lambda ctx: record_mdt_decision(
+        db(), ctx, patient_id, decision=f.get("decision"), note=f.get("note"),
+        expected_version=_version()), _("MDT decision recorded."))
+
+
+@bp.post("/patients/<int:patient_id>/notes")
+def note(patient_id: int):
+    """Add a note."""
+    _own_patient(patient_id)
+    return _act(patient_id, "note", None, lambda ctx: add_note(
+        db(), ctx, patient_id, text=request.form.get("text")),
+        _("Note saved."))
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+def new():
+    """Register a patient, maybe with the first liver treatment."""
+    error, values = None, request.form.to_dict(flat=True)
+    if request.method == "POST":
+        try:
+            patient = _register(values)
+        except InputError as exc:
+            error = describe(exc)
+        else:
+            flash(_("Patient registered."), "info")
+            return redirect(url_for("patients.show", patient_id=patient.id))
+    return render_template("patient_new.html", error=error, values=values,
+                           treatment_kinds=sorted(TREATMENT_KINDS)), 400 if error else 200
+
+
+def _register(values: dict):
+    code = values.get("clinic") or (current_user.clinics[0].code if current_user.clinics else "")
+    return register_patient(
+        db(), service_context(), clinic_code=code, national_id=values.get("national_id", ""),
+        name=values.get("name", ""), treatment_date=values.get("treatment_date") or None,
+        treatment_kind=values.get("treatment_kind") or None)

@@ -1,0 +1,68 @@
+"""Today: what the nurse must book, chase or review, overdue first."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+
+from ..services import CATEGORIES, worklist
+from ..services.review import bookings_to_cancel, mdt_review, search_patients
+from ..services.worklist import LISTS
+from .admin import failed_digest_count
+from .database import config, db, page_number, service_context
+
+bp = Blueprint("worklist", __name__)
+EXAM_CODES = ("ct_tap", "cea", "ct_liver")
+
+
+@bp.before_request
+@login_required
+def _login():
+    """Every page here needs a login."""
+
+
+@bp.get("/")
+def today():
+    """The worklist: counts of every list and the rows of the chosen one."""
+    return _page(query="")
+
+
+@bp.post("/search")
+def search():
+    """Patients by name, reference or national ID; a POST so the number stays out of URLs and logs."""
+    return _page(query=request.form.get("q", "").strip()[:100])
+
+
+def _page(query: str):
+    clinic_ids = _clinic_filter()
+    ctx = service_context()
+    category = _choice("list", CATEGORIES + ("mdt_review", "booking_to_cancel"))
+    exam = _choice("exam", EXAM_CODES)
+    session = db()
+    result = worklist(session, ctx, clinic_ids, category=category if category in CATEGORIES else None,
+                      code=exam, page=page_number(), page_size=config().worklist.page_size)
+    return render_template(
+        "worklist.html", result=result, lists=LISTS, category=category, exam=exam,
+        query=query, today=ctx.today, clinic_ids=clinic_ids,
+        found=search_patients(session, ctx, clinic_ids, query) if query else None,
+        mdt=mdt_review(session, ctx, clinic_ids) if category in (None, "mdt_review") else [],
+        cancels=bookings_to_cancel(session, ctx, clinic_ids)
+        if category in (None, "booking_to_cancel") else [],
+        exam_codes=EXAM_CODES,
+        failed_digests=failed_digest_count() if current_user.is_admin else 0,
+    )
+
+
+def _clinic_filter() -> list[int]:
+    """The user's clinics, or the one chosen among them."""
+    chosen = request.args.get("clinic", type=int)
+    if chosen is None:
+        return current_user.clinic_ids
+    if chosen not in current_user.clinic_ids:
+        abort(404)
+    return [chosen]
+
+
+def _choice(name: str, choices) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in choices else None

@@ -1,0 +1,96 @@
+"""A nurse's day in a real browser: log in, work the list, register, re-plan, book, record."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from .conftest import today
+from tests.conftest import synthetic_id
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def test_login_shows_the_worklist_overdue_first(logged_in):
+    page = logged_in
+    assert int(page.locator("[data-count=overdue]").inner_text()) > 0
+    rows = page.locator("table.worklist tbody tr")
+    assert rows.count() > 0
+    assert rows.first.get_attribute("class") == "overdue"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "worklist.png"))
+
+
+def test_a_wrong_password_keeps_the_nurse_out(page):
+    page.goto("/login")
+    page.fill("input[name=email]", "sykepleier@demo.invalid")
+    page.fill("input[name=password]", "not the password at all")
+    page.click("form button.primary")
+    assert "/login" in page.url
+    assert page.locator(".flash.error").count() == 1
+
+
+def test_register_a_patient_then_a_new_resection_replans(logged_in):
+    page = logged_in
+    page.click("a[href='/patients/new']")
+    page.fill("input[name=national_id]", synthetic_id())
+    page.fill("input[name=name]", "Åse Øvrebø <b>test</b>")
+    first = today() - timedelta(days=400)
+    page.fill("input[name=treatment_date]", first.isoformat())
+    page.select_option("select[name=treatment_kind]", "resection")
+    page.click("form button.primary")
+    page.wait_for_url(re.compile(r"/patients/\d+$"))
+    assert "Åse Øvrebø <b>test</b>" in page.locator("h1").inner_text()  # shown as text
+    assert page.locator(".timeline .exam").count() == 16
+
+    page.click("[data-testid=record-treatment] summary")
+    form = page.locator("[data-testid=record-treatment] form")
+    form.locator("input[name=date]").fill((today() - timedelta(days=3)).isoformat())
+    form.locator("select[name=kind]").select_option("ablation")
+    form.locator("button").click()
+    page.wait_for_load_state()
+    assert page.locator(".flash.info").count() == 1
+    # The old plan's open exams stay in the timeline as cancelled; the new plan has 18.
+    assert page.locator(".timeline .tag.cancelled").count() > 0
+    assert page.locator(".timeline .tag.open").count() == 18
+
+
+def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
+    page = logged_in
+    page.goto("/?list=to_book")
+    page.locator("table.worklist tbody tr a").first.click()
+    page.wait_for_url(re.compile(r"/patients/\d+$"))
+    actions = page.locator("[data-testid^=exam-actions-]").filter(
+        has=page.locator("input[name=value]")).first  # the CEA of the next control
+    actions.locator("summary").click()
+    booking = actions.locator("form[action$='/book']")
+    booking.locator("input[name=time]").fill("09:15")
+    booking.locator("input[name=place]").fill("Poliklinikken")
+    booking.locator("button").click()
+    page.wait_for_load_state()
+    assert page.locator(".timeline .tag.booked").count() >= 1
+
+    actions = page.locator("[data-testid^=exam-actions-]").filter(
+        has=page.locator("input[name=value]")).first
+    actions.locator("summary").click()
+    result = actions.locator("form[action$='/result']")
+    result.locator("input[name=value]").fill("7,5")
+    result.locator("button").click()
+    page.wait_for_load_state()
+    assert page.locator("#mdt").count() == 1  # the MDT decision card is shown
+    assert page.locator("svg.chart circle.high").count() >= 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "patient.png"), full_page=True)
+
+
+def test_switch_language(logged_in):
+    page = logged_in
+    page.click("button[name=lang][value=en]")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    english = page.locator("h1").inner_text()
+    page.click("button[name=lang][value=nb]")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "nb"
+    assert page.locator("h1").inner_text() != english

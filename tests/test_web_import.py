@@ -1,0 +1,320 @@
+"""The import pages with Flask's test client: upload, preview, confirm; and what they refuse."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from dataclasses import replace
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from surveillance.config import load_config
+from surveillance.db.models import Clinic, Patient
+from surveillance.errors import InputError
+from surveillance.services import Actor, register_patient
+from surveillance.services.imports import BadFile
+from surveillance.users import add_user
+from surveillance.web import create_app
+from tests.conftest import synthetic_id
+
+PASSWORD = "correct horse battery"
+HEADER = "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til"
+
+
+def csv(*rows: str) -> bytes:
+    return "\n".join([HEADER, *rows]).encode("utf-8") + b"\n"
+
+
+def good_rows(count: int, name: str = "Kari Nordmann") -> list[str]:
+    return [f"{synthetic_id()};{name};2025-01-15;reseksjon;2025-07-15" for _ in range(count)]
+
+
+@pytest.fixture
+def make_app(engine, tmp_path):
+    """Dashboards on the test database, their uploads under tmp_path; engines disposed after."""
+    made = []
+
+    def make(**flask_config):
+        base = load_config(environ={})
+        config = replace(
+            base, database=replace(base.database, url=engine.url.render_as_string(hide_password=False)),
+            patients=replace(base.patients, accept_synthetic_ids=True),
+            web=replace(base.web, secret_key="test" * 8, instance_dir=str(tmp_path)))
+        app = create_app(config, {"TESTING": True, **flask_config})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["surveillance"].sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def clinics(session):
+    """The nurse's clinic TEST and someone else's, OTHER."""
+    with session.begin():
+        session.add_all([Clinic(code="TEST", name="Testklinikken"),
+                         Clinic(code="OTHER", name="Annen klinikk")])
+
+
+@pytest.fixture
+def nurse(session, clinics):
+    """Make a nurse of some clinics; their e-mail."""
+
+    def make(email: str = "nurse@test.no", clinic_codes=("TEST",)) -> str:
+        add_user(session, Actor("admin@test"), email=email, password=PASSWORD, role="nurse",
+                 clinic_codes=list(clinic_codes))
+        return email
+
+    return make
+
+
+def log_in(client, email: str, csrf: bool = False) -> None:
+    data = {"email": email, "password": PASSWORD}
+    if csrf:
+        data["csrf_token"] = csrf_token(client.get("/login").text)
+    assert client.post("/login", data=data).status_code == 302
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
+
+
+def in_english(client):
+    """The client asks for English: the tests of behaviour read the English messages."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def norwegian_client(make_app, nurse):
+    """A test client logged in as a nurse of TEST, in the default language (bokmål); CSRF
+    checks off: one test keeps them."""
+    with make_app(WTF_CSRF_ENABLED=False).test_client() as client:
+        log_in(client, nurse())
+        yield client
+
+
+@pytest.fixture
+def client(norwegian_client):
+    """The same nurse, reading English."""
+    return in_english(norwegian_client)
+
+
+def upload(client, data: bytes, **form):
+    return client.post("/import", data={"file": (io.BytesIO(data), "pasienter.csv"), **form},
+                       content_type="multipart/form-data")
+
+
+def kept_token(page: str) -> str:
+    return re.search(r'name="token" value="([^"]+)"', page)[1]
+
+
+def kept_files(tmp_path) -> list:
+    folder = tmp_path / "imports"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def patient_count(session) -> int:
+    session.rollback()
+    return session.scalar(sa.select(sa.func.count()).select_from(Patient))
+
+
+def test_the_form_describes_the_columns(client):
+    page = client.get("/import")
+    assert page.status_code == 200
+    assert 'enctype="multipart/form-data"' in page.text
+    assert "kontroller_utfort_til" in page.text and "Kari Nordmann" in page.text
+    assert 'name="clinic"' not in page.text  # one clinic: nothing to choose
+
+
+def test_upload_preview_confirm_imports_the_patients(client, session, tmp_path):
+    preview = upload(client, csv(*good_rows(3)))
+    assert preview.status_code == 200
+    assert re.search(r'data-count="new">3<', preview.text)
+    assert patient_count(session) == 0  # the preview writes nothing
+    [kept] = kept_files(tmp_path)
+    hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', preview.text))
+    assert hidden == {"csrf_token", "next", "token"}  # the file stays on the server
+    done = client.post("/import/confirm", data={"token": kept_token(preview.text)})
+    assert done.status_code == 302 and done.location == "/"
+    assert patient_count(session) == 3
+    assert session.scalars(sa.select(Patient.clinic_id)).all() == [
+        session.scalar(sa.select(Clinic.id).where(Clinic.code == "TEST"))] * 3
+    assert kept_files(tmp_path) == []  # deleted after the import
+    assert "3 patients imported into Testklinikken." in client.get("/").text
+
+
+def test_a_second_confirm_imports_nothing_more(client, session, tmp_path):
+    token = kept_token(upload(client, csv(*good_rows(2))).text)
+    client.post("/import/confirm", data={"token": token})
+    again = client.post("/import/confirm", data={"token": token})
+    assert again.status_code == 302 and again.location == "/import"
+    assert patient_count(session) == 2
+
+
+def test_a_patient_registered_between_preview_and_confirm_is_skipped(client, session, ctx):
+    rows = good_rows(2)
+    token = kept_token(upload(client, csv(*rows)).text)
+    register_patient(session, replace(ctx, today=date.today()), clinic_code="TEST",
+                     national_id=rows[0].split(";")[0], name="Registrert imens")
+    assert client.post("/import/confirm", data={"token": token}).status_code == 302
+    assert patient_count(session) == 2
+    assert "1 patient was already registered and skipped." in client.get("/").text
+
+
+def test_a_reupload_of_the_same_file_offers_nothing_to_import(client, session, tmp_path):
+    data = csv(*good_rows(2))
+    client.post("/import/confirm", data={"token": kept_token(upload(client, data).text)})
+    again = upload(client, data)
+    assert re.search(r'data-count="registered">2<', again.text)
+    assert "already registered, skipped" in again.text and "/import/confirm" not in again.text
+    assert kept_files(tmp_path) == []
+
+
+def test_a_bad_file_shows_every_problem_and_imports_nothing(client, session, tmp_path):
+    data = csv(*good_rows(2), f"{synthetic_id()};Per;2025-02-30;reseksjon;",
+               f"{synthetic_id()};Ola;2025-01-15;cellegift;")
+    page = upload(client, data)
+    assert page.status_code == 200
+    assert re.search(r'data-count="problem">2<', page.text)
+    assert "is not a real date (no such day)" in page.text and "<mark>2025-02-30</mark>" in page.text
+    assert "is not a known treatment" in page.text and "<mark>cellegift</mark>" in page.text
+    assert "/import/confirm" not in page.text and kept_files(tmp_path) == []
+    assert patient_count(session) == 0
+
+
+def test_problems_are_shown_with_their_values_filled_in(client):
+    page = upload(client, csv(f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;",
+                              "12345678901;Eva;2025-01-15;reseksjon;",
+                              f"{synthetic_id()};Per;2025-01-15;reseksjon;;x",
+                              f"{synthetic_id()};Ola;2025-01-15;reseksjon;;x;y"))
+    assert re.search(r'data-count="problem">4<', page.text)
+    assert "is longer than 200 characters" in page.text
+    assert "is not a valid national ID (The number&#39;s checksum" in page.text
+    assert "has 1 cell more than the header has columns" in page.text
+    assert "has 2 cells more than the header has columns" in page.text
+    assert "%(" not in page.text
+
+
+def test_the_pages_speak_norwegian_by_default(norwegian_client, session):
+    assert "Filen er tom." in upload(norwegian_client, b"").text
+    page = upload(norwegian_client, csv(f"{synthetic_id()};Per;2025-02-30;reseksjon;",
+                                        f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;",
+                                        f"{synthetic_id()};Ola;2025-01-15;reseksjon;;x"))
+    assert "Problemer" in page.text and "er ikke en gyldig dato (dagen finnes ikke)" in page.text
+    assert "er lengre enn 200 tegn" in page.text
+    assert "har 1 celle mer enn overskriftsraden har kolonner" in page.text
+    good = upload(norwegian_client, csv(*good_rows(2)))
+    norwegian_client.post("/import/confirm", data={"token": kept_token(good.text)})
+    assert "2 pasienter importert til Testklinikken." in norwegian_client.get("/").text
+
+
+@pytest.mark.parametrize("refusal, message", [
+    (InputError("row 4: national_id", "17856000281", "is already registered"),
+     "Ingenting ble importert: rad 4: Fødselsnummer: “17856000281” er allerede registrert"),
+    (BadFile("The file has more than %(max)d rows: split it.", max=20000),
+     "Ingenting ble importert: Filen har mer enn 20000 rader: del den opp."),
+])
+def test_a_refusal_at_the_confirmation_is_told_in_the_readers_language(
+        norwegian_client, monkeypatch, refusal, message):
+    token = kept_token(upload(norwegian_client, csv(*good_rows(1))).text)
+
+    def refuse(*args):  # as if the file had changed meaning since the preview
+        raise refusal
+
+    monkeypatch.setattr("surveillance.web.imports.import_csv", refuse)
+    page = norwegian_client.post("/import/confirm", data={"token": token})
+    assert page.status_code == 400 and message in page.text
+
+
+@pytest.mark.parametrize("data, message", [
+    ("fødselsnummer;navn\n".encode("cp1252"), "not UTF-8 at byte 1"),
+    (b"", "The file is empty."),
+    (csv().replace(b"behandling;", b""), "has no column behandling"),
+])
+def test_an_unreadable_file_is_refused_on_the_form(client, data, message):
+    page = upload(client, data)
+    assert page.status_code == 400 and message in page.text
+    assert 'enctype="multipart/form-data"' in page.text
+
+
+def test_a_nurse_cannot_import_into_another_clinic(client, session, tmp_path):
+    assert upload(client, csv(*good_rows(1)), clinic="OTHER").status_code == 404
+    assert upload(client, csv(*good_rows(1)), clinic="NOPE").status_code == 404
+    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+
+
+def test_a_kept_file_is_bound_to_the_user_who_sent_it(make_app, nurse, client, session, tmp_path):
+    token = kept_token(upload(client, csv(*good_rows(1))).text)
+    with make_app(WTF_CSRF_ENABLED=False).test_client() as other:
+        log_in(other, nurse("other@test.no", ["OTHER"]))
+        refused = other.post("/import/confirm", data={"token": token})
+        assert refused.status_code == 302 and refused.location == "/import"
+    assert patient_count(session) == 0 and len(kept_files(tmp_path)) == 1  # still the sender's
+    assert client.post("/import/confirm", data={"token": token}).status_code == 302
+    assert patient_count(session) == 1
+
+
+def test_a_kept_file_expires_after_a_day(client, session, tmp_path):
+    token = kept_token(upload(client, csv(*good_rows(1))).text)
+    [kept] = kept_files(tmp_path)
+    day_ago = time.time() - 24 * 3600 - 1
+    os.utime(kept, (day_ago, day_ago))
+    assert client.post("/import/confirm", data={"token": token}).location == "/import"
+    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+
+
+def test_discard_forgets_the_kept_file(client, session, tmp_path):
+    token = kept_token(upload(client, csv(*good_rows(1))).text)
+    assert client.post("/import/discard", data={"token": token}).status_code == 302
+    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+
+
+def test_a_nurse_of_several_clinics_chooses_one(make_app, nurse, session):
+    with in_english(make_app(WTF_CSRF_ENABLED=False).test_client()) as client:
+        log_in(client, nurse("both@test.no", ["TEST", "OTHER"]))
+        assert 'name="clinic"' in client.get("/import").text
+        none_chosen = upload(client, csv(*good_rows(1)))
+        assert none_chosen.status_code == 400 and "Choose a clinic" in none_chosen.text
+        page = upload(client, csv(*good_rows(1)), clinic="OTHER")
+        client.post("/import/confirm", data={"token": kept_token(page.text)})
+    other = session.scalar(sa.select(Clinic.id).where(Clinic.code == "OTHER"))
+    assert session.scalars(sa.select(Patient.clinic_id)).all() == [other]
+
+
+def test_names_with_markup_are_shown_as_text(client):
+    page = upload(client, csv(*good_rows(1, name="<script>alert(1)</script>"),
+                              f"{synthetic_id()};Per;2025-01-15;<img src=x onerror=alert(2)>;"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page.text and "<img src=x" not in page.text
+
+
+def test_the_pages_need_a_login_and_change_nothing_on_get(make_app, clinics, session, tmp_path):
+    with make_app(WTF_CSRF_ENABLED=False).test_client() as anonymous:
+        assert anonymous.get("/import").status_code == 302
+        assert upload(anonymous, csv(*good_rows(1)), clinic="TEST").status_code == 302
+        assert anonymous.get("/import/confirm").status_code == 405
+    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+
+
+def test_the_import_form_is_refused_without_a_csrf_token(make_app, nurse, session, tmp_path):
+    with in_english(make_app().test_client()) as client:
+        log_in(client, nurse(), csrf=True)
+        refused = upload(client, csv(*good_rows(1)))
+        assert refused.status_code == 400 and "was not sent from this site" in refused.text
+        assert kept_files(tmp_path) == []
+        token = csrf_token(client.get("/import").text)
+        page = upload(client, csv(*good_rows(1)), csrf_token=token)
+        assert page.status_code == 200
+        refused = client.post("/import/confirm", data={"token": kept_token(page.text)})
+        assert refused.status_code == 400 and "was not sent from this site" in refused.text
+        assert patient_count(session) == 0
+        done = client.post("/import/confirm", data={"token": kept_token(page.text),
+                                                     "csrf_token": csrf_token(page.text)})
+        assert done.status_code == 302 and patient_count(session) == 1

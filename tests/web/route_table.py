@@ -1,0 +1,233 @@
+"""How to reach every route of the dashboard: who may, what to fill in, what a valid post does.
+
+A route of the url_map without a row here fails the route tests until someone adds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from surveillance.db.models import LiverTreatment, Patient, PlannedExam, User
+from surveillance.feeds.store import NewFeed, create_clinic_feed
+from surveillance.services import (
+    Actor, Context, end_surveillance, record_booking, record_result, record_treatment,
+)
+
+from .browsing import PASSWORD, Attachment
+
+# Routes anyone may use: the login page, static files, and the language choice, which the
+# login page offers too and which changes nothing but the visitor's own cookie.
+# A calendar feed needs no login either: its secret token is the key.
+PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed"})
+FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
+# URL arguments that name a clinic's data: another clinic's user must get 404.
+SCOPED_ARGUMENTS = frozenset({"patient_id", "exam_id", "treatment_id", "feed_id"})
+
+
+@dataclass
+class Setup:
+    """One clinic's data as a route's row needs it, prepared through the services."""
+
+    session: object
+    ctx: Context
+    clinic_id: int
+    patient_id: int
+    nurse: str
+    new_national_id: Callable[[], str]
+
+    @property
+    def today(self) -> date:
+        return self.ctx.today
+
+    def day(self, offset: int) -> str:
+        return (self.today + timedelta(days=offset)).isoformat()
+
+    def forget(self) -> None:
+        """Forget what the session read: the services or the app have written since."""
+        self.session.rollback()
+        self.session.expire_all()
+
+    def patient(self) -> Patient:
+        self.forget()
+        return self.session.get(Patient, self.patient_id)
+
+    def exam(self, code: str = "cea", state: str = "open") -> PlannedExam:
+        self.forget()
+        return self.session.scalars(sa.select(PlannedExam).where(
+            PlannedExam.patient_id == self.patient_id, PlannedExam.code == code,
+            PlannedExam.state == state).order_by(PlannedExam.due)).first()
+
+    def treatment(self) -> LiverTreatment:
+        return self.patient().treatments[0]
+
+    def clinic_feed(self) -> NewFeed:
+        return create_clinic_feed(self.session, Actor("setup@test"), self.clinic_id, "Poliklinikk")
+
+    def user_id(self) -> int:
+        return self.session.scalar(sa.select(User.id).where(User.email == self.nurse))
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A route's URL arguments and a post it would accept."""
+
+    values: dict
+    form: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who may use a route, the status of a GET and of a valid POST, and its audit event."""
+
+    access: str  # "public", "login" or "admin"
+    reach: Callable[[Setup], Reach] = lambda s: Reach({})
+    get: int | None = None
+    post: tuple[int, ...] = ()
+    event: str | None = None
+
+    def statuses(self, method: str) -> tuple[int, ...]:
+        return (self.get,) if method == "GET" else self.post
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    """One method of one rule of the url_map."""
+
+    endpoint: str
+    rule: str
+    method: str
+    arguments: frozenset[str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule}"
+
+    @property
+    def row(self) -> Route:
+        assert self.endpoint in ROUTES, (
+            f"route {self.endpoint} ({self.rule}) has no row in tests/web/route_table.py: "
+            "say who may use it and how to fill it in")
+        return ROUTES[self.endpoint]
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.arguments & SCOPED_ARGUMENTS)
+
+
+# ---- the states some actions need ---------------------------------------------------------
+
+def _patient(s: Setup, **form) -> Reach:
+    return Reach({"patient_id": s.patient_id}, {"version": s.patient().version, **form})
+
+
+def _exam(s: Setup, exam: PlannedExam, **form) -> Reach:
+    return Reach({"exam_id": exam.id}, {"version": exam.version, **form})
+
+
+def _treatment(s: Setup, **form) -> Reach:
+    form = {"version": s.patient().version, "patient_id": s.patient_id, **form}
+    return Reach({"treatment_id": s.treatment().id}, form)
+
+
+def _under_review(s: Setup) -> Reach:
+    record_result(s.session, s.ctx, s.exam("cea").id, done_date=s.today, value="50")
+    return _patient(s, decision="no_recurrence", note="MDT 12.3.: ingen residiv")
+
+
+def _ended(s: Setup) -> Reach:
+    end_surveillance(s.session, s.ctx, s.patient_id, status="moved", reason="Flyttet")
+    return _patient(s, reason="Flyttet tilbake")
+
+
+def _booking_to_cancel(s: Setup) -> Reach:
+    exam_id = s.exam("cea").id
+    record_booking(s.session, s.ctx, exam_id, date=s.today + timedelta(days=5))
+    record_treatment(s.session, s.ctx, s.patient_id, date=s.today - timedelta(days=1),
+                     kind="resection")
+    s.forget()
+    return _exam(s, s.session.get(PlannedExam, exam_id))
+
+
+def _csv(s: Setup) -> Attachment:
+    text = f"fødselsnummer;navn;behandlingsdato;behandling\n{s.new_national_id()};Per Post;" \
+           f"{s.day(-100)};reseksjon\n"
+    return Attachment("pasienter.csv", text.encode())
+
+
+ROUTES: dict[str, Route] = {
+    "static": Route("public", lambda s: Reach({"filename": "app.css"}), get=200),
+    "auth.login": Route(
+        "public", lambda s: Reach({}, {"email": s.nurse, "password": PASSWORD}),
+        get=200, post=(302,), event="login"),
+    "auth.logout": Route("login", post=(302,), event="logout"),
+    "i18n.choose_language": Route("public", lambda s: Reach({}, {"lang": "en"}), post=(302,)),
+    "worklist.today": Route("login", get=200),
+    "admin.digests": Route("admin", get=200),
+    "admin.retry_digests": Route("admin", post=(302,), event="digest.retry"),
+    "worklist.search": Route("login", lambda s: Reach({}, {"q": "Pasient"}), post=(200,)),
+    "patients.show": Route("login", lambda s: _patient(s), get=200),
+    "patients.reveal": Route("login", lambda s: _patient(s), post=(200,),
+                             event="patient.reveal_id"),
+    "patients.add_treatment": Route(
+        "login", lambda s: _patient(s, date=s.day(-10), kind="resection", note="R0"),
+        post=(302,), event="treatment.record"),
+    "patients.fix_treatment": Route(
+        "login", lambda s: _treatment(s, date=s.day(-171), kind="resection"),
+        post=(302,), event="treatment.correct"),
+    "patients.remove_treatment": Route("login", lambda s: _treatment(s), post=(302,),
+                                       event="treatment.delete"),
+    "patients.add_primary_control": Route(
+        "login", lambda s: _patient(s, date=s.day(-5), exams="colonoscopy"),
+        post=(302,), event="primary_control.record"),
+    "patients.book": Route(
+        "login", lambda s: _exam(s, s.exam(), date=s.day(7), time="09:30", place="Røntgen 2"),
+        post=(302,), event="exam.book"),
+    "patients.result": Route(
+        "login", lambda s: _exam(s, s.exam(), done_date=s.day(0), value="2,1"),
+        post=(302,), event="exam.result"),
+    "patients.missed": Route(
+        "login", lambda s: _exam(s, s.exam(), reason="Syk", contact_attempt="Ringt 2 ganger"),
+        post=(302,), event="exam.missed"),
+    "patients.cancel": Route(
+        "login", lambda s: _exam(s, s.exam(), cancel_note="Ønsker ikke denne kontrollen"),
+        post=(302,), event="exam.cancel"),
+    "patients.booking_cancelled": Route("login", _booking_to_cancel, post=(302,),
+                                        event="exam.booking_cancelled"),
+    "patients.end": Route(
+        "login", lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø"),
+        post=(302,), event="patient.end"),
+    "patients.resume": Route("login", _ended, post=(302,), event="patient.resume"),
+    "patients.mdt": Route("login", _under_review, post=(302,), event="patient.mdt_decision"),
+    "patients.note": Route("login", lambda s: _patient(s, text="Ønsker time om morgenen"),
+                           post=(302,), event="patient.note"),
+    "patients.new": Route(
+        "login", lambda s: Reach({}, {"national_id": s.new_national_id(), "name": "Ola Nordmann",
+                                      "treatment_date": s.day(-30), "treatment_kind": "ablation"}),
+        get=200, post=(302,), event="patient.register"),
+    # The import is another person's work: access is checked here, the import there.
+    "imports.upload": Route("login", get=200),
+    "imports.check": Route("login", lambda s: Reach({}, {"file": _csv(s)}), post=(200, 400)),
+    "imports.confirm": Route("login", lambda s: Reach({}, {"token": "x" * 32}), post=(302,)),
+    "imports.discard": Route("login", lambda s: Reach({}, {"token": "x" * 32}), post=(302,)),
+    "admin.users": Route("admin", get=200),
+    "admin.add": Route(
+        "admin", lambda s: Reach({}, {"email": "ny.sykepleier@test", "role": "nurse",
+                                      "clinics": "A", "password": "et langt passord 123"}),
+        post=(302,), event="user.add"),
+    "admin.activate": Route("admin", lambda s: Reach({"user_id": s.user_id()}, {"active": "0"}),
+                            post=(302,), event="user.disable"),
+    "admin.clinics": Route("admin", lambda s: Reach({}, {"code": "C-1", "name": "Klinikk C"}),
+                           get=200, post=(302,), event="clinic.add"),
+    "admin.audit": Route("admin", get=200),
+    "feeds.feed": Route("public", lambda s: Reach({"token": s.clinic_feed().token}), get=200),
+    "feeds.index": Route("login", get=200),
+    "feeds.create": Route("login", lambda s: Reach({}, {"owner": str(s.clinic_id), "label": "Min"}),
+                          post=(201,), event="feed.create"),
+    "feeds.revoke": Route("login", lambda s: Reach({"feed_id": s.clinic_feed().id}), post=(302,),
+                          event="feed.revoke"),
+    "_test.fail": Route("login", get=500),
+}

@@ -1,0 +1,260 @@
+"""The patient page's actions, done the way a nurse does them: open the page, fill in a form."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from surveillance.db.models import LiverTreatment, Patient, PatientNote, PlannedExam, PrimaryControl
+
+from tests.conftest import synthetic_id
+
+from .browsing import errors, flashes, visible_text
+from .route_table import ROUTES
+
+
+@pytest.fixture
+def nurse(world, log_in):
+    return log_in(world.a.nurse)
+
+
+@pytest.fixture
+def patient_page(nurse, world):
+    """Clinic A's patient's page, as the nurse opens it."""
+    return lambda: nurse.get(f"/patients/{world.a.patient_id}")
+
+
+def day(world, offset: int) -> str:
+    return (world.today + timedelta(days=offset)).isoformat()
+
+
+def shown(d: str) -> str:
+    """A date as the pages show it."""
+    year, month, day_ = d.split("-")
+    return f"{day_}.{month}.{year}"
+
+
+def open_exams(db, patient_id: int) -> list[PlannedExam]:
+    return db.scalars(sa.select(PlannedExam).where(
+        PlannedExam.patient_id == patient_id, PlannedExam.state.in_(["open", "booked"])))
+
+
+def test_book_an_exam(nurse, patient_page, world, exam_of, db):
+    exam = exam_of(world.a.patient_id, "cea")
+    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/book", date=day(world, 7),
+                          time="09:30", place="Røntgen 2")
+    assert answer.status_code == 302
+    page = nurse.get(answer.location)
+    assert flashes(page)
+    assert all(text in visible_text(page) for text in (shown(day(world, 7)), "09:30", "Røntgen 2"))
+    booked = db.get(PlannedExam, exam.id)
+    assert (booked.state, booked.booked_date.isoformat(), booked.booked_place) == \
+        ("booked", day(world, 7), "Røntgen 2")
+
+
+def test_a_high_cea_puts_the_patient_on_the_mdt_list(nurse, patient_page, world, exam_of, db):
+    exam = exam_of(world.a.patient_id, "cea")
+    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0),
+                          value="12,5")
+    assert answer.status_code == 302
+    assert db.get(PlannedExam, exam.id).result_value == 12.5
+    assert db.get(Patient, world.a.patient_id).mdt_review
+    mdt_list = nurse.get("/?list=mdt_review")
+    assert "Pasient A" in visible_text(mdt_list)
+    page = patient_page()
+    assert "12.5" in visible_text(page)  # in the CEA table
+    nurse.form(page, f"/patients/{world.a.patient_id}/mdt")  # the decision can be recorded
+
+
+def test_a_normal_ct_is_recorded_without_mdt_review(nurse, patient_page, world, exam_of, db):
+    exam = exam_of(world.a.patient_id, "ct_tap")
+    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0),
+                          result="normal")
+    assert answer.status_code == 302
+    assert (db.get(PlannedExam, exam.id).state, db.get(PlannedExam, exam.id).result) == ("done", "normal")
+    assert not db.get(Patient, world.a.patient_id).mdt_review
+
+
+def test_mark_an_exam_missed_with_a_reason_and_contact_attempt(nurse, patient_page, world,
+                                                               exam_of, db):
+    exam = exam_of(world.a.patient_id, "cea")
+    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/missed", reason="Syk, ringer selv",
+                          contact_attempt="Ringt to ganger 12.03.")
+    assert answer.status_code == 302
+    missed = db.get(PlannedExam, exam.id)
+    assert (missed.state, missed.missed_reason, missed.contact_attempt) == \
+        ("missed", "Syk, ringer selv", "Ringt to ganger 12.03.")
+    page = visible_text(patient_page())
+    assert "Syk, ringer selv" in page and "Ringt to ganger 12.03." in page
+
+
+def test_a_new_treatment_says_how_the_plan_changed(nurse, patient_page, world, db):
+    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/treatments",
+                          date=day(world, -10), kind="resection", note="R0")
+    assert answer.status_code == 302
+    treatment = db.scalars(sa.select(LiverTreatment).where(LiverTreatment.note == "R0"))[0]
+    exams = db.scalars(sa.select(PlannedExam).where(PlannedExam.patient_id == world.a.patient_id))
+    created = sum(e.anchor_treatment_id == treatment.id for e in exams)
+    cancelled = sum(e.cancel_reason == "superseded" for e in exams)
+    assert created and cancelled
+    (message,) = flashes(nurse.get(answer.location))
+    assert message.startswith(f"Lagret. Planen er endret: {created} undersøkelser planlagt, "
+                              f"{cancelled} undersøkelse")
+
+
+def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world, exam_of):
+    exam = exam_of(world.a.patient_id, "cea")
+    nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0), value="3,1")
+    refused = nurse.post(f"/exams/{exam.id}/book", {"date": day(world, 7)})
+    assert refused.status_code == 400
+    assert errors(refused) == [f"Undersøkelse: “{exam.id}” er Utført og kan ikke bestilles"]
+    refused = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/end", status="gone",
+                           reason="Borte")
+    assert errors(refused) == ["Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
+                               "videre kreftbehandling, Transplantert"]
+
+
+def test_end_and_resume_surveillance(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    answer = nurse.submit(patient_page(), f"/patients/{pid}/end", status="moved",
+                          reason="Flyttet til Tromsø")
+    assert answer.status_code == 302
+    assert db.get(Patient, pid).status == "moved" and not open_exams(db, pid)
+    page = patient_page()
+    assert "Flyttet til Tromsø" in visible_text(page)
+    answer = nurse.submit(page, f"/patients/{pid}/resume", reason="Flyttet tilbake")
+    assert answer.status_code == 302
+    assert db.get(Patient, pid).status == "active" and open_exams(db, pid)
+
+
+def test_an_mdt_decision_clears_the_flag(nurse, patient_page, world, setup_for, db):
+    ROUTES["patients.mdt"].reach(setup_for("a"))  # a high CEA: the patient awaits the MDT
+    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/mdt",
+                          note="MDT 12.3.: ingen residiv")
+    assert answer.status_code == 302
+    assert not db.get(Patient, world.a.patient_id).mdt_review
+    assert "Pasient A" not in visible_text(nurse.get("/?list=mdt_review"))
+    assert db.events("patient.mdt_decision")[-1].details["note"] == "MDT 12.3.: ingen residiv"
+
+
+def test_add_a_note(nurse, patient_page, world, db):
+    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/notes",
+                          text="Ønsker time om morgenen")
+    assert answer.status_code == 302
+    page = visible_text(patient_page())
+    assert "Ønsker time om morgenen" in page and world.a.nurse in page
+    assert db.count(PatientNote, PatientNote.patient_id == world.a.patient_id) == 1
+
+
+def test_register_a_primary_tumour_control(nurse, patient_page, world, db):
+    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/primary-controls",
+                          date=day(world, -5), exams=["colonoscopy", "mri_pelvis"])
+    assert answer.status_code == 302
+    (control,) = db.scalars(sa.select(PrimaryControl))
+    assert control.exam_codes == {"colonoscopy", "mri_pelvis"}
+    assert shown(day(world, -5)) in visible_text(patient_page())
+
+
+def test_correct_and_delete_a_treatment(nurse, patient_page, world, db):
+    (treatment,) = db.get(Patient, world.a.patient_id).treatments
+    answer = nurse.submit(patient_page(), f"/treatments/{treatment.id}/correct",
+                          date=day(world, -175))
+    assert answer.status_code == 302
+    assert db.get(LiverTreatment, treatment.id).date.isoformat() == day(world, -175)
+    answer = nurse.submit(patient_page(), f"/treatments/{treatment.id}/delete")
+    assert answer.status_code == 302
+    assert db.get(LiverTreatment, treatment.id).voided_at is not None
+    assert not open_exams(db, world.a.patient_id)
+
+
+def test_confirm_a_booking_is_cancelled(nurse, patient_page, world, setup_for, db):
+    exam_id = ROUTES["patients.booking_cancelled"].reach(setup_for("a")).values["exam_id"]
+    assert "Pasient A" in visible_text(nurse.get("/?list=booking_to_cancel"))
+    answer = nurse.submit(patient_page(), f"/exams/{exam_id}/booking-cancelled")
+    assert answer.status_code == 302
+    assert not db.get(PlannedExam, exam_id).booking_to_cancel
+    assert "Pasient A" not in visible_text(nurse.get("/?list=booking_to_cancel"))
+
+
+def test_register_a_new_patient(nurse, world, db):
+    number = synthetic_id()
+    answer = nurse.submit(nurse.get("/patients/new"), "", national_id=number, name="Åse Øvrebø",
+                          treatment_date=day(world, -30), treatment_kind="ablation")
+    assert answer.status_code == 302
+    patient = db.scalars(sa.select(Patient).where(Patient.national_id == number))[0]
+    assert answer.location == f"/patients/{patient.id}"
+    assert patient.clinic_id == world.a.clinic_id and open_exams(db, patient.id)
+    assert "Åse Øvrebø" in visible_text(nurse.get(answer.location))
+
+
+# ---- a bad entry: shown again with the error and everything typed, nothing saved ----------
+
+def _exam_form(kind: str, code: str = "cea"):
+    return lambda w, exam_of: f"/exams/{exam_of(w.a.patient_id, code).id}/{kind}"
+
+
+def _patient_form(kind: str):
+    return lambda w, exam_of: f"/patients/{w.a.patient_id}/{kind}"
+
+
+BAD_ENTRIES = {
+    # what proves the row: form, what the nurse typed, the field in error
+    "book on 30 February": (_exam_form("book"),
+                            {"date": "2025-02-30", "time": "10:15", "place": "Røntgen 2"}, "date"),
+    "result on 30 February": (_exam_form("result"),
+                              {"done_date": "2025-02-30", "value": "3,4"}, "done_date"),
+    "CEA that is no number": (_exam_form("result"),
+                              {"done_date": "today", "value": "mye"}, "value"),
+    "CT result in the future": (_exam_form("result", "ct_tap"),
+                                {"done_date": "2099-01-01", "result": "suspicious"}, "done_date"),
+    "missed without a reason": (_exam_form("missed"),
+                                {"reason": "", "contact_attempt": "Ringt 12.03."}, "reason"),
+    "treatment on 30 February": (_patient_form("treatments"),
+                                 {"date": "2025-02-30", "kind": "ablation", "note": "R1"}, "date"),
+    "end with no such status": (_patient_form("end"),
+                                {"status": "gone", "reason": "Flyttet til Tromsø"}, "status"),
+    "control on 30 February": (_patient_form("primary-controls"),
+                               {"date": "2025-02-30", "exams": ["colonoscopy", "mri_pelvis"]}, "date"),
+    "note that is too long": (_patient_form("notes"), {"text": "Lang notat. " * 500}, "text"),
+}
+
+
+@pytest.mark.parametrize("form, typed, field", BAD_ENTRIES.values(), ids=BAD_ENTRIES.keys())
+def test_a_bad_entry_is_shown_again_as_typed(app, nurse, patient_page, world, exam_of, db,
+                                             form, typed, field):
+    action = form(world, exam_of)
+    typed = {k: day(world, 0) if v == "today" else v for k, v in typed.items()}
+    before = db.snapshot(audit=False)
+    answer = nurse.submit(patient_page(), action, **typed)
+    assert answer.status_code == 400
+    assert db.snapshot(audit=False) == before
+    (message,) = errors(answer)
+    assert shown_field(app, field) in message
+    again = nurse.form(answer, action).fields
+    for name, value in typed.items():
+        if name not in ("status",):  # a select offers only the choices there are
+            assert again.get(name) == value, f"{name} lost"
+
+
+def shown_field(app, field: str) -> str:
+    """A field's name as the page shows it (in bokmål, the default)."""
+    from flask_babel import force_locale
+
+    from surveillance.web.labels import FIELDS
+
+    with app.test_request_context(), force_locale("nb"):
+        return str(FIELDS[field])
+
+
+def test_a_bad_new_patient_is_shown_again_as_typed(app, nurse, world, db):
+    typed = {"national_id": "12345678901", "name": "Åse Øvrebø",
+             "treatment_date": day(world, -30), "treatment_kind": "ablation"}
+    before = db.snapshot(audit=False)
+    answer = nurse.submit(nurse.get("/patients/new"), "", **typed)
+    assert answer.status_code == 400
+    assert db.snapshot(audit=False) == before
+    (message,) = errors(answer)
+    assert shown_field(app, "national_id") in message and "12345678901" in message
+    assert nurse.form(answer, "").fields.items() >= typed.items()
