@@ -1,0 +1,146 @@
+"""A whole feed: the calendar around the events, each event serialised once per change."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from ..config import Config
+from ..i18n import translations
+from ..services import Actor, Context
+from .events import (
+    EventSettings, Exam, ExamRow, booking_deadline, event_parts, first_id, group_controls,
+    is_shown, make_words,
+)
+from .ical import CRLF, text_line
+from .timezones import vtimezone
+
+# Bump when the builder's output changes, so that every feed's ETag changes with it.
+FORMAT_VERSION = 1
+PRODID = "-//surveillance//liver follow-up//EN"
+END = "END:VEVENT" + CRLF
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """The configuration a feed is built with."""
+
+    events: EventSettings
+    refresh_interval: str
+    days_back: int
+    days_ahead: int
+    cancelled_days: int
+    calendar_word: str
+    fingerprint: str  # changes with any setting that changes a feed's text
+
+    @classmethod
+    def from_config(cls, config: Config) -> FeedSettings:
+        """The feeds' settings from the loaded configuration."""
+        f, p = config.feeds, config.protocol
+        _ = translations(f.language).gettext
+        reference = Context(Actor("feeds"), date.min,
+                            reference_prefix=config.patients.reference_prefix).reference
+        events = EventSettings(config.web.base_url.rstrip("/"), p.timezone, p.book_ahead_days,
+                               f.event_minutes, make_words(_), reference)
+        used = (FORMAT_VERSION, f, config.web.base_url, p.timezone, p.book_ahead_days,
+                config.patients.reference_prefix)
+        return cls(events, f.refresh_interval, f.days_back, f.days_ahead, f.cancelled_days,
+                   _("Liver follow-up"), hashlib.sha256(repr(used).encode()).hexdigest())
+
+    def window(self, today: date) -> tuple[date, date]:
+        """The first and last working day of the controls a feed holds."""
+        return today - timedelta(days=self.days_back), today + timedelta(days=self.days_ahead)
+
+    def cancelled_since(self, today: date) -> datetime:
+        """Controls cancelled before this moment (the clinic's midnight) have left the feed."""
+        day = today - timedelta(days=self.cancelled_days)
+        return datetime.combine(day, time(), ZoneInfo(self.events.tzid)).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEvent:
+    """A serialised event, kept with the versions it was made from."""
+
+    key: tuple  # the versions of the control's exams
+    head: str  # the VEVENT up to its END line
+    alarm: str  # its VALARM, "" when nothing is to be booked
+    deadline: date | None  # the booking deadline: past it, the alarm is left out
+    timed: bool  # refers to the VTIMEZONE
+
+
+class EventCache:
+    """Serialised events by their control's first exam, each with the versions it was made from."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.built = 0  # events serialised so far: the tests and the benchmark read it
+        self._events: dict[int, CachedEvent] = {}
+
+    def get(self, first_id: int, key: tuple) -> CachedEvent | None:
+        """The event made from exactly these versions, if it was made before."""
+        hit = self._events.get(first_id)
+        return hit if hit is not None and hit.key == key else None
+
+    def put(self, first_id: int, event: CachedEvent) -> CachedEvent:
+        """Keep an event; past the limit, start over (a full rebuild costs one cold request)."""
+        if len(self._events) >= self.limit and first_id not in self._events:
+            self._events.clear()
+        self._events[first_id] = event
+        self.built += 1
+        return event
+
+    def clear(self) -> None:
+        """Forget every event."""
+        self._events.clear()
+
+
+Fetch = Callable[[list[int]], Iterable[ExamRow]]  # the exams of these ids, with what events show
+
+
+def feed_text(versions: Iterable[Exam], fetch: Fetch, name: str, today: date, s: FeedSettings,
+              cache: EventCache) -> str:
+    """The calendar of a feed's exams on the clinic's `today`; only the controls whose
+    versions changed since they were cached are fetched and serialised again."""
+    since = s.cancelled_since(today)
+    controls = [c for c in group_controls(versions) if is_shown(c, since)]
+    events = [cache.get(first_id(c), c) for c in controls]
+    if missing := [c for c, event in zip(controls, events) if event is None]:
+        built = _build(missing, fetch, s, cache)
+        events = [event or built[first_id(c)] for c, event in zip(controls, events)]
+    parts, timed = [], False
+    for event in events:
+        # A deadline already past rings no more: a new subscriber gets no flood of old alarms.
+        ring = bool(event.alarm) and event.deadline >= today
+        parts += (event.head, event.alarm, END) if ring else (event.head, END)
+        timed = timed or event.timed
+    # The rules of the year before the window's start cover every event in it.
+    zone = vtimezone(s.events.tzid, s.window(today)[0].year - 1) if timed else ""
+    return calendar_text(name, s.refresh_interval, zone, parts)
+
+
+def _build(missing: list[tuple], fetch: Fetch, s: FeedSettings,
+           cache: EventCache) -> dict[int, CachedEvent]:
+    """Serialise the missing controls from their fetched rows, and cache them."""
+    ids = [exam[0] for control in missing for exam in control]
+    rows = {first_id(members): members for members in group_controls(fetch(ids))}
+    built = {}
+    for control in missing:
+        members = rows[first_id(control)]
+        head, alarm = event_parts(members, s.events)
+        deadline = booking_deadline(members, s.events.book_ahead_days)
+        built[first_id(control)] = cache.put(first_id(control), CachedEvent(
+            control, head, alarm, deadline, ";TZID=" in head))
+    return built
+
+
+def calendar_text(name: str, refresh_interval: str, zone: str, events: list[str]) -> str:
+    """The VCALENDAR around the events (and the VTIMEZONE their times refer to)."""
+    head = CRLF.join(("BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
+                      "METHOD:PUBLISH")) + CRLF
+    return "".join((head, text_line("NAME", name), text_line("X-WR-CALNAME", name),
+                    f"REFRESH-INTERVAL;VALUE=DURATION:{refresh_interval}{CRLF}",
+                    f"X-PUBLISHED-TTL:{refresh_interval}{CRLF}", zone, *events,
+                    "END:VCALENDAR" + CRLF))

@@ -1,0 +1,251 @@
+"""Feeds on the database (SQLite and PostgreSQL): tokens, re-plans, privacy, ETags, the cache."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from surveillance.config import Config
+from surveillance.db import writing
+from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, PlannedExam, User
+from surveillance.errors import NotFound
+from surveillance.feeds.serve import Feeds, serve_feed
+from surveillance.feeds.store import (
+    create_clinic_feed, create_user_feed, find_scope, list_feeds, revoke_feed, set_details,
+)
+from surveillance.feeds.tokens import token_hash
+from surveillance.services import Actor, record_booking, record_result, record_treatment
+from tests.conftest import TODAY
+from tests.test_feeds_parsers import parse_all
+
+ADMIN = Actor("admin@test")
+NOW = datetime(2026, 6, 1, 10, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def feeds() -> Feeds:
+    """The feeds of the default configuration, with an empty cache."""
+    return Feeds.from_config(Config())
+
+
+@pytest.fixture
+def clinic_feed(session, clinic):
+    """A clinic feed's token."""
+    return create_clinic_feed(session, ADMIN, clinic.id).token
+
+
+def serve(session, feeds, token, today=TODAY, etag=None):
+    """The feed's answer on `today`, as to a client that holds `etag`."""
+    return serve_feed(session, feeds, token, today, NOW, lambda current, _: current == etag)
+
+
+def text(session, feeds, token, today=TODAY) -> str:
+    return serve(session, feeds, token, today).body.decode()
+
+
+def open_exams(patient, month: int) -> list[PlannedExam]:
+    return [e for e in patient.exams if e.month == month and e.state != "cancelled"]
+
+
+# ---- feeds: create, find, revoke -------------------------------------------------------
+
+def test_only_the_hash_of_a_token_is_stored(session, clinic):
+    new = create_clinic_feed(session, ADMIN, clinic.id, "Desk")
+    row = session.get(CalendarFeed, new.id)
+    assert row.token_hash == token_hash(new.token) and new.token not in repr(row.__dict__)
+    assert new.path == f"/feeds/{new.token}.ics"
+    (event,) = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "feed.create"))
+    assert new.token not in str(event.details)
+
+
+def test_an_unknown_or_revoked_token_finds_nothing(session, clinic, clinic_feed):
+    assert find_scope(session, clinic_feed).clinic_ids == (clinic.id,)
+    assert find_scope(session, clinic_feed[:-1] + ("A" if clinic_feed[-1] != "A" else "B")) is None
+    (feed,) = list_feeds(session)
+    revoke_feed(session, ADMIN, feed.id)
+    assert find_scope(session, clinic_feed) is None
+    assert session.scalars(sa.select(AuditEvent.action)).all()[-1] == "feed.revoke"
+
+
+def test_a_personal_feed_follows_the_users_clinics_and_account(session, clinic):
+    user = User(email="nurse@test", password_hash="-", role="nurse", clinics=[clinic])
+    with writing(session):
+        session.add(user)
+    token = create_user_feed(session, ADMIN, user.id).token
+    assert find_scope(session, token).clinic_ids == (clinic.id,)
+    with writing(session):
+        user.clinics = []
+    assert find_scope(session, token).clinic_ids == ()
+    with writing(session):
+        user.active = False
+    assert find_scope(session, token) is None
+
+
+def test_a_user_may_revoke_only_their_own_feeds_and_their_clinics(session, clinic):
+    user = User(email="nurse@test", password_hash="-", role="nurse")
+    with writing(session):
+        session.add(user)
+    feed = create_clinic_feed(session, ADMIN, clinic.id)
+    assert list_feeds(session, user.id, []) == []
+    with pytest.raises(NotFound):
+        revoke_feed(session, Actor(user.email, user.id), feed.id, user.id, [])
+    revoke_feed(session, Actor(user.email, user.id), feed.id, user.id, [clinic.id])
+    assert session.get(CalendarFeed, feed.id).revoked_at is not None
+
+
+# ---- what a client sees ----------------------------------------------------------------
+
+def test_a_re_plan_changes_the_feed_as_a_client_expects(session, ctx, feeds, clinic_feed,
+                                                        create_patient):
+    patient = create_patient(treatment_date="2025-09-20", treatment_kind="resection")
+    other = create_patient(treatment_date="2025-10-02", treatment_kind="resection")
+    for e in open_exams(patient, 6):  # due 2026-03-20, in the window: done before the re-plan
+        record_result(session, ctx, e.id, done_date="2026-03-25", result="normal", value="2.0")
+    before_text = text(session, feeds, clinic_feed)
+    before = parse_all(before_text)
+    record_treatment(session, ctx, patient.id, date="2026-05-01", kind="resection")
+    after_text = text(session, feeds, clinic_feed)
+    after = parse_all(after_text)
+
+    done, superseded = _uid_of(patient, 6), [_uid_of(patient, m) for m in (12, 18)]
+    assert after[done] == before[done] and after[done][3] == "CONFIRMED"
+    for uid in superseded:  # cancelled, with a higher SEQUENCE, where they were
+        assert after[uid][3] == "CANCELLED" and after[uid][4] > before[uid][4]
+        assert after[uid][:2] == before[uid][:2]
+    new = set(after) - set(before)
+    assert sorted(after[uid][0] for uid in new) == [date(2026, 11, 2), date(2027, 5, 3)]
+    for month in (6, 12):  # the untouched patient: the same events, to the octet
+        assert _event_text(before_text, _uid_of(other, month)) == _event_text(
+            after_text, _uid_of(other, month))
+
+
+def _uid_of(patient, month: int) -> str:
+    first = min((e for e in patient.exams if e.month == month), key=lambda e: e.id)
+    return f"control-{first.uid}"
+
+
+def _event_text(feed: str, uid: str) -> str:
+    (event,) = [e for e in feed.split("BEGIN:VEVENT") if f"UID:{uid}\r\n" in e]
+    return event
+
+
+def test_no_name_or_national_id_in_a_feed_unless_the_clinic_opts_in(session, ctx, feeds, clinic,
+                                                                    clinic_feed, create_patient):
+    patients = [create_patient(name=name, treatment_date="2026-01-10", treatment_kind=kind)
+                for name, kind in (("Kari Nordmann", "resection"), ("Ola Åsen", "ablation"))]
+    (exam,) = open_exams(patients[1], 9)
+    record_booking(session, ctx, exam.id, date="2026-10-12", time="08:15", place="CT-lab 2")
+    feed = text(session, feeds, clinic_feed)
+    assert "BEGIN:VEVENT" in feed and not re.search(r"\d{11}", feed.replace("\r\n ", ""))
+    for p in patients:
+        assert p.name not in feed and p.name.split()[1] not in feed
+    assert not re.search(r"\bCT\b|CEA|[Ll]ab", feed)
+    set_details(session, ADMIN, clinic.id, True)
+    detailed = text(session, feeds, clinic_feed).replace("\r\n ", "")
+    assert all(p.name in detailed for p in patients) and "CT-lab 2" in detailed
+    assert not any(p.national_id in detailed for p in patients)
+
+
+def test_a_booking_with_a_time_gives_a_timed_event_with_its_zone(session, ctx, feeds, clinic_feed,
+                                                                 create_patient):
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    for e in open_exams(patient, 6):
+        record_booking(session, ctx, e.id, date="2026-07-16", time="10:15")
+    feed = text(session, feeds, clinic_feed)
+    assert "DTSTART;TZID=Europe/Oslo:20260716T101500\r\n" in feed
+    assert "BEGIN:VTIMEZONE\r\nTZID:Europe/Oslo\r\n" in feed
+    assert parse_all(feed)[_uid_of(patient, 6)][0] == datetime(2026, 7, 16, 8, 15,
+                                                               tzinfo=timezone.utc)
+
+
+def test_a_cancelled_control_leaves_the_feed_60_days_after_its_cancellation(
+        session, ctx, feeds, clinic_feed, create_patient):
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    record_treatment(session, ctx, patient.id, date="2026-05-20", kind="resection")
+    with writing(session):  # the re-plan happened on TODAY at noon, the clinic's time
+        session.execute(sa.update(PlannedExam).where(PlannedExam.state == "cancelled")
+                        .values(updated_at=datetime(2026, 6, 1, 10, tzinfo=timezone.utc)))
+    cancelled = _uid_of(patient, 6)
+    assert parse_all(text(session, feeds, clinic_feed, TODAY + timedelta(days=60)))[cancelled][3] \
+        == "CANCELLED"
+    assert cancelled not in parse_all(text(session, feeds, clinic_feed, TODAY + timedelta(days=61)))
+
+
+def test_an_etag_answers_not_modified_and_dtstamp_stays(session, ctx, feeds, clinic_feed,
+                                                        create_patient):
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    first = serve(session, feeds, clinic_feed)
+    again = serve(session, feeds, clinic_feed)
+    assert again.body == first.body and again.etag == first.etag
+    assert again.modified_at == first.modified_at == NOW
+    assert serve(session, feeds, clinic_feed, etag=first.etag).body is None
+    (exam, _) = open_exams(patient, 6)
+    record_booking(session, ctx, exam.id, date="2026-07-16")
+    changed = serve(session, feeds, clinic_feed, etag=first.etag)
+    assert changed.body is not None and changed.etag != first.etag
+    assert serve(session, feeds, clinic_feed, TODAY + timedelta(days=1)).etag != changed.etag
+
+
+def test_a_repeated_request_serialises_only_the_changed_control(session, ctx, feeds, clinic_feed,
+                                                                create_patient):
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="ablation")
+    first = text(session, feeds, clinic_feed)
+    built = feeds.cache.built
+    assert built == first.count("BEGIN:VEVENT") >= 3
+    assert text(session, feeds, clinic_feed) == first and feeds.cache.built == built
+    (exam,) = open_exams(patient, 9)
+    record_booking(session, ctx, exam.id, date="2026-10-16", time="09:00")
+    text(session, feeds, clinic_feed)
+    assert feeds.cache.built == built + 1
+
+
+def test_an_unknown_or_revoked_token_is_not_served(session, feeds, clinic_feed):
+    assert serve(session, feeds, "x" * 43) is None
+    assert serve(session, feeds, "not a token") is None
+    (feed,) = list_feeds(session)
+    revoke_feed(session, ADMIN, feed.id)
+    assert serve(session, feeds, clinic_feed) is None
+
+
+def test_a_feed_of_a_clinic_shows_no_other_clinics_controls(session, ctx, feeds, clinic_feed,
+                                                            create_patient):
+    with writing(session):
+        session.add(Clinic(code="OTHER", name="Den andre"))
+    create_patient(clinic_code="OTHER", treatment_date="2026-01-15", treatment_kind="resection")
+    assert "BEGIN:VEVENT" not in text(session, feeds, clinic_feed)
+
+
+def test_an_unchanged_feed_is_sent_again_without_reading_its_rows(session, feeds, clinic_feed,
+                                                                  create_patient, monkeypatch):
+    create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    first = text(session, feeds, clinic_feed)
+
+    def no_reading(*args):
+        raise AssertionError("the rows were read again")
+
+    monkeypatch.setattr("surveillance.feeds.serve.feed_rows", no_reading)
+    assert text(session, feeds, clinic_feed) == first
+
+
+def test_a_renamed_patient_changes_a_detailed_feed(session, feeds, clinic, clinic_feed,
+                                                  create_patient):
+    patient = create_patient(name="Kari Nordmann", treatment_date="2026-01-15",
+                             treatment_kind="resection")
+    set_details(session, ADMIN, clinic.id, True)
+    assert "Kari Nordmann" in text(session, feeds, clinic_feed)
+    with writing(session):
+        session.get(type(patient), patient.id).name = "Kari Nordmann-Berg"
+    assert "Kari Nordmann-Berg" in text(session, feeds, clinic_feed).replace("\r\n ", "")
+
+
+def test_many_changed_exams_are_read_in_one_pass_over_the_window(session, feeds, clinic_feed,
+                                                                 create_patient, monkeypatch):
+    for day in ("2026-01-15", "2026-02-16", "2026-03-16"):
+        create_patient(treatment_date=day, treatment_kind="ablation")
+    by_ids = text(session, feeds, clinic_feed)
+    monkeypatch.setattr("surveillance.feeds.store.FETCH_BY_WINDOW", 0)
+    feeds.clear()
+    assert text(session, feeds, clinic_feed) == by_ids

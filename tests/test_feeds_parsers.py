@@ -1,0 +1,121 @@
+"""A feed reads the same in three independent parsers: icalendar, vobject and ics (ics.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import icalendar
+import ics
+import vobject
+
+from surveillance.feeds.render import EventCache
+from tests.test_feeds_builder import SETTINGS, TODAY, build, control, exam
+
+UTC = timezone.utc
+
+
+def _when(value) -> date | datetime:
+    """A date as it is; a time as the UTC instant (every parser has its own tzinfo)."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+def by_icalendar(text: str) -> dict[str, tuple]:
+    calendar = icalendar.Calendar.from_ical(text)
+    return {str(e["UID"]): (_when(e.decoded("DTSTART")), _when(e.decoded("DTEND")),
+                            str(e["SUMMARY"]), str(e["STATUS"]), int(e.decoded("SEQUENCE")),
+                            str(e["DESCRIPTION"]), len(e.walk("VALARM")))
+            for e in calendar.walk("VEVENT")}
+
+
+def by_vobject(text: str) -> dict[str, tuple]:
+    calendar = vobject.readOne(text)
+    return {e.uid.value: (_when(e.dtstart.value), _when(e.dtend.value), e.summary.value,
+                          e.status.value, int(e.sequence.value), e.description.value,
+                          len(getattr(e, "valarm_list", [])))
+            for e in getattr(calendar, "vevent_list", [])}
+
+
+def by_ics(text: str) -> dict[str, tuple]:
+    calendar = ics.Calendar(text)
+    return {e.uid: (*_ics_when(e), e.name, e.status, _ics_sequence(e), e.description,
+                    len(e.alarms)) for e in calendar.events}
+
+
+def _ics_when(event) -> tuple:
+    if event.all_day:  # ics.py gives all-day events as midnights; their dates are the point
+        return event.begin.date(), event.end.date()
+    return event.begin.datetime.astimezone(UTC), event.end.datetime.astimezone(UTC)
+
+
+def _ics_sequence(event) -> int:
+    (line,) = [x for x in event.extra if x.name == "SEQUENCE"]  # ics.py keeps it as extra
+    return int(line.value)
+
+
+def parse_all(text: str) -> dict[str, tuple]:
+    """The events by UID, checked to be the same in all three parsers."""
+    first, second, third = by_icalendar(text), by_vobject(text), by_ics(text)
+    assert first == second == third
+    return first
+
+
+def varied_feed() -> str:
+    """A feed with one control of each kind: open, booked with and without a time, done,
+    cancelled, with details, with text that needs escaping and folding."""
+    rows = [
+        *control(),
+        *control(id=20, patient_id=8, local_number=43, uid="b", state="booked",
+                 booked_date=date(2026, 10, 26), booked_time=time(9, 30)),  # the day after DST ends
+        *control(id=30, patient_id=9, local_number=44, uid="c", state="booked",
+                 booked_date=date(2026, 7, 1),
+                 booked_time=time(14, 0), details=True, name="Ærlig; Øystein, \\ \"Å\"",
+                 booked_place="Lab\r\nATTENDEE:evil, " + "long place name " * 8),
+        *control(id=40, patient_id=10, local_number=45, uid="d", state="booked",
+                 booked_date=date(2026, 8, 3)),
+        *control(id=50, patient_id=11, local_number=46, uid="e", state="done", due=date(2026, 4, 1),
+                 due_working_day=date(2026, 4, 1)),
+        *control(id=60, patient_id=12, local_number=47, uid="f", state="cancelled", sequence=2),
+        exam(id=90, patient_id=13, local_number=48, uid="g", code="ct_liver", month=3,
+             coordinated_date=date(2026, 9, 1)),
+    ]
+    return build(rows, "Liver follow-up · TEST, ÅS", TODAY, SETTINGS, EventCache(100))
+
+
+def test_three_parsers_read_the_same_events():
+    events = parse_all(varied_feed())
+    assert len(events) == 7
+    statuses = sorted(e[3] for e in events.values())
+    # To book: tentative; booked, done or coordinated (fulfilled elsewhere): confirmed.
+    assert statuses == ["CANCELLED"] + ["CONFIRMED"] * 5 + ["TENTATIVE"]
+
+
+def test_times_are_read_in_the_clinics_zone():
+    events = parse_all(varied_feed())
+    starts = {e[0] for e in events.values() if isinstance(e[0], datetime)}
+    # 09:30 in Oslo is 08:30 UTC after summer time ends (25 October), 14:00 is 12:00 UTC in July.
+    assert starts == {datetime(2026, 10, 26, 8, 30, tzinfo=UTC),
+                      datetime(2026, 7, 1, 12, tzinfo=UTC)}
+
+
+def test_all_day_events_end_the_next_day():
+    events = parse_all(varied_feed())
+    all_day = [e for e in events.values() if not isinstance(e[0], datetime)]
+    assert all_day and all(end - start == timedelta(days=1) for start, end, *_ in all_day)
+
+
+def test_escaped_text_comes_back_as_it_was_written():
+    events = parse_all(varied_feed())
+    (summary,) = [e[2] for e in events.values() if "Øystein" in e[2]]
+    assert summary == "P-0044 Ærlig; Øystein, \\ \"Å\" · CT chest/abdomen/pelvis + CEA"
+
+
+def test_the_calendar_properties_survive_a_parser():
+    text = varied_feed()
+    names = vobject.readOne(text).contents
+    assert names["x-wr-calname"][0].value == names["name"][0].value == "Liver follow-up · TEST, ÅS"
+    calendar = icalendar.Calendar.from_ical(text)
+    # icalendar does not know NAME (RFC 7986) or X-WR-CALNAME: it keeps the escaped TEXT.
+    assert calendar["NAME"].to_ical().decode() == r"Liver follow-up · TEST\, ÅS"
+    assert calendar["REFRESH-INTERVAL"].params["VALUE"] == "DURATION"
+    assert calendar.decoded("REFRESH-INTERVAL") == timedelta(hours=6)
+    assert str(calendar["X-PUBLISHED-TTL"]) == "PT6H"
