@@ -21,14 +21,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 # The demo's configuration: synthetic national IDs accepted, everything else default.
+# (Kept once written: delete it to get the defaults back.)
 $(INSTANCE)/config.toml:
 	mkdir -p $(INSTANCE)
 	printf '# Made by `make run` for the demo; see config.example.toml for every key.\n[patients]\naccept_synthetic_ids = true\n\n[database]\nurl = "sqlite:///$(INSTANCE)/surveillance.db"\n' > $@
 
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
 run: $(VENV)/.installed $(INSTANCE)/config.toml
 	$(BIN)/surveillance db upgrade
 	$(BIN)/surveillance demo
-	$(BIN)/surveillance worklist --clinic DEMO
+	@echo "dashboard: http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
+	$(BIN)/surveillance serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -38,3 +43,24 @@ bench: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+
+# The translation catalogue (babel.cfg says where the texts are): extract every marked text,
+# merge it into the bokmål and English catalogues (translations kept, none guessed as
+# fuzzy), compile the .mo files that are committed with them. Then translate what is new in
+# surveillance/translations/nb/LC_MESSAGES/messages.po and run it again.
+TRANSLATIONS := surveillance/translations
+# Besides babel's own (_, gettext, ngettext, N_, pgettext, ...): the lazy texts of forms and
+# labels, the refusals whose message is a catalogue msgid (InputError's `problem` is its
+# third argument; services/exams.py passes it through _require_state), and the import's
+# messages with a plural (N_plural).
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k InputError:3 -k Conflict:1 -k BadFile:1 \
+	-k _Bad:1 -k _require_state:3 -k N_plural:1,2
+
+.PHONY: translations
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=TRANSLATORS: \
+		--no-location --sort-output --project=surveillance \
+		--version="$$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)" \
+		-o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics

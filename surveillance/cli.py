@@ -31,6 +31,11 @@ class App:
         self.today = today or clinic_today(self.config.protocol.timezone)
         self._engine = None
 
+    def close(self) -> None:
+        """Close the database connections the command opened."""
+        if self._engine is not None:
+            self._engine.dispose()
+
     @property
     def engine(self) -> sa.Engine:
         """The configured database's engine, made on first use."""
@@ -63,7 +68,7 @@ class Group(click.Group):
         except (ConfigError, ServiceError, PreviewError) as exc:
             _fail(str(exc))
         except sa.exc.OperationalError as exc:
-            _fail(f"database: {exc.orig}")
+            _fail("database: " + " ".join(str(exc.orig).split()))  # the driver's text spans lines
 
 
 pass_app = click.make_pass_decorator(App)
@@ -81,6 +86,7 @@ def main(ctx: click.Context) -> None:
 
 def _app(ctx: click.Context, today=None) -> App:
     ctx.obj = App(today.date() if today else None)
+    ctx.call_on_close(ctx.obj.close)
     return ctx.obj
 
 
@@ -104,11 +110,12 @@ def db_upgrade(ctx) -> None:
 @click.pass_context
 def init(ctx, clinic_code: str, clinic_name: str, admin_email: str) -> None:
     """Create the database, the first clinic and its administrator (password on stdin)."""
-    from .users import add_user
+    from .users import add_user, check_password
 
     app = _app(ctx)
+    # Refuse a bad password before anything is written: no clinic left without its admin.
+    password = check_password(_read_password())
     upgrade(app.engine)
-    password = _read_password()
     with app.session() as session:
         with transaction(session):
             if session.scalar(sa.select(Clinic.id).where(Clinic.code == clinic_code)) is None:
@@ -131,7 +138,7 @@ def _read_password() -> str:
 @click.pass_context
 def demo(ctx, patients: int, seed: int, today) -> None:
     """Load synthetic demo patients once and print the demo clinic's code."""
-    from .demo import DEMO_CLINIC, load_demo
+    from .demo import DEMO_ACCOUNTS, DEMO_CLINIC, DEMO_PASSWORD, load_demo
 
     app = _app(ctx, today)
     if not app.config.patients.accept_synthetic_ids:
@@ -141,21 +148,34 @@ def demo(ctx, patients: int, seed: int, today) -> None:
         loaded = load_demo(session, app.context(), patients, seed)
     if loaded is None:
         click.echo("the demo data is already loaded", err=True)
+    for email, role in DEMO_ACCOUNTS:
+        click.echo(f"demo login ({role}): {email} / {DEMO_PASSWORD}", err=True)
     click.echo(DEMO_CLINIC[0])
 
 
 @main.command("preview")
-@click.argument("source", type=click.File("r", encoding="utf-8"))
-def preview_command(source) -> None:
+@click.argument("source", metavar="FILE|-")
+def preview_command(source: str) -> None:
     """Print the plan for one patient's history (JSON, FILE or - for standard input)."""
     try:
-        settings = load_config().settings
-        plan = preview(source.read(), settings)
+        config = load_config()
+        plan = preview(_read_source(source), config.settings, config.protocol.default)
     except (PreviewError, ConfigError) as exc:
         _fail(str(exc).replace("\n", " "))
-    except UnicodeDecodeError:
-        _fail("input: not UTF-8 text")
     click.echo(json.dumps(plan, indent=2, ensure_ascii=False))
+
+
+def _read_source(source: str) -> str:
+    """The text of FILE, or of standard input for -; refused in one line if unreadable."""
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read().decode("utf-8")
+        with open(source, encoding="utf-8") as file:
+            return file.read()
+    except UnicodeDecodeError:
+        raise PreviewError("input: not UTF-8 text") from None
+    except OSError as exc:
+        raise PreviewError(f"input: cannot read {source!r}: {exc.strerror}") from None
 
 
 @main.command("worklist")
@@ -219,8 +239,28 @@ def _print_patient(ctx: Context, p: Patient) -> None:
         click.echo(f"primary    {c.date}  {c.exams}")
     for e in p.exams:
         detail = {"booked": f"booked {e.booked_date}", "cancelled": e.cancel_reason or "",
-                  "done": f"done {e.done_date} {e.result or e.result_value}",
+                  "done": f"done {e.done_date} {_result(e)}".rstrip(),
                   "missed": e.missed_reason or ""}.get(e.state, "")
         if e.coordinated_date:
             detail += f" coordinated with {e.coordinated_date}"
         click.echo(f"exam  {e.due}  {e.due_working_day}  m{e.month:<3} {e.code:<9} {e.state:<9} {detail}")
+
+
+def _result(exam) -> str:
+    if exam.result is not None:
+        return exam.result
+    return "" if exam.result_value is None else f"{exam.result_value:g} µg/L"
+
+
+def _register_components() -> None:
+    """The dashboard's commands live with the dashboard."""
+    from .web.cli import register
+
+    register(main)
+    from .reminders.cli import reminders, worker
+
+    main.add_command(reminders)
+    main.add_command(worker)
+
+
+_register_components()

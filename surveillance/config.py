@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -13,6 +14,8 @@ from .protocol import DEFAULT_PROTOCOL, Settings, available_protocols
 
 CONFIG_ENV = "SURVEILLANCE_CONFIG"
 DATABASE_URL_ENV = "SURVEILLANCE_DATABASE_URL"
+SECRET_KEY_ENV = "SURVEILLANCE_SECRET_KEY"
+SMTP_PASSWORD_ENV = "SURVEILLANCE_SMTP_PASSWORD"
 
 
 class ConfigError(ValueError):
@@ -55,6 +58,79 @@ class WorklistConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The dashboard: its address, sessions and login throttling."""
+
+    base_url: str = "http://127.0.0.1:5000"
+    secret_key: str = ""  # empty: SURVEILLANCE_SECRET_KEY, else a key kept in instance/
+    instance_dir: str = "instance"
+    idle_timeout_minutes: int = 30
+    absolute_timeout_hours: int = 12
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    lockout_minutes: int = 15
+    max_upload_megabytes: int = 5
+    default_language: str = "nb"
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """How e-mail leaves: .eml files in a folder (the demo), or an SMTP server."""
+
+    backend: str = "file"  # "file" or "smtp"
+    outbox_dir: str = "instance/outbox"
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # "starttls", "ssl" or "none"
+    username: str = ""
+    password: str = ""  # better from SURVEILLANCE_SMTP_PASSWORD
+    timeout_seconds: float = 30.0
+    sender: str = "surveillance@localhost"
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    """The daily digest and the worker that sends it."""
+
+    send_time: str = "06:30"  # the clinic's time (protocol.timezone)
+    weekdays_only: bool = True
+    skip_closed_days: bool = True  # public holidays and protocol.closed_days
+    send_when_empty: bool = False
+    language: str = "nb"
+    misfire_grace_hours: int = 10
+    retry_first_minutes: int = 5
+    retry_max_minutes: int = 60
+    max_attempts: int = 10
+    check_every_minutes: int = 5
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    """The calendar feeds: their window, how often clients refresh, and the words they show."""
+
+    refresh_interval: str = "PT6H"  # an RFC 5545 duration
+    days_back: int = 90
+    days_ahead: int = 400
+    cancelled_days: int = 60
+    event_minutes: int = 30
+    language: str = "nb"
+    cached_events: int = 100_000
+
+    def __post_init__(self) -> None:
+        duration = r"P(\d+W|\d+D|(\d+D)?T(?=\d)(\d+H)?(\d+M)?(\d+S)?)"
+        if not re.fullmatch(duration, self.refresh_interval):
+            raise ConfigError(f"feeds.refresh_interval: {self.refresh_interval!r} is not a "
+                              "duration such as PT6H or P1D")
+        if self.language not in ("nb", "en"):
+            raise ConfigError(f"feeds.language: {self.language!r} is not one of nb, en")
+        least = {"days_back": 0, "days_ahead": 1, "cancelled_days": 0, "event_minutes": 1,
+                 "cached_events": 1}
+        for key, minimum in least.items():
+            if getattr(self, key) < minimum:
+                raise ConfigError(f"feeds.{key}: {getattr(self, key)} must be at least {minimum}")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -62,6 +138,10 @@ class Config:
     patients: PatientsConfig = field(default_factory=PatientsConfig)
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     worklist: WorklistConfig = field(default_factory=WorklistConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
 
     @property
     def settings(self) -> Settings:
@@ -87,7 +167,12 @@ def load_config(path: str | os.PathLike | None = None,
         config = _build(Config, data, "")
     if url := environ.get(DATABASE_URL_ENV):
         config = replace(config, database=replace(config.database, url=url))
+    if key := environ.get(SECRET_KEY_ENV):
+        config = replace(config, web=replace(config.web, secret_key=key))
+    if password := environ.get(SMTP_PASSWORD_ENV):
+        config = replace(config, mail=replace(config.mail, password=password))
     _check(config)
+    _check_delivery(config.mail, config.reminders)
     return config
 
 
@@ -150,3 +235,29 @@ def parse_closed_days(days: tuple[str, ...]) -> tuple[frozenset[date], frozenset
         except ValueError:
             raise ConfigError(f"protocol.closed_days: {text!r} is not MM-DD or YYYY-MM-DD") from None
     return frozenset(exact), frozenset(annual)
+
+
+def _check_delivery(mail: MailConfig, reminders: RemindersConfig) -> None:
+    choices = (("mail.backend", mail.backend, ("file", "smtp")),
+               ("mail.security", mail.security, ("starttls", "ssl", "none")),
+               ("reminders.language", reminders.language, ("nb", "en")))
+    for key, value, allowed in choices:
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+    if not 0 < mail.port < 65536 or mail.timeout_seconds <= 0 or "@" not in mail.sender:
+        raise ConfigError("mail: port must be 1-65535, timeout_seconds positive, "
+                          "sender an e-mail address")
+    parse_send_time(reminders.send_time)
+    for key in ("misfire_grace_hours", "retry_first_minutes", "retry_max_minutes",
+                "max_attempts", "check_every_minutes"):
+        if getattr(reminders, key) < 1:
+            raise ConfigError(f"reminders.{key}: {getattr(reminders, key)} must be at least 1")
+
+
+def parse_send_time(text: str) -> tuple[int, int]:
+    """The hour and minute of reminders.send_time ("06:30")."""
+    hour, _, minute = text.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and len(minute) == 2
+            and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"reminders.send_time: {text!r} is not HH:MM")
+    return int(hour), int(minute)

@@ -17,8 +17,14 @@ from .services import (
 )
 from .services.bulk import NewPatient, load_patients
 from .services.unit import transaction
+from .users import add_user
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
+# Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
+DEMO_RECIPIENT = "sykepleier@demo.invalid"
+# The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
+DEMO_PASSWORD = "demo-passord-2025"
+DEMO_ACCOUNTS = (("sykepleier@demo.invalid", "nurse"), ("admin@demo.invalid", "admin"))
 FIRST_NAMES = ("Kari", "Ola", "Ingrid", "Per", "Astrid", "Knut", "Solveig", "Bjørn", "Liv",
                "Arne", "Randi", "Terje", "Åse", "Øystein", "Gerd", "Håkon", "Sigrid", "Jørgen")
 LAST_NAMES = ("Nordmann", "Hansen", "Johansen", "Olsen", "Larsen", "Berg", "Haugen", "Dahl",
@@ -38,14 +44,33 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
     with transaction(session):
         if session.scalar(sa.select(Clinic.id).where(Clinic.code == code)):
             return None
-        session.add(Clinic(code=code, name=name))
+        session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
+    for email, role in DEMO_ACCOUNTS:
+        add_user(session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role,
+                 clinic_codes=[code])
     rng = random.Random(seed)
     plans = [_patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)]) for i in range(patients)]
     load_patients(session, ctx, code, [p for p, _ in plans])
+    _give_results(session, rng)
     numbers = dict(session.execute(sa.select(Patient.national_id, Patient.id)).all())
     for new, scenario in plans:
         _act(session, ctx, rng, numbers[new.national_id], scenario)
     return code
+
+
+def _give_results(session: Session, rng: random.Random) -> None:
+    """Results for the controls loaded as already done, so the CEA charts have a history."""
+    done = session.execute(sa.select(PlannedExam.id, PlannedExam.code).where(
+        PlannedExam.state == "done", PlannedExam.result.is_(None),
+        PlannedExam.result_value.is_(None)).order_by(PlannedExam.id)).all()
+    rows = [{"exam_id": exam_id, "result": None if code == "cea" else "normal",
+             "value": round(rng.uniform(0.8, 4.5), 1) if code == "cea" else None}
+            for exam_id, code in done]
+    with transaction(session):
+        if rows:
+            session.connection().execute(
+                sa.update(PlannedExam.__table__).where(PlannedExam.id == sa.bindparam("exam_id"))
+                .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")), rows)
 
 
 def _patient(rng: random.Random, today: date, scenario) -> tuple[NewPatient, str]:
@@ -56,7 +81,8 @@ def _patient(rng: random.Random, today: date, scenario) -> tuple[NewPatient, str
         [m for m in months if m in (6, 12, 18, 24, 30, 36, 48)])
     due = today + timedelta(days=rng.randint(low, high))
     anchor = add_months(due, -month)
-    done_before = today if kind_of_day == "completed" else due
+    # Earlier controls were done; never one that lies ahead.
+    done_before = today if kind_of_day == "completed" else min(due, today)
     return NewPatient(_national_id(rng), f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
                       treatments=((anchor, kind),), done_before=done_before), kind_of_day
 

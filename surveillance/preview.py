@@ -23,7 +23,7 @@ class PreviewError(ValueError):
     """Bad preview input; the message names the field and the value."""
 
 
-def preview(text: str, settings: Settings = Settings()) -> dict:
+def preview(text: str, settings: Settings = Settings(), default: str = DEFAULT_PROTOCOL) -> dict:
     """The plan for the JSON history in `text`, as the JSON-ready dict of protocol.md."""
     try:
         data = json.loads(text)
@@ -35,7 +35,7 @@ def preview(text: str, settings: Settings = Settings()) -> dict:
         raise PreviewError(f"input: expected a JSON object, got {JSON_TYPES[type(data)]}")
     if unknown := sorted(set(data) - KEYS):
         raise PreviewError(f"{unknown[0]}: unknown field")
-    code = data.get("protocol", DEFAULT_PROTOCOL)
+    code = data.get("protocol", default)
     try:
         protocol = load_protocol(code) if isinstance(code, str) else load_protocol(repr(code))
     except ValueError:
