@@ -13,6 +13,7 @@ from .database import config, db, page_number, service_context
 
 bp = Blueprint("worklist", __name__)
 EXAM_CODES = ("ct_tap", "cea", "ct_liver")
+SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
 
 
 @bp.before_request
@@ -45,12 +46,22 @@ def _page(query: str):
         "worklist.html", result=result, lists=LISTS, category=category, exam=exam,
         query=query, today=ctx.today, clinic_ids=clinic_ids,
         found=search_patients(session, ctx, clinic_ids, query) if query else None,
-        mdt=mdt_review(session, ctx, clinic_ids) if category in (None, "mdt_review") else [],
-        cancels=bookings_to_cancel(session, ctx, clinic_ids)
-        if category in (None, "booking_to_cancel") else [],
+        mdt=_side_list(mdt_review, "mdt_review", category, session, ctx, clinic_ids),
+        cancels=_side_list(bookings_to_cancel, "booking_to_cancel", category, session, ctx,
+                           clinic_ids),
         exam_codes=EXAM_CODES,
         failed_digests=failed_digest_count() if current_user.is_admin else 0,
     )
+
+
+def _side_list(rows, name: str, category: str | None, session, ctx, clinic_ids) -> list:
+    """A list beside the worklist: its first rows under all lists, or a page of it alone."""
+    if category is None:
+        return rows(session, ctx, clinic_ids, limit=SIDE_LIST_PREVIEW)
+    if category != name:
+        return []
+    size = config().worklist.page_size
+    return rows(session, ctx, clinic_ids, limit=size, offset=(page_number() - 1) * size)
 
 
 def _clinic_filter() -> list[int]:

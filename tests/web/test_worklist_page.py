@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from surveillance.db.models import Patient
 
@@ -54,3 +55,21 @@ def test_search_by_name_reference_or_national_id(nurse, world, db, query):
     page = nurse.post("/search", {"q": query})
     assert f'href="/patients/{world.a.patient_id}"' in page.text.split('class="counts"')[0]
     assert "Pasient B" not in visible_text(page)
+
+
+def test_the_mdt_list_shows_its_first_rows_under_all_lists_and_pages_alone(
+        nurse, world, session, make_patient):
+    # 12 patients waiting for the MDT, more than the 10 rows shown beside the worklist.
+    for n in range(11):
+        make_patient("A", name=f"MDT {n:02d}")
+    with session.begin():
+        session.execute(sa.update(Patient).values(mdt_review=True))
+    flagged = session.scalar(sa.select(sa.func.count()).select_from(Patient).where(
+        Patient.mdt_review, Patient.clinic_id == world.a.clinic_id))
+    everything = nurse.get("/")
+    mdt_section = everything.text.split('id="mdt-list"')[1].split("</section>")[0]
+    assert "/?list=mdt_review" in mdt_section  # "show all"
+    shown = re.findall(r"<td>MDT \d\d</td>|<td>Pasient A</td>", mdt_section)
+    assert len(shown) == 10 < flagged
+    alone = nurse.get("/?list=mdt_review").text.split('id="mdt-list"')[1].split("</section>")[0]
+    assert len(re.findall(r"<td>MDT \d\d</td>|<td>Pasient A</td>", alone)) == flagged
