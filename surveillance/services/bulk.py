@@ -62,15 +62,9 @@ def load_patients(session: Session, ctx: Context, clinic_code: str,
         controls = _insert(session, PrimaryControl, [
             {"patient_id": pid, "date": day, "exams": " ".join(codes), "created_at": now}
             for pid, (p, _) in zip(patient_ids, checked) for day, codes in p.primary_controls])
-        rows = _planned_rows(ctx, clinic.id, checked, patient_ids, iter(treatments),
-                             iter(controls), now)
-        exams = 0
-        for chunk in _chunks(rows):
-            # The table, not the model: the ORM's bulk insert leaves out None values, so it
-            # sent a statement for every run of rows alike in their Nones (thousands).
-            session.execute(sa.insert(PlannedExam.__table__), chunk)
-            exams += len(chunk)
-        _mark_completed(session, first)
+        exams, all_done = _insert_exams(session, _planned_rows(
+            ctx, clinic.id, checked, patient_ids, iter(treatments), iter(controls), now))
+        _mark_completed(session, all_done)
         record_event(session, ctx.actor, "patient.bulk_load", None, clinic=clinic.code,
                      patients=len(checked), exams=exams)
     return len(checked)
@@ -84,13 +78,28 @@ def _status(p: NewPatient) -> str:
     return "transplanted" if anchor and has_ended(protocol, history, anchor) else "active"
 
 
-def _mark_completed(session: Session, first_number: int) -> None:
+def _insert_exams(session: Session, rows: Iterable[dict]) -> tuple[int, list[int]]:
+    """Insert the planned exams; their count and the patients whose every exam is done."""
+    count, all_done = 0, {}
+    for chunk in _chunks(rows):
+        # The table, not the model: the ORM's bulk insert leaves out None values, so it
+        # sent a statement for every run of rows alike in their Nones (thousands).
+        session.execute(sa.insert(PlannedExam.__table__), chunk)
+        count += len(chunk)
+        for row in chunk:
+            patient = row["patient_id"]
+            all_done[patient] = all_done.get(patient, True) and row["state"] == "done"
+    return count, [patient for patient, done in all_done.items() if done]
+
+
+def _mark_completed(session: Session, patient_ids: list[int]) -> None:
     """R7 for loaded patients whose every exam was already done."""
-    exams = sa.select(PlannedExam.id).where(PlannedExam.patient_id == Patient.id)
-    session.execute(sa.update(Patient).where(
-        Patient.local_number >= first_number, Patient.status == "active", exams.exists(),
-        ~exams.where(sa.text("state IN ('open', 'booked')")).exists(),
-    ).values(status="completed"))
+    # By id, from the rows just written: a query of the exams is planned without statistics
+    # (they are not committed yet) and PostgreSQL took 154 s for 20,000 patients, squared.
+    for start in range(0, len(patient_ids), CHUNK):
+        session.execute(sa.update(Patient).where(
+            Patient.id.in_(patient_ids[start:start + CHUNK]), Patient.status == "active",
+        ).values(status="completed"))
 
 
 def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:

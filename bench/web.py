@@ -1,0 +1,439 @@
+"""Benchmark of the dashboard under gunicorn: requests/s and p95 of the worklist and a patient page.
+
+Each page is measured with concurrent logged-in clients on loopback, next to two references
+served by the same gunicorn in the same run: a bare route (the ceiling) and the worklist as
+ONE raw SQL query through the driver, rendered by the same template (the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import http.client
+import os
+import random
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+HERE = Path(__file__).resolve().parent
+EMAIL, PASSWORD = "bench-nurse@example.org", "bench-password-0123456789"
+ROUTES = (("ceiling", "/bench/bare"), ("floor", "/bench/floor"), ("worklist", "/"),
+          ("patient", "/patients/{id}"))
+AIM_RATIO, AIM_P95_MS = 0.6, 50.0
+
+
+# ---- the server side: the product's app plus two test-only routes ---------------------
+
+def bench_app():
+    """create_app with a config built in code, plus /bench/bare and /bench/floor.
+
+    gunicorn calls this in each worker (`web:bench_app()`); the database URL and the
+    instance folder come from the environment the benchmark gives gunicorn.
+    """
+    from flask_login import login_required
+
+    from surveillance.config import load_config
+    from surveillance.web import create_app
+
+    base = load_config(environ={})
+    config = replace(
+        base,
+        database=replace(base.database, url=os.environ["BENCH_WEB_DATABASE"]),
+        patients=replace(base.patients, accept_synthetic_ids=True),
+        web=replace(base.web, secret_key=os.environ["BENCH_WEB_SECRET"],
+                    instance_dir=os.environ["BENCH_WEB_INSTANCE"]),
+    )
+    app = create_app(config)
+    app.add_url_rule("/bench/bare", "bench_bare", lambda: "ok")
+    app.add_url_rule("/bench/floor", "bench_floor", login_required(_floor_page))
+    return app
+
+
+# One statement: the worklist's counts, its first page, the MDT list and the bookings to
+# cancel, tagged by `part`. The open-exam condition is the partial index's own (OPEN_EXAM).
+FLOOR_SQL = """
+WITH controls AS (
+    SELECT CASE WHEN due < :late THEN 'overdue'
+                WHEN state = 'booked' AND booked_date < :today THEN 'results_missing'
+                WHEN state = 'booked' THEN 'booked'
+                ELSE 'to_book' END AS category,
+           patient_id, due, min(due_working_day) AS due_working_day,
+           min(booked_date) AS booked_date, {agg}(code, ' ') AS codes
+    FROM planned_exams
+    WHERE clinic_id IN ({clinics}) AND {open_exam} AND due <= :horizon
+      AND coordinated_with_id IS NULL
+    GROUP BY 1, patient_id, due
+)
+SELECT * FROM (
+    SELECT 0 AS part, category AS text1, count(*) AS n, CAST(NULL AS INTEGER) AS id1,
+           CAST(NULL AS INTEGER) AS id2, CAST(NULL AS INTEGER) AS int1, CAST(NULL AS TEXT) AS text2,
+           CAST(NULL AS TEXT) AS text3, CAST(NULL AS DATE) AS day1, CAST(NULL AS DATE) AS day2,
+           CAST(NULL AS DATE) AS day3, CAST(0 AS BIGINT) AS rn
+    FROM controls GROUP BY category
+    UNION ALL
+    SELECT * FROM (
+        SELECT 1, c.category, CAST(NULL AS BIGINT), c.patient_id, CAST(NULL AS INTEGER),
+               p.local_number, p.name, c.codes,
+               c.due, c.due_working_day, c.booked_date,
+               row_number() OVER (ORDER BY CASE c.category WHEN 'overdue' THEN 0
+                   WHEN 'results_missing' THEN 1 WHEN 'to_book' THEN 2 ELSE 3 END,
+                   c.due, p.local_number) AS rn
+        FROM controls AS c JOIN patients AS p ON p.id = c.patient_id
+        ORDER BY rn LIMIT :page_size) AS page
+    UNION ALL
+    SELECT * FROM (
+        SELECT 2, p.status, count(*) OVER (), p.id, NULL, p.local_number, p.name, p.mdt_reason,
+               NULL, NULL, NULL, row_number() OVER (ORDER BY p.local_number) AS rn
+        FROM patients AS p WHERE p.clinic_id IN ({clinics}) AND mdt_review) AS mdt
+    WHERE rn <= :side
+    UNION ALL
+    SELECT * FROM (
+        SELECT 3, e.code, e.version, e.patient_id, e.id, p.local_number, p.name,
+               CAST(count(*) OVER () AS TEXT), NULL, NULL, e.booked_date,
+               row_number() OVER (ORDER BY e.booked_date, p.local_number, e.code) AS rn
+        FROM planned_exams AS e JOIN patients AS p ON p.id = e.patient_id
+        WHERE e.clinic_id IN ({clinics}) AND booking_to_cancel) AS cancels
+    WHERE rn <= :side
+) AS parts ORDER BY part, rn"""
+
+
+def _floor_page():
+    """The worklist page from one raw query through the request's driver connection."""
+    from flask import render_template
+    from flask_login import current_user
+
+    from surveillance.db.models import OPEN_EXAM
+    from surveillance.services.review import CancelRow, PatientRow
+    from surveillance.services.worklist import CATEGORIES, LISTS, WorklistItem, WorklistPage
+    from surveillance.web.database import config, db, service_context
+    from surveillance.web.worklist import EXAM_CODES, SIDE_LIST_PREVIEW
+
+    ctx = service_context()
+    clinic_ids = current_user.clinic_ids
+    conn = db().connection().connection.driver_connection  # the pool's DBAPI connection
+    sqlite = isinstance(conn, sqlite3.Connection)
+    page_size = config().worklist.page_size
+    today = ctx.today
+    late = today - timedelta(days=ctx.settings.overdue_after_days)
+    horizon = today + timedelta(days=ctx.settings.book_ahead_days)
+    sql = FLOOR_SQL.format(agg="group_concat" if sqlite else "string_agg",
+                           clinics=", ".join(str(int(c)) for c in clinic_ids) or "NULL",
+                           open_exam=OPEN_EXAM.text)
+    params = {"today": today, "late": late, "horizon": horizon, "page_size": page_size,
+              "side": SIDE_LIST_PREVIEW}
+    if sqlite:
+        params = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+        day = lambda v: date.fromisoformat(v) if v else None  # noqa: E731
+    else:
+        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+        day = lambda v: v  # noqa: E731
+    cur = conn.cursor()
+    cur.execute(sql, params)
+    rows = cur.fetchall()
+    cur.close()
+    counts = dict.fromkeys(LISTS, 0)
+    items, mdt, cancels = [], [], []
+    for part, text1, n, id1, id2, int1, text2, text3, day1, day2, day3, _ in rows:
+        if part == 0:
+            counts[text1] = n
+        elif part == 1:
+            due = day(day1)
+            items.append(WorklistItem(text1, id1, ctx.reference(int1), text2,
+                                      tuple(sorted(text3.split())), due, day(day2), day(day3),
+                                      (today - due).days))
+        elif part == 2:
+            counts["mdt_review"] = n  # the whole list's length, beside its first rows
+            mdt.append(PatientRow(id1, ctx.reference(int1), text2, text1, text3))
+        else:
+            counts["booking_to_cancel"] = int(text3)
+            cancels.append(CancelRow(id2, id1, ctx.reference(int1), text2, text1, day(day3), n))
+    result = WorklistPage(tuple(items), counts, sum(counts[c] for c in CATEGORIES), 1, page_size)
+    return render_template(
+        "worklist.html", result=result, lists=LISTS, category=None, exam=None, query="",
+        today=today, clinic_ids=clinic_ids, found=None, mdt=mdt, cancels=cancels,
+        exam_codes=EXAM_CODES, failed_digests=0)
+
+
+# ---- the client side ----------------------------------------------------------------
+
+class Client:
+    """One nurse's browser: a keep-alive connection and the session cookie of one login."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"User-Agent": "bench/web.py", "Host": f"127.0.0.1:{self.port}"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):  # a keep-alive connection the server closed: reconnect once
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                text = response.read().decode()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt == 2:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or ():
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, text
+
+    def log_in(self) -> None:
+        """Through the real form: the csrf_token scraped from the page, then the POST."""
+        status, page = self.request("GET", "/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
+            re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page)
+        if status != 200 or not token:
+            raise SystemExit(f"no login form (HTTP {status})")
+        body = urllib.parse.urlencode({"csrf_token": token.group(1), "email": EMAIL,
+                                       "password": PASSWORD})
+        status, _ = self.request("POST", "/login", body)
+        if status != 302:
+            raise SystemExit(f"login failed (HTTP {status}); stopping before the throttle")
+
+
+def measure(clients: list[Client], path: str, patient_ids: list[int], seconds: float,
+            max_requests: int) -> tuple[float, float, int, int]:
+    """All clients on one route for `seconds` (or `max_requests` each): req/s, p95 s, n, errors."""
+    latencies: list[list[float]] = [[] for _ in clients]
+    errors = [0] * len(clients)
+    start = time.perf_counter()
+    stop = start + seconds
+
+    def work(i: int) -> None:
+        rng = random.Random(i)
+        client, spent = clients[i], latencies[i]
+        for _ in range(max_requests):
+            if time.perf_counter() >= stop:
+                break
+            target = path.format(id=rng.choice(patient_ids)) if "{id}" in path else path
+            began = time.perf_counter()
+            status, _ = client.request("GET", target)
+            spent.append(time.perf_counter() - began)
+            errors[i] += status != 200
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    every = [x for spent in latencies for x in spent]
+    p95 = statistics.quantiles(every, n=20)[-1] if len(every) >= 20 else max(every, default=0)
+    return len(every) / elapsed, p95, len(every), sum(errors)
+
+
+# ---- the run ------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, workdir: Path, args) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = dict(os.environ, BENCH_WEB_DATABASE=url, BENCH_WEB_SECRET="bench-" + os.urandom(16).hex(),
+               BENCH_WEB_INSTANCE=str(workdir / "instance"))
+    command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "--bind",
+               f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
+               "--worker-class", "gthread", "--log-level", "warning", "web:bench_app()"]
+    server = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, port
+        except OSError:
+            time.sleep(0.2)
+    stop_server(server)
+    raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def prepare(url: str, patients) -> list[int]:
+    """Load the patients, make the worklist realistic, add the nurse; some patient ids."""
+    from foundation import load_ours, realistic_worklist
+    from surveillance.db import make_engine, make_sessionmaker
+    from surveillance.services import Actor
+    from surveillance.users import add_user
+    from _synthetic import CLINIC
+
+    wall, _ = load_ours(url, patients)
+    print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
+    realistic_worklist(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            add_user(session, Actor("bench"), email=EMAIL, password=PASSWORD, role="nurse",
+                     clinic_codes=[CLINIC])
+            session.commit()
+            ids = session.scalars(sa.text("SELECT id FROM patients ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    return random.Random(1).sample(ids, min(1000, len(ids)))
+
+
+def _without_tokens(page: str) -> str:
+    """The page without its CSRF tokens (timestamped) and with the floor's path as "/"."""
+    page = re.sub(r'(name="csrf_token"[^>]*value=")[^"]+"', r'\1"', page)
+    return page.replace("/bench/floor?", "/?")
+
+
+def bench_backend(backend: str, url: str, workdir: Path, patients, args) -> tuple[list[tuple], float]:
+    """Load, serve and measure one backend: its two table rows and the floor's p95."""
+    print(f"\n{backend}: loading ...", flush=True)
+    patient_ids = prepare(url, patients)
+    server, port = start_server(url, workdir, args)
+    try:
+        clients = [Client(port) for _ in range(args.clients)]
+        for client in clients:
+            client.log_in()
+        # The floor must show what the worklist shows, or the comparison means nothing.
+        _, ours = clients[0].request("GET", "/")
+        _, floor = clients[0].request("GET", "/bench/floor")
+        if _without_tokens(ours) != _without_tokens(floor):
+            diff = difflib.unified_diff(_without_tokens(ours).splitlines(),
+                                        _without_tokens(floor).splitlines(), lineterm="", n=1)
+            print("\n".join(list(diff)[:40]))
+            raise SystemExit(f"{backend}: the floor page differs from the worklist page")
+        print(f"  the worklist page: {len(ours.encode()):,} bytes, {ours.count('<tr')} table rows "
+              f"(the MDT and to-cancel lists show their first rows)", flush=True)
+        results = {}
+        for name, path in ROUTES:  # warm every worker and pool up first
+            measure(clients, path, patient_ids, args.warmup, 10_000)
+        for name, path in ROUTES:
+            rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
+            results[name] = (rps, p95)
+            print(f"  {name:<9} {path:<16} {n:>7,} requests  {rps:8,.0f} req/s  "
+                  f"p95 {p95 * 1000:6.1f} ms" + (f"  ERRORS {errors}" if errors else ""),
+                  flush=True)
+            if errors:
+                raise SystemExit(f"{backend}: {errors} responses other than 200 on {path}")
+    finally:
+        stop_server(server)
+    ceiling, floor = results["ceiling"][0], results["floor"][0]
+    return ([(backend, page, *results[page], ceiling, floor) for page in ("worklist", "patient")],
+            results["floor"][1])
+
+
+def print_table(rows: list[tuple], floor_p95: dict) -> None:
+    header = ("backend", "page", "req/s", "p95 ms", "ceiling req/s", "floor req/s",
+              "ours/floor", "aim (>= 0.6x, p95 < 50 ms)")
+    lines = []
+    for backend, page, rps, p95, ceiling, floor in rows:
+        ratio = rps / floor
+        met = ratio >= AIM_RATIO and p95 * 1000 < AIM_P95_MS
+        why = [] if met else ([f"ratio {ratio:.2f}"] if ratio < AIM_RATIO else []) + \
+            ([f"p95 {p95 * 1000:.0f} ms"] if p95 * 1000 >= AIM_P95_MS else [])
+        lines.append((backend, page, f"{rps:,.0f}", f"{p95 * 1000:.1f}", f"{ceiling:,.0f}",
+                      f"{floor:,.0f} (p95 {floor_p95[backend] * 1000:.1f})", f"{ratio:.2f}x",
+                      "met" if met else "MISSED: " + ", ".join(why)))
+    widths = [max(len(r[i]) for r in lines + [header]) for i in range(len(header))]
+    fmt = "  ".join("{:<%d}" % w if i < 2 else "{:>%d}" % w for i, w in enumerate(widths))
+    print("\n" + fmt.format(*header))
+    print("  ".join("-" * w for w in widths))
+    for line in lines:
+        print(fmt.format(*line))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from _databases import POSTGRES_SERVER
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000, help="default 100000")
+    parser.add_argument("--backends", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (default both)")
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per route (default 10)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds per route before")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    parser.add_argument("--postgres", default=POSTGRES_SERVER,
+                        help="the server where a throwaway database is made and dropped")
+    args = parser.parse_args(argv)
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if unknown := set(args.backends) - {"sqlite", "postgresql"}:
+        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    if not 0 < args.seconds <= 120 or not 0 < args.clients <= 64:
+        parser.error("--seconds must be in (0, 120] and --clients in (0, 64]")
+    return args
+
+
+def use_real_date() -> date:
+    """Make the synthetic world's "today" the server's, which the app's pages use.
+
+    The generator and foundation's load and booking steps are written for a fixed day; the
+    dashboard has no clock to set, so the data move to the real date instead (else months of
+    exams would be overdue on the worklist and the page would measure a stale clinic).
+    """
+    import _synthetic
+    import foundation
+    from surveillance.clock import clinic_today
+    from surveillance.config import load_config
+
+    today = clinic_today(load_config(environ={}).protocol.timezone)
+    _synthetic.TODAY = foundation.TODAY = today
+    _synthetic.CTX = foundation.CTX = replace(_synthetic.CTX, today=today)
+    return today
+
+
+def main(argv: list[str] | None = None) -> None:
+    from _databases import database, postgres_unreachable
+    from _synthetic import synthetic_patients
+
+    args = parse_args(argv)
+    today = use_real_date()
+    print(f"web benchmark: {args.patients:,} patients, seed {args.seed}, data made for "
+          f"{today} (the server's date), gunicorn gthread {args.workers} workers x "
+          f"{args.threads} threads, {args.clients} clients, {args.seconds:g} s per route, "
+          f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+    patients = synthetic_patients(args.patients, args.seed)
+    rows, floor_p95 = [], {}
+    with tempfile.TemporaryDirectory(prefix="surveillance-bench-web-") as workdir:
+        for backend in args.backends:
+            if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
+                print(f"\npostgresql skipped: {reason}")
+                continue
+            with database(backend, Path(workdir), "web", args.postgres) as url:
+                got, floor_p95[backend] = bench_backend(backend, url, Path(workdir), patients,
+                                                        args)
+            rows += got
+    print_table(rows, floor_p95)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    main()
