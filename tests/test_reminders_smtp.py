@@ -17,7 +17,7 @@ from tests.reminders_support import (
 )
 from surveillance.cli import main
 from surveillance.db import writing
-from surveillance.db.models import Clinic, Digest, Patient, User
+from surveillance.db.models import Clinic, Digest, Patient
 from surveillance.reminders.daily import send_daily
 from surveillance.reminders.mail import PermanentFailure
 from surveillance.services import worklist

@@ -14,6 +14,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from ..clock import utcnow
+from ..db.models import User
 from ..logins import LoginRefused, log_in, log_out, session_user
 from .database import config, db
 
@@ -90,7 +91,7 @@ def login():
             session.clear()  # a new session id at login: nothing carried over but the language
             if lang:
                 session["lang"] = lang
-            login_user(CurrentUser(db().get(_user_model(), result.user_id), result.token))
+            login_user(CurrentUser(db().get(User, result.user_id), result.token))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", form=form), 200 if not form.errors else 400
 
@@ -99,16 +100,11 @@ def login():
 @login_required
 def logout():
     """End every session of this user on the server, then the cookie."""
-    log_out(db(), db().get(_user_model(), current_user.id), utcnow())
+    log_out(db(), db().get(User, current_user.id), utcnow())
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
-
-
-def _user_model():
-    from ..db.models import User
-    return User
 
 
 def _safe_next(target: str | None) -> str:
