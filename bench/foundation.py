@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from surveillance.db import make_engine, make_sessionmaker
 from surveillance.db.models import OPEN_EXAM
-from surveillance.protocol import History, Treatment, add_months, load_protocol, make_plan
+from surveillance.protocol import add_months, find_anchor, load_protocol, make_plan
 from surveillance.services import worklist
 from surveillance.services.bulk import NewPatient, load_patients
 
@@ -39,7 +39,7 @@ def bench_planning(patients: list[NewPatient], repeat: int) -> list[Figure]:
     stories = histories(patients)
     months = {kind: tuple(m for m, _ in protocol.schedules[kind]) for kind in protocol.schedules}
     anchors = [(a.date, months[a.kind]) for h in stories
-               if (a := _anchor(h)) is not None]
+               if (a := find_anchor(protocol, h.treatments)) is not None]
 
     def ours():
         for history in stories:
@@ -54,12 +54,6 @@ def bench_planning(patients: list[NewPatient], repeat: int) -> list[Figure]:
     ours_s, floor_s = median_times(ours, floor, repeat)
     return [Figure(f"a) plans per second, make_plan ({n:,} patients)", n / ours_s, n / floor_s,
                    "plans/s", 3.0, rate=True)]
-
-
-def _anchor(history: History) -> Treatment | None:
-    kinds = load_protocol().anchoring_kinds
-    return max((t for t in history.treatments if t.kind in kinds), default=None,
-               key=lambda t: (t.date, -kinds.index(t.kind)))
 
 
 # ---- b) bulk load -------------------------------------------------------------------

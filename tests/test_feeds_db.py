@@ -139,8 +139,11 @@ def test_no_name_or_national_id_in_a_feed_unless_the_clinic_opts_in(session, ctx
     (exam,) = open_exams(patients[1], 9)
     record_booking(session, ctx, exam.id, date="2026-10-12", time="08:15", place="CT-lab 2")
     feed = text(session, feeds, clinic_feed)
-    assert "BEGIN:VEVENT" in feed and not re.search(r"\d{11}", feed.replace("\r\n ", ""))
+    unfolded = feed.replace("\r\n ", "")
+    # Eleven digits standing alone, not inside a UID's hexadecimal (which may hold any run).
+    assert "BEGIN:VEVENT" in feed and not re.search(r"(?<![0-9a-f-])\d{11}(?![0-9a-f-])", unfolded)
     for p in patients:
+        assert p.national_id not in unfolded
         assert p.name not in feed and p.name.split()[1] not in feed
     assert not re.search(r"\bCT\b|CEA|[Ll]ab", feed)
     set_details(session, ADMIN, clinic.id, True)
