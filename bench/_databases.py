@@ -44,11 +44,17 @@ def _prepared(url: str) -> str:
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     upgrade(engine)
     # Only the columns the first migration made: the model may run ahead of the migrations.
-    clinics = sa.table("clinics", sa.column("id"), sa.column("code"), sa.column("name"),
-                       sa.column("created_at", Clinic.__table__.c.created_at.type))
+    clinics = sa.table(
+        "clinics",
+        sa.column("id"),
+        sa.column("code"),
+        sa.column("name"),
+        sa.column("created_at", Clinic.__table__.c.created_at.type),
+    )
     with engine.begin() as conn:
-        conn.execute(clinics.insert().values(id=1, code=CLINIC, name="Benchmark clinic",
-                                             created_at=utcnow()))
+        conn.execute(
+            clinics.insert().values(id=1, code=CLINIC, name="Benchmark clinic", created_at=utcnow())
+        )
     engine.dispose()
     return url
 
@@ -71,8 +77,12 @@ def raw_connection(url: str):
     if sa.make_url(url).get_backend_name() != "sqlite":
         return psycopg.connect(_conninfo(url))
     conn = sqlite3.connect(sa.make_url(url).database, isolation_level=None)
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=10000",
-                   "synchronous=NORMAL"):
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "busy_timeout=10000",
+        "synchronous=NORMAL",
+    ):
         conn.execute(f"PRAGMA {pragma}")
     return conn
 

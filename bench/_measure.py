@@ -93,8 +93,10 @@ def traced_peak(function, *args) -> float:
 def print_table(figures: list[Figure]) -> None:
     """The figures, their floors, the ratio and whether it meets the aim."""
     header = ("measure", "ours", "floor", "ratio", "aim")
-    rows = [(f.measure, _show(f.ours, f.unit), _show(f.floor, f.unit), f"{f.ratio:.2f}x",
-             _aim(f)) for f in figures]
+    rows = [
+        (f.measure, _show(f.ours, f.unit), _show(f.floor, f.unit), f"{f.ratio:.2f}x", _aim(f))
+        for f in figures
+    ]
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     line = "  ".join("{:<%d}" % w if i == 0 else "{:>%d}" % w for i, w in enumerate(widths))
     print("\n" + line.format(*header))

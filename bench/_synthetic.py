@@ -54,8 +54,13 @@ def _primary_controls(rng: random.Random, anchor: date, kind: str):
     months = [m for m, _ in load_protocol().schedules[kind] if add_months(anchor, m) <= TODAY]
     picked = sorted(rng.sample(months, min(len(months), rng.randint(1, 2))))
     exams = (("ct_tap", "cea", "colonoscopy"), ("colonoscopy",), ("cea",), ("mri_pelvis", "cea"))
-    return tuple((min(add_months(anchor, m) + timedelta(days=rng.randint(-20, 20)), TODAY),
-                  rng.choice(exams)) for m in picked)
+    return tuple(
+        (
+            min(add_months(anchor, m) + timedelta(days=rng.randint(-20, 20)), TODAY),
+            rng.choice(exams),
+        )
+        for m in picked
+    )
 
 
 def _done_before(rng: random.Random) -> date | None:
@@ -72,7 +77,13 @@ def _done_before(rng: random.Random) -> date | None:
 
 def histories(patients: list[NewPatient]) -> list[History]:
     """The protocol engine's view of each patient, as load_patients builds it."""
-    return [History(tuple(Treatment(day, kind, i) for i, (day, kind) in enumerate(p.treatments)),
-                    tuple(PrimaryControlValue(day, frozenset(codes), i)
-                          for i, (day, codes) in enumerate(p.primary_controls)))
-            for p in patients]
+    return [
+        History(
+            tuple(Treatment(day, kind, i) for i, (day, kind) in enumerate(p.treatments)),
+            tuple(
+                PrimaryControlValue(day, frozenset(codes), i)
+                for i, (day, codes) in enumerate(p.primary_controls)
+            ),
+        )
+        for p in patients
+    ]

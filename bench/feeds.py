@@ -39,13 +39,19 @@ POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 # ---- data --------------------------------------------------------------------------------
 
+
 def patients(count: int, today: date, rng: random.Random) -> list[NewPatient]:
     """Patients treated over the last three years, their past exams done."""
     numbers = (n for birth in _births() for i in range(500) if (n := make_synthetic_id(birth, i)))
-    return [NewPatient(next(numbers), f"Pasient {i}",
-                       ((today - timedelta(days=rng.randint(1, 3 * 365)), rng.choice(KINDS)),),
-                       done_before=today - timedelta(days=rng.randint(0, 30)))
-            for i in range(count)]
+    return [
+        NewPatient(
+            next(numbers),
+            f"Pasient {i}",
+            ((today - timedelta(days=rng.randint(1, 3 * 365)), rng.choice(KINDS)),),
+            done_before=today - timedelta(days=rng.randint(0, 30)),
+        )
+        for i in range(count)
+    ]
 
 
 def _births():
@@ -87,15 +93,27 @@ def _book_some(session, today: date) -> None:
     """One open exam in five booked, most of them with a time: timed events and a VTIMEZONE."""
     exam = PlannedExam
     with writing(session):
-        session.execute(sa.update(exam).where(exam.state == "open", exam.id % 5 == 0,
-                                              exam.due_working_day < today + timedelta(days=60))
-                        .values(state="booked", booked_date=exam.due_working_day,
-                                booked_time=sa.case((exam.id % 3 == 0, sa.null()),
-                                                    else_=sa.literal(time(9, 30), sa.Time)),
-                                booked_place="Radiologi, 2. etasje", sequence=exam.sequence + 1))
+        session.execute(
+            sa.update(exam)
+            .where(
+                exam.state == "open",
+                exam.id % 5 == 0,
+                exam.due_working_day < today + timedelta(days=60),
+            )
+            .values(
+                state="booked",
+                booked_date=exam.due_working_day,
+                booked_time=sa.case(
+                    (exam.id % 3 == 0, sa.null()), else_=sa.literal(time(9, 30), sa.Time)
+                ),
+                booked_place="Radiologi, 2. etasje",
+                sequence=exam.sequence + 1,
+            )
+        )
 
 
 # ---- the three serialisations ------------------------------------------------------------
+
 
 def event_fields(rows, today: date, settings) -> list[dict]:
     """What each event says, computed once, for the floor and icalendar to write out."""
@@ -106,15 +124,20 @@ def event_fields(rows, today: date, settings) -> list[dict]:
             continue
         first, live = members[0], [m for m in members if m.state != "cancelled"]
         day = min((m.booked_date or m.due_working_day) for m in (live or members))
-        fields.append({
-            "uid": f"control-{first.uid}", "start": day, "end": day + timedelta(days=1),
-            "stamp": max(m.updated_at for m in members),
-            "sequence": sum(m.sequence for m in members),
-            "status": "CONFIRMED" if live else "CANCELLED",
-            "summary": f"P-{first.local_number:04d} · Follow-up control",
-            "description": f"Book by {day:%d.%m.%Y}\nOpen in the dashboard: "
-                           f"https://example.no/patients/{first.patient_id}",
-            "url": f"https://example.no/patients/{first.patient_id}"})
+        fields.append(
+            {
+                "uid": f"control-{first.uid}",
+                "start": day,
+                "end": day + timedelta(days=1),
+                "stamp": max(m.updated_at for m in members),
+                "sequence": sum(m.sequence for m in members),
+                "status": "CONFIRMED" if live else "CANCELLED",
+                "summary": f"P-{first.local_number:04d} · Follow-up control",
+                "description": f"Book by {day:%d.%m.%Y}\nOpen in the dashboard: "
+                f"https://example.no/patients/{first.patient_id}",
+                "url": f"https://example.no/patients/{first.patient_id}",
+            }
+        )
     return fields
 
 
@@ -129,14 +152,22 @@ def floor(fields: list[dict]) -> str:
             f"DTSTART;VALUE=DATE:{f['start']:%Y%m%d}\r\nDTEND;VALUE=DATE:{f['end']:%Y%m%d}\r\n"
             + _fold("SUMMARY:" + _escape(f["summary"]))
             + _fold("DESCRIPTION:" + _escape(f["description"]))
-            + _fold("URL:" + f["url"]) + "END:VEVENT\r\n")
+            + _fold("URL:" + f["url"])
+            + "END:VEVENT\r\n"
+        )
     out.append("END:VCALENDAR\r\n")
     return "".join(out)
 
 
 def _escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
 
 
 def _fold(line: str) -> str:
@@ -157,9 +188,16 @@ def with_icalendar(fields: list[dict]) -> bytes:
 
     calendar = icalendar.Calendar.new(prodid="-//bench//icalendar//EN")
     for f in fields:
-        event = icalendar.Event.new(uid=f["uid"], stamp=f["stamp"], start=f["start"], end=f["end"],
-                                    summary=f["summary"], description=f["description"],
-                                    sequence=f["sequence"], last_modified=f["stamp"])
+        event = icalendar.Event.new(
+            uid=f["uid"],
+            stamp=f["stamp"],
+            start=f["start"],
+            end=f["end"],
+            summary=f["summary"],
+            description=f["description"],
+            sequence=f["sequence"],
+            last_modified=f["stamp"],
+        )
         event.add("status", f["status"])
         event.add("url", f["url"])
         calendar.add_component(event)
@@ -167,6 +205,7 @@ def with_icalendar(fields: list[dict]) -> bytes:
 
 
 # ---- timing ------------------------------------------------------------------------------
+
 
 def median_ms(run, repeat: int, prepare=lambda: None) -> float:
     """The median wall time of `run`, in milliseconds, after one warm-up; `prepare` untimed."""
@@ -188,8 +227,11 @@ def bench(url: str, events: int, repeat: int) -> list[tuple[str, float, str]]:
     today = clinic_today()
     token = load(url, events, today)
     base = Config()
-    config = replace(base, database=replace(base.database, url=url),
-                     web=replace(base.web, secret_key="b" * 32, instance_dir=tempfile.mkdtemp()))
+    config = replace(
+        base,
+        database=replace(base.database, url=url),
+        web=replace(base.web, secret_key="b" * 32, instance_dir=tempfile.mkdtemp()),
+    )
     app = create_app(config)
     feeds, client, path = app.extensions["feeds"], app.test_client(), f"/feeds/{token}.ics"
     sessions = app.extensions["surveillance"].sessions
@@ -201,13 +243,23 @@ def bench(url: str, events: int, repeat: int) -> list[tuple[str, float, str]]:
 
     figures += [
         ("ours: GET, cold (empty caches)", median_ms(get, repeat, feeds.clear), ""),
-        ("ours: GET, repeated, one control changed",
-         median_ms(get, repeat, lambda: _change_one(sessions, ids)), "< 2x floor"),
+        (
+            "ours: GET, repeated, one control changed",
+            median_ms(get, repeat, lambda: _change_one(sessions, ids)),
+            "< 2x floor",
+        ),
         ("ours: GET, repeated, nothing changed", median_ms(get, repeat), "< 2x floor"),
     ]
     etag = client.get(path).headers["ETag"]
-    figures.append(("ours: GET with If-None-Match (304)", median_ms(
-        lambda: _ok(client.get(path, headers={"If-None-Match": etag}), 304), repeat * 4), "< 5 ms"))
+    figures.append(
+        (
+            "ours: GET with If-None-Match (304)",
+            median_ms(
+                lambda: _ok(client.get(path, headers={"If-None-Match": etag}), 304), repeat * 4
+            ),
+            "< 5 ms",
+        )
+    )
     sessions.kw["bind"].dispose()
     return figures
 
@@ -223,11 +275,19 @@ def _serialisations(sessions, token: str, today: date, settings, repeat: int):
     return [
         ("events in the feed", len(fields), ""),
         ("floor: hand-written serialisation", median_ms(lambda: floor(fields), repeat), ""),
-        ("icalendar 7: the same events",
-         median_ms(lambda: with_icalendar(fields), max(1, repeat // 2)), ""),
-        ("ours: serialisation alone, cold", median_ms(
-            lambda: feed_text(rows, lambda _: rows, "x", today, settings, EventCache(10**6)),
-            repeat), ""),
+        (
+            "icalendar 7: the same events",
+            median_ms(lambda: with_icalendar(fields), max(1, repeat // 2)),
+            "",
+        ),
+        (
+            "ours: serialisation alone, cold",
+            median_ms(
+                lambda: feed_text(rows, lambda _: rows, "x", today, settings, EventCache(10**6)),
+                repeat,
+            ),
+            "",
+        ),
     ], ids
 
 
@@ -235,8 +295,9 @@ def _change_one(sessions, ids: list[int]) -> None:
     """A nurse's change to one exam of the feed, as the services make it."""
     exam = PlannedExam
     with sessions() as session, writing(session):
-        session.execute(sa.update(exam).where(exam.id == random.choice(ids))
-                        .values(sequence=exam.sequence + 1))
+        session.execute(
+            sa.update(exam).where(exam.id == random.choice(ids)).values(sequence=exam.sequence + 1)
+        )
 
 
 def _ok(response, status: int) -> None:

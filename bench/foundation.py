@@ -24,8 +24,17 @@ from surveillance.services import worklist
 from surveillance.services.bulk import NewPatient, load_patients
 
 from _databases import (
-    POSTGRES_SERVER, analyze, begin, bind_date, count_rows, database, insert_many, placeholders,
-    postgres_unreachable, raw_connection, read_rows,
+    POSTGRES_SERVER,
+    analyze,
+    begin,
+    bind_date,
+    count_rows,
+    database,
+    insert_many,
+    placeholders,
+    postgres_unreachable,
+    raw_connection,
+    read_rows,
 )
 from _measure import Figure, in_child, maxrss_mb, median_times, print_table, traced_peak
 from _synthetic import CLINIC, CTX, TODAY, histories, synthetic_patients
@@ -33,13 +42,17 @@ from _synthetic import CLINIC, CTX, TODAY, histories, synthetic_patients
 
 # ---- a) planning --------------------------------------------------------------------
 
+
 def bench_planning(patients: list[NewPatient], repeat: int) -> list[Figure]:
     """make_plan for every patient against the bare month arithmetic of the same anchors."""
     protocol = load_protocol()
     stories = histories(patients)
     months = {kind: tuple(m for m, _ in protocol.schedules[kind]) for kind in protocol.schedules}
-    anchors = [(a.date, months[a.kind]) for h in stories
-               if (a := find_anchor(protocol, h.treatments)) is not None]
+    anchors = [
+        (a.date, months[a.kind])
+        for h in stories
+        if (a := find_anchor(protocol, h.treatments)) is not None
+    ]
 
     def ours():
         for history in stories:
@@ -52,11 +65,20 @@ def bench_planning(patients: list[NewPatient], repeat: int) -> list[Figure]:
 
     n = len(patients)
     ours_s, floor_s = median_times(ours, floor, repeat)
-    return [Figure(f"a) plans per second, make_plan ({n:,} patients)", n / ours_s, n / floor_s,
-                   "plans/s", 3.0, rate=True)]
+    return [
+        Figure(
+            f"a) plans per second, make_plan ({n:,} patients)",
+            n / ours_s,
+            n / floor_s,
+            "plans/s",
+            3.0,
+            rate=True,
+        )
+    ]
 
 
 # ---- b) bulk load -------------------------------------------------------------------
+
 
 def load_ours(url: str, patients: list[NewPatient]) -> tuple[float, float]:
     """load_patients in one transaction; its wall time and this process's CPU time, in s."""
@@ -86,6 +108,7 @@ def load_floor(source_url: str, target_url: str) -> tuple[float, float]:
 
 
 # ---- c) the worklist ----------------------------------------------------------------
+
 
 def realistic_worklist(url: str) -> None:
     """Book a third of the exams due now; some missed, MDT reviews and bookings to cancel."""
@@ -142,16 +165,27 @@ def raw_worklist_queries(conn) -> list[str]:
     # The partial index's own condition: with any other, the index could not serve.
     counts = CONTROLS.format(columns="", open_exam=OPEN_EXAM.text)
     page = CONTROLS.format(columns=PAGE_COLUMNS.format(agg=agg), open_exam=OPEN_EXAM.text)
-    return [placeholders(conn, sql) for sql in (
-        RAW_COUNTS.format(controls=counts), RAW_MDT, RAW_TO_CANCEL, RAW_PAGE.format(controls=page))]
+    return [
+        placeholders(conn, sql)
+        for sql in (
+            RAW_COUNTS.format(controls=counts),
+            RAW_MDT,
+            RAW_TO_CANCEL,
+            RAW_PAGE.format(controls=page),
+        )
+    ]
 
 
 def worklist_parameters(conn) -> dict:
     """The values the raw worklist queries are run with: clinic 1 on TODAY."""
     late = TODAY - timedelta(days=CTX.settings.overdue_after_days)
     horizon = TODAY + timedelta(days=CTX.settings.book_ahead_days)
-    return {"clinic": 1, "today": bind_date(conn, TODAY), "late": bind_date(conn, late),
-            "horizon": bind_date(conn, horizon)}
+    return {
+        "clinic": 1,
+        "today": bind_date(conn, TODAY),
+        "late": bind_date(conn, late),
+        "horizon": bind_date(conn, horizon),
+    }
 
 
 def bench_worklist(backend: str, url: str, repeat: int) -> tuple[Figure, dict[str, int]]:
@@ -173,8 +207,12 @@ def bench_worklist(backend: str, url: str, repeat: int) -> tuple[Figure, dict[st
     try:
         page = ours()
         _check_same(page, floor())
-        figure = Figure(f"c) worklist page + counts, {backend}",
-                        *median_times(ours, floor, repeat, warmup=3), "s", 1.5)
+        figure = Figure(
+            f"c) worklist page + counts, {backend}",
+            *median_times(ours, floor, repeat, warmup=3),
+            "s",
+            1.5,
+        )
         return figure, page.counts
     finally:
         conn.close()
@@ -194,6 +232,7 @@ def _check_same(page, raw: list[list[tuple]]) -> None:
 
 
 # ---- query plans --------------------------------------------------------------------
+
 
 def worklist_plans(url: str) -> list[tuple[str, list[str]]]:
     """Each statement worklist() sends, with its plan from the database itself."""
@@ -252,12 +291,19 @@ def print_plans(backend: str, plans, floor_plans) -> list[str]:
         print("\n" + _one_line(statement))
         print("\n".join("    " + line for line in plan))
         text, floor_text = "\n".join(plan), "\n".join(floor_plan)
-        if "planned_exams" in statement.split("FROM", 1)[-1] and "booking_to_cancel" not in statement:
+        if (
+            "planned_exams" in statement.split("FROM", 1)[-1]
+            and "booking_to_cancel" not in statement
+        ):
             used = "ix_planned_exams_open_due" in text
-            print(f"    -> ix_planned_exams_open_due used: {'yes' if used else 'NO'}"
-                  f" (floor: {'yes' if 'ix_planned_exams_open_due' in floor_text else 'NO'})")
+            print(
+                f"    -> ix_planned_exams_open_due used: {'yes' if used else 'NO'}"
+                f" (floor: {'yes' if 'ix_planned_exams_open_due' in floor_text else 'NO'})"
+            )
             if not used:
-                warnings.append(f"{backend}: ix_planned_exams_open_due not used by {_one_line(statement)[:60]}")
+                warnings.append(
+                    f"{backend}: ix_planned_exams_open_due not used by {_one_line(statement)[:60]}"
+                )
         if jit := re.search(r"Timing: .*Total ([\d.]+) ms", text):
             print(f"    -> JIT compilation: {jit.group(1)} ms of this statement's time")
         if "Gather" in text:
@@ -271,6 +317,7 @@ def _one_line(sql: str) -> str:
 
 # ---- the run ------------------------------------------------------------------------
 
+
 def bench_backend(backend: str, workdir: Path, patients: list[NewPatient], args) -> list[Figure]:
     """Load, then query, one backend; the floor loads the same rows into a database of its own."""
     n = len(patients)
@@ -281,13 +328,17 @@ def bench_backend(backend: str, workdir: Path, patients: list[NewPatient], args)
             print(f"{backend}: loading the same rows with executemany ...", flush=True)
             (floor_s, floor_cpu), floor_mb = in_child(load_floor, url, floor_url)
             _same_counts(count_rows(url), count_rows(floor_url))
-        print(f"{backend}: CPU time of this process: load_patients {ours_cpu:.1f} s, "
-              f"executemany {floor_cpu:.1f} s (wall {ours_s:.1f} s and {floor_s:.1f} s)")
+        print(
+            f"{backend}: CPU time of this process: load_patients {ours_cpu:.1f} s, "
+            f"executemany {floor_cpu:.1f} s (wall {ours_s:.1f} s and {floor_s:.1f} s)"
+        )
         rows = count_rows(url)
         print(f"{backend}: " + ", ".join(f"{t} {c:,}" for t, c in rows.items()))
         realistic_worklist(url)
         worklist_figure, counts = bench_worklist(backend, url, args.repeat)
-        print(f"{backend}: the worklist counts " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        print(
+            f"{backend}: the worklist counts " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        )
         warnings = print_plans(backend, worklist_plans(url), raw_plans(url))
     for warning in warnings:
         print(f"WARNING: {warning}")
@@ -309,22 +360,31 @@ def bench_traced(workdir: Path, patients: list[NewPatient], args) -> Figure:
         ours_mb, _ = in_child(traced_peak, load_ours, url, patients)
         with database("sqlite", workdir, "traced_floor", args.postgres) as floor_url:
             floor_mb, _ = in_child(traced_peak, load_floor, url, floor_url)
-    return Figure(f"d) tracemalloc peak, load of {len(patients):,} patients, sqlite",
-                  ours_mb, floor_mb, "MB")
+    return Figure(
+        f"d) tracemalloc peak, load of {len(patients):,} patients, sqlite", ours_mb, floor_mb, "MB"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000, help="default 100000")
-    parser.add_argument("--backends", default="sqlite,postgresql",
-                        help="comma-separated: sqlite, postgresql (default both)")
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql (default both)",
+    )
     parser.add_argument("--seed", type=int, default=2025)
-    parser.add_argument("--repeat", type=int, default=15,
-                        help="runs of each small measurement; the median is shown")
-    parser.add_argument("--traced", type=int, default=10_000,
-                        help="patients in the tracemalloc load (0: skip it)")
-    parser.add_argument("--postgres", default=POSTGRES_SERVER,
-                        help="the server where a throwaway database is made and dropped")
+    parser.add_argument(
+        "--repeat", type=int, default=15, help="runs of each small measurement; the median is shown"
+    )
+    parser.add_argument(
+        "--traced", type=int, default=10_000, help="patients in the tracemalloc load (0: skip it)"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=POSTGRES_SERVER,
+        help="the server where a throwaway database is made and dropped",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
@@ -334,8 +394,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    print(f"foundation benchmark: {args.patients:,} patients, seed {args.seed}, today {TODAY}, "
-          f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+    print(
+        f"foundation benchmark: {args.patients:,} patients, seed {args.seed}, today {TODAY}, "
+        f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}"
+    )
     start = time.perf_counter()
     patients = synthetic_patients(args.patients, args.seed)
     print(f"built {len(patients):,} synthetic patients in {time.perf_counter() - start:.1f} s")
@@ -347,10 +409,12 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             figures += bench_backend(backend, Path(workdir), patients, args)
         if args.traced:
-            figures.append(bench_traced(Path(workdir), patients[:args.traced], args))
+            figures.append(bench_traced(Path(workdir), patients[: args.traced], args))
     print_table(figures)
-    print(f"\npeak RSS of the benchmark process itself: {maxrss_mb():,.0f} MB "
-          f"(the loads ran in child processes)")
+    print(
+        f"\npeak RSS of the benchmark process itself: {maxrss_mb():,.0f} MB "
+        f"(the loads ran in child processes)"
+    )
 
 
 if __name__ == "__main__":

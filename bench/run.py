@@ -11,8 +11,11 @@ HERE = Path(__file__).resolve().parent
 
 def scripts() -> dict[str, Path]:
     """The benchmark scripts by name: every bench/*.py but this one and the `_` helpers."""
-    return {p.stem: p for p in sorted(HERE.glob("*.py"))
-            if p.name != Path(__file__).name and not p.name.startswith("_")}
+    return {
+        p.stem: p
+        for p in sorted(HERE.glob("*.py"))
+        if p.name != Path(__file__).name and not p.name.startswith("_")
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -25,8 +28,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] not in available:
         # Each script has options of its own: they only make sense with its name.
-        print(f"unknown benchmark {argv[0]!r}; there are: {', '.join(available)}",
-              file=sys.stderr)
+        print(f"unknown benchmark {argv[0]!r}; there are: {', '.join(available)}", file=sys.stderr)
         return 2
     return run({argv[0]: available[argv[0]]}, argv[1:])
 

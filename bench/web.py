@@ -30,12 +30,17 @@ import sqlalchemy as sa
 
 HERE = Path(__file__).resolve().parent
 EMAIL, PASSWORD = "bench-nurse@example.org", "bench-password-0123456789"
-ROUTES = (("ceiling", "/bench/bare"), ("floor", "/bench/floor"), ("worklist", "/"),
-          ("patient", "/patients/{id}"))
+ROUTES = (
+    ("ceiling", "/bench/bare"),
+    ("floor", "/bench/floor"),
+    ("worklist", "/"),
+    ("patient", "/patients/{id}"),
+)
 AIM_RATIO, AIM_P95_MS = 0.6, 50.0
 
 
 # ---- the server side: the product's app plus two test-only routes ---------------------
+
 
 def bench_app():
     """create_app with a config built in code, plus /bench/bare and /bench/floor.
@@ -53,8 +58,11 @@ def bench_app():
         base,
         database=replace(base.database, url=os.environ["BENCH_WEB_DATABASE"]),
         patients=replace(base.patients, accept_synthetic_ids=True),
-        web=replace(base.web, secret_key=os.environ["BENCH_WEB_SECRET"],
-                    instance_dir=os.environ["BENCH_WEB_INSTANCE"]),
+        web=replace(
+            base.web,
+            secret_key=os.environ["BENCH_WEB_SECRET"],
+            instance_dir=os.environ["BENCH_WEB_INSTANCE"],
+        ),
     )
     app = create_app(config)
     app.add_url_rule("/bench/bare", "bench_bare", lambda: "ok")
@@ -129,11 +137,18 @@ def _floor_page():
     today = ctx.today
     late = today - timedelta(days=ctx.settings.overdue_after_days)
     horizon = today + timedelta(days=ctx.settings.book_ahead_days)
-    sql = FLOOR_SQL.format(agg="group_concat" if sqlite else "string_agg",
-                           clinics=", ".join(str(int(c)) for c in clinic_ids) or "NULL",
-                           open_exam=OPEN_EXAM.text)
-    params = {"today": today, "late": late, "horizon": horizon, "page_size": page_size,
-              "side": SIDE_LIST_PREVIEW}
+    sql = FLOOR_SQL.format(
+        agg="group_concat" if sqlite else "string_agg",
+        clinics=", ".join(str(int(c)) for c in clinic_ids) or "NULL",
+        open_exam=OPEN_EXAM.text,
+    )
+    params = {
+        "today": today,
+        "late": late,
+        "horizon": horizon,
+        "page_size": page_size,
+        "side": SIDE_LIST_PREVIEW,
+    }
     if sqlite:
         params = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
         day = lambda v: date.fromisoformat(v) if v else None  # noqa: E731
@@ -151,9 +166,19 @@ def _floor_page():
             counts[text1] = n
         elif part == 1:
             due = day(day1)
-            items.append(WorklistItem(text1, id1, ctx.reference(int1), text2,
-                                      tuple(sorted(text3.split())), due, day(day2), day(day3),
-                                      (today - due).days))
+            items.append(
+                WorklistItem(
+                    text1,
+                    id1,
+                    ctx.reference(int1),
+                    text2,
+                    tuple(sorted(text3.split())),
+                    due,
+                    day(day2),
+                    day(day3),
+                    (today - due).days,
+                )
+            )
         elif part == 2:
             counts["mdt_review"] = n  # the whole list's length, beside its first rows
             mdt.append(PatientRow(id1, ctx.reference(int1), text2, text1, text3))
@@ -162,12 +187,24 @@ def _floor_page():
             cancels.append(CancelRow(id2, id1, ctx.reference(int1), text2, text1, day(day3), n))
     result = WorklistPage(tuple(items), counts, sum(counts[c] for c in CATEGORIES), 1, page_size)
     return render_template(
-        "worklist.html", result=result, lists=LISTS, category=None, exam=None, query="",
-        today=today, clinic_ids=clinic_ids, found=None, mdt=mdt, cancels=cancels,
-        exam_codes=EXAM_CODES, failed_digests=0)
+        "worklist.html",
+        result=result,
+        lists=LISTS,
+        category=None,
+        exam=None,
+        query="",
+        today=today,
+        clinic_ids=clinic_ids,
+        found=None,
+        mdt=mdt,
+        cancels=cancels,
+        exam_codes=EXAM_CODES,
+        failed_digests=0,
+    )
 
 
 # ---- the client side ----------------------------------------------------------------
+
 
 class Client:
     """One nurse's browser: a keep-alive connection and the session cookie of one login."""
@@ -202,19 +239,22 @@ class Client:
     def log_in(self) -> None:
         """Through the real form: the csrf_token scraped from the page, then the POST."""
         status, page = self.request("GET", "/login")
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-            re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page
+        )
         if status != 200 or not token:
             raise SystemExit(f"no login form (HTTP {status})")
-        body = urllib.parse.urlencode({"csrf_token": token.group(1), "email": EMAIL,
-                                       "password": PASSWORD})
+        body = urllib.parse.urlencode(
+            {"csrf_token": token.group(1), "email": EMAIL, "password": PASSWORD}
+        )
         status, _ = self.request("POST", "/login", body)
         if status != 302:
             raise SystemExit(f"login failed (HTTP {status}); stopping before the throttle")
 
 
-def measure(clients: list[Client], path: str, patient_ids: list[int], seconds: float,
-            max_requests: int) -> tuple[float, float, int, int]:
+def measure(
+    clients: list[Client], path: str, patient_ids: list[int], seconds: float, max_requests: int
+) -> tuple[float, float, int, int]:
     """All clients on one route for `seconds` (or `max_requests` each): req/s, p95 s, n, errors."""
     latencies: list[list[float]] = [[] for _ in clients]
     errors = [0] * len(clients)
@@ -246,6 +286,7 @@ def measure(clients: list[Client], path: str, patient_ids: list[int], seconds: f
 
 # ---- the run ------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -254,11 +295,30 @@ def free_port() -> int:
 
 def start_server(url: str, workdir: Path, args) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = dict(os.environ, BENCH_WEB_DATABASE=url, BENCH_WEB_SECRET="bench-" + os.urandom(16).hex(),
-               BENCH_WEB_INSTANCE=str(workdir / "instance"))
-    command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "--bind",
-               f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
-               "--worker-class", "gthread", "--log-level", "warning", "web:bench_app()"]
+    env = dict(
+        os.environ,
+        BENCH_WEB_DATABASE=url,
+        BENCH_WEB_SECRET="bench-" + os.urandom(16).hex(),
+        BENCH_WEB_INSTANCE=str(workdir / "instance"),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(HERE),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        "gthread",
+        "--log-level",
+        "warning",
+        "web:bench_app()",
+    ]
     server = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -296,8 +356,14 @@ def prepare(url: str, patients) -> list[int]:
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            add_user(session, Actor("bench"), email=EMAIL, password=PASSWORD, role="nurse",
-                     clinic_codes=[CLINIC])
+            add_user(
+                session,
+                Actor("bench"),
+                email=EMAIL,
+                password=PASSWORD,
+                role="nurse",
+                clinic_codes=[CLINIC],
+            )
             session.commit()
             ids = session.scalars(sa.text("SELECT id FROM patients ORDER BY id")).all()
     finally:
@@ -311,7 +377,9 @@ def _without_tokens(page: str) -> str:
     return page.replace("/bench/floor?", "/?")
 
 
-def bench_backend(backend: str, url: str, workdir: Path, patients, args) -> tuple[list[tuple], float]:
+def bench_backend(
+    backend: str, url: str, workdir: Path, patients, args
+) -> tuple[list[tuple], float]:
     """Load, serve and measure one backend: its two table rows and the floor's p95."""
     print(f"\n{backend}: loading ...", flush=True)
     patient_ids = prepare(url, patients)
@@ -324,42 +392,74 @@ def bench_backend(backend: str, url: str, workdir: Path, patients, args) -> tupl
         _, ours = clients[0].request("GET", "/")
         _, floor = clients[0].request("GET", "/bench/floor")
         if _without_tokens(ours) != _without_tokens(floor):
-            diff = difflib.unified_diff(_without_tokens(ours).splitlines(),
-                                        _without_tokens(floor).splitlines(), lineterm="", n=1)
+            diff = difflib.unified_diff(
+                _without_tokens(ours).splitlines(),
+                _without_tokens(floor).splitlines(),
+                lineterm="",
+                n=1,
+            )
             print("\n".join(list(diff)[:40]))
             raise SystemExit(f"{backend}: the floor page differs from the worklist page")
-        print(f"  the worklist page: {len(ours.encode()):,} bytes, {ours.count('<tr')} table rows "
-              f"(the MDT and to-cancel lists show their first rows)", flush=True)
+        print(
+            f"  the worklist page: {len(ours.encode()):,} bytes, {ours.count('<tr')} table rows "
+            f"(the MDT and to-cancel lists show their first rows)",
+            flush=True,
+        )
         results = {}
         for name, path in ROUTES:  # warm every worker and pool up first
             measure(clients, path, patient_ids, args.warmup, 10_000)
         for name, path in ROUTES:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
             results[name] = (rps, p95)
-            print(f"  {name:<9} {path:<16} {n:>7,} requests  {rps:8,.0f} req/s  "
-                  f"p95 {p95 * 1000:6.1f} ms" + (f"  ERRORS {errors}" if errors else ""),
-                  flush=True)
+            print(
+                f"  {name:<9} {path:<16} {n:>7,} requests  {rps:8,.0f} req/s  "
+                f"p95 {p95 * 1000:6.1f} ms" + (f"  ERRORS {errors}" if errors else ""),
+                flush=True,
+            )
             if errors:
                 raise SystemExit(f"{backend}: {errors} responses other than 200 on {path}")
     finally:
         stop_server(server)
     ceiling, floor = results["ceiling"][0], results["floor"][0]
-    return ([(backend, page, *results[page], ceiling, floor) for page in ("worklist", "patient")],
-            results["floor"][1])
+    return (
+        [(backend, page, *results[page], ceiling, floor) for page in ("worklist", "patient")],
+        results["floor"][1],
+    )
 
 
 def print_table(rows: list[tuple], floor_p95: dict) -> None:
-    header = ("backend", "page", "req/s", "p95 ms", "ceiling req/s", "floor req/s",
-              "ours/floor", "aim (>= 0.6x, p95 < 50 ms)")
+    header = (
+        "backend",
+        "page",
+        "req/s",
+        "p95 ms",
+        "ceiling req/s",
+        "floor req/s",
+        "ours/floor",
+        "aim (>= 0.6x, p95 < 50 ms)",
+    )
     lines = []
     for backend, page, rps, p95, ceiling, floor in rows:
         ratio = rps / floor
         met = ratio >= AIM_RATIO and p95 * 1000 < AIM_P95_MS
-        why = [] if met else ([f"ratio {ratio:.2f}"] if ratio < AIM_RATIO else []) + \
-            ([f"p95 {p95 * 1000:.0f} ms"] if p95 * 1000 >= AIM_P95_MS else [])
-        lines.append((backend, page, f"{rps:,.0f}", f"{p95 * 1000:.1f}", f"{ceiling:,.0f}",
-                      f"{floor:,.0f} (p95 {floor_p95[backend] * 1000:.1f})", f"{ratio:.2f}x",
-                      "met" if met else "MISSED: " + ", ".join(why)))
+        why = (
+            []
+            if met
+            else ([f"ratio {ratio:.2f}"] if ratio < AIM_RATIO else [])
+            + ([f"p95 {p95 * 1000:.0f} ms"] if p95 * 1000 >= AIM_P95_MS else [])
+        )
+        lines.append(
+            (
+                backend,
+                page,
+                f"{rps:,.0f}",
+                f"{p95 * 1000:.1f}",
+                f"{ceiling:,.0f}",
+                f"{floor:,.0f} (p95 {floor_p95[backend] * 1000:.1f})",
+                f"{ratio:.2f}x",
+                "met" if met else "MISSED: " + ", ".join(why),
+            )
+        )
     widths = [max(len(r[i]) for r in lines + [header]) for i in range(len(header))]
     fmt = "  ".join("{:<%d}" % w if i < 2 else "{:>%d}" % w for i, w in enumerate(widths))
     print("\n" + fmt.format(*header))
@@ -373,16 +473,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000, help="default 100000")
-    parser.add_argument("--backends", default="sqlite,postgresql",
-                        help="comma-separated: sqlite, postgresql (default both)")
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql (default both)",
+    )
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--seconds", type=float, default=10.0, help="per route (default 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per route before")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
-    parser.add_argument("--postgres", default=POSTGRES_SERVER,
-                        help="the server where a throwaway database is made and dropped")
+    parser.add_argument(
+        "--postgres",
+        default=POSTGRES_SERVER,
+        help="the server where a throwaway database is made and dropped",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
@@ -416,10 +522,12 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     today = use_real_date()
-    print(f"web benchmark: {args.patients:,} patients, seed {args.seed}, data made for "
-          f"{today} (the server's date), gunicorn gthread {args.workers} workers x "
-          f"{args.threads} threads, {args.clients} clients, {args.seconds:g} s per route, "
-          f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+    print(
+        f"web benchmark: {args.patients:,} patients, seed {args.seed}, data made for "
+        f"{today} (the server's date), gunicorn gthread {args.workers} workers x "
+        f"{args.threads} threads, {args.clients} clients, {args.seconds:g} s per route, "
+        f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}"
+    )
     patients = synthetic_patients(args.patients, args.seed)
     rows, floor_p95 = [], {}
     with tempfile.TemporaryDirectory(prefix="surveillance-bench-web-") as workdir:
@@ -428,8 +536,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"\npostgresql skipped: {reason}")
                 continue
             with database(backend, Path(workdir), "web", args.postgres) as url:
-                got, floor_p95[backend] = bench_backend(backend, url, Path(workdir), patients,
-                                                        args)
+                got, floor_p95[backend] = bench_backend(backend, url, Path(workdir), patients, args)
             rows += got
     print_table(rows, floor_p95)
 

@@ -17,7 +17,12 @@ from .db import make_engine, make_sessionmaker, upgrade
 from .db.models import Clinic, Patient
 from .preview import PreviewError, preview
 from .services import (
-    CATEGORIES, Actor, Context, ServiceError, find_by_reference, worklist,
+    CATEGORIES,
+    Actor,
+    Context,
+    ServiceError,
+    find_by_reference,
+    worklist,
 )
 from .services.unit import transaction
 from .services.worklist import LISTS
@@ -72,8 +77,12 @@ class Group(click.Group):
 
 
 pass_app = click.make_pass_decorator(App)
-today_option = click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                            help="Act as if today were this date (default: the clinic's today).")
+today_option = click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Act as if today were this date (default: the clinic's today).",
+)
 
 
 @click.group(cls=Group)
@@ -120,8 +129,14 @@ def init(ctx, clinic_code: str, clinic_name: str, admin_email: str) -> None:
         with transaction(session):
             if session.scalar(sa.select(Clinic.id).where(Clinic.code == clinic_code)) is None:
                 session.add(Clinic(code=clinic_code, name=clinic_name))
-        add_user(session, app.context().actor, email=admin_email, password=password,
-                 role="admin", clinic_codes=[clinic_code])
+        add_user(
+            session,
+            app.context().actor,
+            email=admin_email,
+            password=password,
+            role="admin",
+            clinic_codes=[clinic_code],
+        )
     click.echo(f"clinic {clinic_code} and administrator {admin_email} are ready")
 
 
@@ -180,8 +195,9 @@ def _read_source(source: str) -> str:
 
 @main.command("worklist")
 @click.option("--clinic", "clinic_code", required=True)
-@click.option("--list", "category", type=click.Choice(CATEGORIES), default=None,
-              help="Only this list.")
+@click.option(
+    "--list", "category", type=click.Choice(CATEGORIES), default=None, help="Only this list."
+)
 @click.option("--exam", type=click.Choice(["ct_tap", "cea", "ct_liver"]), default=None)
 @click.option("--page", default=1, type=click.IntRange(1))
 @today_option
@@ -193,14 +209,23 @@ def worklist_command(ctx, clinic_code: str, category, exam, page: int, today) ->
     app = _app(ctx, today)
     with app.session() as session:
         clinic = clinic_by_code(session, clinic_code)
-        result = worklist(session, app.context(), [clinic.id], category=category, code=exam,
-                          page=page, page_size=app.config.worklist.page_size)
+        result = worklist(
+            session,
+            app.context(),
+            [clinic.id],
+            category=category,
+            code=exam,
+            page=page,
+            page_size=app.config.worklist.page_size,
+        )
     click.echo(f"{clinic.name} ({clinic.code}), {app.today.isoformat()}")
     click.echo("  ".join(f"{name}: {result.counts[name]}" for name in LISTS))
     for item in result.items:
         late = f"{item.days_late:+d} d"
-        click.echo(f"{item.category:<16} {item.reference:<8} {item.name:<28} "
-                   f"{'+'.join(item.codes):<18} {item.due} {item.due_working_day} {late:>7}")
+        click.echo(
+            f"{item.category:<16} {item.reference:<8} {item.name:<28} "
+            f"{'+'.join(item.codes):<18} {item.due} {item.due_working_day} {late:>7}"
+        )
     pages = max(1, -(-result.total // result.page_size))
     click.echo(f"page {result.page} of {pages}, {result.total} controls")
 
@@ -228,9 +253,11 @@ def patient_show(ctx, reference: str, today) -> None:
 
 
 def _print_patient(ctx: Context, p: Patient) -> None:
-    click.echo(f"{ctx.reference(p.local_number)}  {p.name}  born {p.birth_date}  "
-               f"protocol {p.protocol}  status {p.status}"
-               + (f" ({p.status_reason})" if p.status_reason else ""))
+    click.echo(
+        f"{ctx.reference(p.local_number)}  {p.name}  born {p.birth_date}  "
+        f"protocol {p.protocol}  status {p.status}"
+        + (f" ({p.status_reason})" if p.status_reason else "")
+    )
     if p.mdt_review:
         click.echo(f"needs MDT review: {p.mdt_reason}")
     for t in p.treatments:
@@ -238,12 +265,17 @@ def _print_patient(ctx: Context, p: Patient) -> None:
     for c in p.primary_controls:
         click.echo(f"primary    {c.date}  {c.exams}")
     for e in p.exams:
-        detail = {"booked": f"booked {e.booked_date}", "cancelled": e.cancel_reason or "",
-                  "done": f"done {e.done_date} {_result(e)}".rstrip(),
-                  "missed": e.missed_reason or ""}.get(e.state, "")
+        detail = {
+            "booked": f"booked {e.booked_date}",
+            "cancelled": e.cancel_reason or "",
+            "done": f"done {e.done_date} {_result(e)}".rstrip(),
+            "missed": e.missed_reason or "",
+        }.get(e.state, "")
         if e.coordinated_date:
             detail += f" coordinated with {e.coordinated_date}"
-        click.echo(f"exam  {e.due}  {e.due_working_day}  m{e.month:<3} {e.code:<9} {e.state:<9} {detail}")
+        click.echo(
+            f"exam  {e.due}  {e.due_working_day}  m{e.month:<3} {e.code:<9} {e.state:<9} {detail}"
+        )
 
 
 def _result(exam) -> str:

@@ -119,12 +119,19 @@ class FeedsConfig:
     def __post_init__(self) -> None:
         duration = r"P(\d+W|\d+D|(\d+D)?T(?=\d)(\d+H)?(\d+M)?(\d+S)?)"
         if not re.fullmatch(duration, self.refresh_interval):
-            raise ConfigError(f"feeds.refresh_interval: {self.refresh_interval!r} is not a "
-                              "duration such as PT6H or P1D")
+            raise ConfigError(
+                f"feeds.refresh_interval: {self.refresh_interval!r} is not a "
+                "duration such as PT6H or P1D"
+            )
         if self.language not in ("nb", "en"):
             raise ConfigError(f"feeds.language: {self.language!r} is not one of nb, en")
-        least = {"days_back": 0, "days_ahead": 1, "cancelled_days": 0, "event_minutes": 1,
-                 "cached_events": 1}
+        least = {
+            "days_back": 0,
+            "days_ahead": 1,
+            "cancelled_days": 0,
+            "event_minutes": 1,
+            "cached_events": 1,
+        }
         for key, minimum in least.items():
             if getattr(self, key) < minimum:
                 raise ConfigError(f"feeds.{key}: {getattr(self, key)} must be at least {minimum}")
@@ -148,12 +155,19 @@ class Config:
         """The protocol engine's view of the configuration."""
         p = self.protocol
         exact, annual = parse_closed_days(p.closed_days)
-        return Settings(p.coordination_window_days, p.book_ahead_days, p.overdue_after_days,
-                        p.cea_upper_limit, exact, annual)
+        return Settings(
+            p.coordination_window_days,
+            p.book_ahead_days,
+            p.overdue_after_days,
+            p.cea_upper_limit,
+            exact,
+            annual,
+        )
 
 
-def load_config(path: str | os.PathLike | None = None,
-                environ: os.environ.__class__ | dict = os.environ) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, environ: os.environ.__class__ | dict = os.environ
+) -> Config:
     """Read the file named by `path` or SURVEILLANCE_CONFIG; the environment overrides the URL."""
     path = path or environ.get(CONFIG_ENV)
     config = Config()
@@ -196,10 +210,16 @@ def _build(cls, data: dict, prefix: str):
 def _coerce(key: str, kind, value):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind == tuple[str, ...] and isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if (
+        kind == tuple[str, ...]
+        and isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+    ):
         return tuple(value)
-    if isinstance(kind, type) and isinstance(value, kind) and not (
-        kind is int and isinstance(value, bool)
+    if (
+        isinstance(kind, type)
+        and isinstance(value, kind)
+        and not (kind is int and isinstance(value, bool))
     ):
         return value
     raise ConfigError(f"{key}: {value!r} is not a valid {getattr(kind, '__name__', kind)}")
@@ -216,6 +236,7 @@ def _check(config: Config) -> None:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
     try:
         from zoneinfo import ZoneInfo
+
         ZoneInfo(p.timezone)
     except (KeyError, ValueError):
         raise ConfigError(f"protocol.timezone: unknown time zone {p.timezone!r}") from None
@@ -233,23 +254,33 @@ def parse_closed_days(days: tuple[str, ...]) -> tuple[frozenset[date], frozenset
             else:
                 exact.add(date.fromisoformat(text))
         except ValueError:
-            raise ConfigError(f"protocol.closed_days: {text!r} is not MM-DD or YYYY-MM-DD") from None
+            raise ConfigError(
+                f"protocol.closed_days: {text!r} is not MM-DD or YYYY-MM-DD"
+            ) from None
     return frozenset(exact), frozenset(annual)
 
 
 def _check_delivery(mail: MailConfig, reminders: RemindersConfig) -> None:
-    choices = (("mail.backend", mail.backend, ("file", "smtp")),
-               ("mail.security", mail.security, ("starttls", "ssl", "none")),
-               ("reminders.language", reminders.language, ("nb", "en")))
+    choices = (
+        ("mail.backend", mail.backend, ("file", "smtp")),
+        ("mail.security", mail.security, ("starttls", "ssl", "none")),
+        ("reminders.language", reminders.language, ("nb", "en")),
+    )
     for key, value, allowed in choices:
         if value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
     if not 0 < mail.port < 65536 or mail.timeout_seconds <= 0 or "@" not in mail.sender:
-        raise ConfigError("mail: port must be 1-65535, timeout_seconds positive, "
-                          "sender an e-mail address")
+        raise ConfigError(
+            "mail: port must be 1-65535, timeout_seconds positive, sender an e-mail address"
+        )
     parse_send_time(reminders.send_time)
-    for key in ("misfire_grace_hours", "retry_first_minutes", "retry_max_minutes",
-                "max_attempts", "check_every_minutes"):
+    for key in (
+        "misfire_grace_hours",
+        "retry_first_minutes",
+        "retry_max_minutes",
+        "max_attempts",
+        "check_every_minutes",
+    ):
         if getattr(reminders, key) < 1:
             raise ConfigError(f"reminders.{key}: {getattr(reminders, key)} must be at least 1")
 
@@ -257,7 +288,12 @@ def _check_delivery(mail: MailConfig, reminders: RemindersConfig) -> None:
 def parse_send_time(text: str) -> tuple[int, int]:
     """The hour and minute of reminders.send_time ("06:30")."""
     hour, _, minute = text.partition(":")
-    if not (hour.isdigit() and minute.isdigit() and len(minute) == 2
-            and int(hour) < 24 and int(minute) < 60):
+    if not (
+        hour.isdigit()
+        and minute.isdigit()
+        and len(minute) == 2
+        and int(hour) < 24
+        and int(minute) < 60
+    ):
         raise ConfigError(f"reminders.send_time: {text!r} is not HH:MM")
     return int(hour), int(minute)

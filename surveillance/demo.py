@@ -12,8 +12,13 @@ from .db.models import Clinic, Patient, PlannedExam
 from .identity import make_synthetic_id
 from .protocol import add_months, load_protocol
 from .services import (
-    Context, end_surveillance, record_booking, record_missed, record_primary_control,
-    record_result, record_treatment,
+    Context,
+    end_surveillance,
+    record_booking,
+    record_missed,
+    record_primary_control,
+    record_result,
+    record_treatment,
 )
 from .services.bulk import NewPatient, load_patients
 from .services.unit import transaction
@@ -25,16 +30,58 @@ DEMO_RECIPIENT = "sykepleier@demo.invalid"
 # The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
 DEMO_PASSWORD = "demo-passord-2025"
 DEMO_ACCOUNTS = (("sykepleier@demo.invalid", "nurse"), ("admin@demo.invalid", "admin"))
-FIRST_NAMES = ("Kari", "Ola", "Ingrid", "Per", "Astrid", "Knut", "Solveig", "Bjørn", "Liv",
-               "Arne", "Randi", "Terje", "Åse", "Øystein", "Gerd", "Håkon", "Sigrid", "Jørgen")
-LAST_NAMES = ("Nordmann", "Hansen", "Johansen", "Olsen", "Larsen", "Berg", "Haugen", "Dahl",
-              "Bakken", "Strand", "Lie", "Sæther", "Løvås", "Aasen", "Kristiansen", "Moe")
+FIRST_NAMES = (
+    "Kari",
+    "Ola",
+    "Ingrid",
+    "Per",
+    "Astrid",
+    "Knut",
+    "Solveig",
+    "Bjørn",
+    "Liv",
+    "Arne",
+    "Randi",
+    "Terje",
+    "Åse",
+    "Øystein",
+    "Gerd",
+    "Håkon",
+    "Sigrid",
+    "Jørgen",
+)
+LAST_NAMES = (
+    "Nordmann",
+    "Hansen",
+    "Johansen",
+    "Olsen",
+    "Larsen",
+    "Berg",
+    "Haugen",
+    "Dahl",
+    "Bakken",
+    "Strand",
+    "Lie",
+    "Sæther",
+    "Løvås",
+    "Aasen",
+    "Kristiansen",
+    "Moe",
+)
 # What each demo patient's current control is doing: (scenario, days from today to its due date)
 SCENARIOS = (
-    ("to_book", (5, 40)), ("overdue", (-150, -35)), ("booked", (8, 40)),
-    ("results_missing", (-25, -3)), ("done_normal", (-25, -5)), ("mdt_review", (-20, -5)),
-    ("booking_to_cancel", (15, 40)), ("not_candidate", (10, 60)), ("coordinated", (10, 40)),
-    ("missed", (-60, -20)), ("upcoming", (60, 170)), ("completed", (-200, -40)),
+    ("to_book", (5, 40)),
+    ("overdue", (-150, -35)),
+    ("booked", (8, 40)),
+    ("results_missing", (-25, -3)),
+    ("done_normal", (-25, -5)),
+    ("mdt_review", (-20, -5)),
+    ("booking_to_cancel", (15, 40)),
+    ("not_candidate", (10, 60)),
+    ("coordinated", (10, 40)),
+    ("missed", (-60, -20)),
+    ("upcoming", (60, 170)),
+    ("completed", (-200, -40)),
 )
 
 
@@ -46,8 +93,9 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
             return None
         session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
     for email, role in DEMO_ACCOUNTS:
-        add_user(session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role,
-                 clinic_codes=[code])
+        add_user(
+            session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role, clinic_codes=[code]
+        )
     rng = random.Random(seed)
     plans = [_patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)]) for i in range(patients)]
     load_patients(session, ctx, code, [p for p, _ in plans])
@@ -60,31 +108,52 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
 
 def _give_results(session: Session, rng: random.Random) -> None:
     """Results for the controls loaded as already done, so the CEA charts have a history."""
-    done = session.execute(sa.select(PlannedExam.id, PlannedExam.code).where(
-        PlannedExam.state == "done", PlannedExam.result.is_(None),
-        PlannedExam.result_value.is_(None)).order_by(PlannedExam.id)).all()
-    rows = [{"exam_id": exam_id, "result": None if code == "cea" else "normal",
-             "value": round(rng.uniform(0.8, 4.5), 1) if code == "cea" else None}
-            for exam_id, code in done]
+    done = session.execute(
+        sa.select(PlannedExam.id, PlannedExam.code)
+        .where(
+            PlannedExam.state == "done",
+            PlannedExam.result.is_(None),
+            PlannedExam.result_value.is_(None),
+        )
+        .order_by(PlannedExam.id)
+    ).all()
+    rows = [
+        {
+            "exam_id": exam_id,
+            "result": None if code == "cea" else "normal",
+            "value": round(rng.uniform(0.8, 4.5), 1) if code == "cea" else None,
+        }
+        for exam_id, code in done
+    ]
     with transaction(session):
         if rows:
             session.connection().execute(
-                sa.update(PlannedExam.__table__).where(PlannedExam.id == sa.bindparam("exam_id"))
-                .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")), rows)
+                sa.update(PlannedExam.__table__)
+                .where(PlannedExam.id == sa.bindparam("exam_id"))
+                .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")),
+                rows,
+            )
 
 
 def _patient(rng: random.Random, today: date, scenario) -> tuple[NewPatient, str]:
     kind_of_day, (low, high) = scenario
     kind = rng.choice(("resection",) * 6 + ("ablation",) * 3 + ("resection_with_ablation",))
     months = [m for m, _ in load_protocol().schedules[kind]]
-    month = 60 if kind_of_day == "completed" else rng.choice(
-        [m for m in months if m in (6, 12, 18, 24, 30, 36, 48)])
+    month = (
+        60
+        if kind_of_day == "completed"
+        else rng.choice([m for m in months if m in (6, 12, 18, 24, 30, 36, 48)])
+    )
     due = today + timedelta(days=rng.randint(low, high))
     anchor = add_months(due, -month)
     # Earlier controls were done; never one that lies ahead.
     done_before = today if kind_of_day == "completed" else min(due, today)
-    return NewPatient(_national_id(rng), f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-                      treatments=((anchor, kind),), done_before=done_before), kind_of_day
+    return NewPatient(
+        _national_id(rng),
+        f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+        treatments=((anchor, kind),),
+        done_before=done_before,
+    ), kind_of_day
 
 
 def _national_id(rng: random.Random) -> str:
@@ -94,30 +163,58 @@ def _national_id(rng: random.Random) -> str:
             return number
 
 
-def _act(session: Session, ctx: Context, rng: random.Random, patient_id: int, scenario: str) -> None:
+def _act(
+    session: Session, ctx: Context, rng: random.Random, patient_id: int, scenario: str
+) -> None:
     """Put the patient's current control (its first open exams) into the scenario's state."""
     current = session.scalars(
-        sa.select(PlannedExam).where(PlannedExam.patient_id == patient_id,
-                                     PlannedExam.state == "open")
-        .order_by(PlannedExam.due, PlannedExam.code)).all()
+        sa.select(PlannedExam)
+        .where(PlannedExam.patient_id == patient_id, PlannedExam.state == "open")
+        .order_by(PlannedExam.due, PlannedExam.code)
+    ).all()
     control = [e for e in current if current and e.due == current[0].due]
     for exam in control:
         due = exam.due_working_day
         if scenario in ("booked", "booking_to_cancel", "results_missing", "missed"):
-            record_booking(session, ctx, exam.id, date=due, time="09:30", place="Radiologisk avdeling")
+            record_booking(
+                session, ctx, exam.id, date=due, time="09:30", place="Radiologisk avdeling"
+            )
         if scenario == "missed":
-            record_missed(session, ctx, exam.id, reason="Møtte ikke", contact_attempt="Ringt to ganger")
+            record_missed(
+                session, ctx, exam.id, reason="Møtte ikke", contact_attempt="Ringt to ganger"
+            )
         if scenario in ("done_normal", "mdt_review"):
             high = scenario == "mdt_review"
-            record_result(session, ctx, exam.id, done_date=min(due, ctx.today),
-                          result="suspicious" if high and exam.code != "cea" else "normal",
-                          value=round(rng.uniform(6, 25) if high else rng.uniform(0.5, 4.5), 1))
+            record_result(
+                session,
+                ctx,
+                exam.id,
+                done_date=min(due, ctx.today),
+                result="suspicious" if high and exam.code != "cea" else "normal",
+                value=round(rng.uniform(6, 25) if high else rng.uniform(0.5, 4.5), 1),
+            )
     if scenario == "booking_to_cancel":
-        record_treatment(session, ctx, patient_id, date=ctx.today - timedelta(days=10),
-                         kind="resection", note="Re-reseksjon")
+        record_treatment(
+            session,
+            ctx,
+            patient_id,
+            date=ctx.today - timedelta(days=10),
+            kind="resection",
+            note="Re-reseksjon",
+        )
     elif scenario == "not_candidate":
-        end_surveillance(session, ctx, patient_id, status="not_candidate",
-                         reason="Ikke aktuell for videre kreftrettet behandling")
+        end_surveillance(
+            session,
+            ctx,
+            patient_id,
+            status="not_candidate",
+            reason="Ikke aktuell for videre kreftrettet behandling",
+        )
     elif scenario == "coordinated" and control:
-        record_primary_control(session, ctx, patient_id, date=control[0].due - timedelta(days=7),
-                               exams=["ct_tap", "cea", "colonoscopy"])
+        record_primary_control(
+            session,
+            ctx,
+            patient_id,
+            date=control[0].due - timedelta(days=7),
+            exams=["ct_tap", "cea", "colonoscopy"],
+        )

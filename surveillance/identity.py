@@ -24,8 +24,9 @@ def parse_national_id(value: str, *, accept_synthetic: bool, today: date) -> tup
             fodselsnummer.validate(number)
             birth = fodselsnummer.get_birth_date(number)
     except StdnumError as exc:
-        raise InputError("national_id", value, "is not a valid national ID (%(detail)s)",
-                         detail=exc.message) from None
+        raise InputError(
+            "national_id", value, "is not a valid national ID (%(detail)s)", detail=exc.message
+        ) from None
     if birth > today:
         raise InputError("national_id", value, "gives a birth date in the future")
     return number, birth
@@ -33,10 +34,13 @@ def parse_national_id(value: str, *, accept_synthetic: bool, today: date) -> tup
 
 def _synthetic_birth_date(number: str, accept_synthetic: bool) -> date:
     if not accept_synthetic:
-        raise InputError("national_id", number,
-                         "is a synthetic test number, not accepted by this installation")
-    if (fodselsnummer.calc_check_digit1(number) != number[9]
-            or fodselsnummer.calc_check_digit2(number) != number[10]):
+        raise InputError(
+            "national_id", number, "is a synthetic test number, not accepted by this installation"
+        )
+    if (
+        fodselsnummer.calc_check_digit1(number) != number[9]
+        or fodselsnummer.calc_check_digit2(number) != number[10]
+    ):
         raise InputError("national_id", number, "has wrong check digits")
     month = int(number[2:4]) - SYNTHETIC_MONTH_OFFSET
     return fodselsnummer.get_birth_date(f"{number[:2]}{month:02d}{number[4:]}")

@@ -11,8 +11,12 @@ from .services.imports import MAX_BYTES, ImportRefused, Preview, import_rows, pr
 @click.argument("source", metavar="FILE", type=click.File("rb"))
 @click.option("--clinic", "clinic_code", required=True, help="The clinic the patients join.")
 @click.option("--dry-run", is_flag=True, help="Check the file, print the preview, write nothing.")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Act as if today were this date (default: the clinic's today).")
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Act as if today were this date (default: the clinic's today).",
+)
 @click.pass_context
 def import_command(ctx, source, clinic_code: str, dry_run: bool, today) -> None:
     """Import patients from a CSV file, all or nothing; registered patients are skipped."""
@@ -30,8 +34,10 @@ def import_command(ctx, source, clinic_code: str, dry_run: bool, today) -> None:
             click.echo("dry run: nothing was written")
             return
         imported = import_rows(session, service_ctx, clinic_code, preview)
-    click.echo(f"imported {imported} patient{'s' if imported != 1 else ''} into {clinic_code}, "
-               f"{preview.count('registered')} already registered (skipped)")
+    click.echo(
+        f"imported {imported} patient{'s' if imported != 1 else ''} into {clinic_code}, "
+        f"{preview.count('registered')} already registered (skipped)"
+    )
 
 
 def echo_preview(preview: Preview) -> None:
@@ -43,6 +49,8 @@ def echo_preview(preview: Preview) -> None:
             click.echo(f"row {row.number}\talready registered, skipped")
     if preview.ignored:
         click.echo(f"ignored columns: {', '.join(preview.ignored)}")
-    click.echo(f"{len(preview.rows)} rows: {preview.count('new')} to import, "
-               f"{preview.count('registered')} already registered, "
-               f"{preview.count('problem')} with problems")
+    click.echo(
+        f"{len(preview.rows)} rows: {preview.count('new')} to import, "
+        f"{preview.count('registered')} already registered, "
+        f"{preview.count('problem')} with problems"
+    )

@@ -39,8 +39,9 @@ class Login:
     token: str
 
 
-def log_in(session: Session, email: str, password: str, address: str, web: WebConfig,
-           now: datetime) -> Login:
+def log_in(
+    session: Session, email: str, password: str, address: str, web: WebConfig, now: datetime
+) -> Login:
     """Check the password under the throttle; start a new server-side session."""
     email = (email or "").strip().lower()
     keys = (f"account:{email}"[:300], f"address:{address}"[:300])
@@ -80,7 +81,8 @@ def _throttle(session: Session, key: str, web: WebConfig, now: datetime) -> Logi
         row = LoginThrottle(key=key, failures=0, updated_at=now)
         session.add(row)
     elif row.updated_at < now - timedelta(minutes=web.lockout_minutes) and (
-            row.locked_until is None or row.locked_until <= now):
+        row.locked_until is None or row.locked_until <= now
+    ):
         row.failures, row.locked_until = 0, None  # old failures are forgiven
     return row
 
@@ -97,8 +99,9 @@ def _fail(throttles: list[LoginThrottle], web: WebConfig, now: datetime) -> None
 def _start(session: Session, user: User, address: str, now: datetime) -> Login:
     token = secrets.token_urlsafe(32)
     with transaction(session):
-        session.add(UserSession(token_hash=_hash(token), user_id=user.id, created_at=now,
-                                last_seen_at=now))
+        session.add(
+            UserSession(token_hash=_hash(token), user_id=user.id, created_at=now, last_seen_at=now)
+        )
         record_event(session, Actor(user.email, user.id), "login", address=address)
     return Login(user.id, token)
 
@@ -124,8 +127,10 @@ def session_user(session: Session, token: str, web: WebConfig, now: datetime) ->
 def end_sessions(session: Session, user_id: int, now: datetime) -> int:
     """End every open session of a user (inside the caller's transaction); return how many."""
     result = session.execute(
-        sa.update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-        .values(ended_at=now))
+        sa.update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
     return result.rowcount
 
 

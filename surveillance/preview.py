@@ -7,14 +7,28 @@ import re
 from datetime import date
 
 from .protocol import (
-    DEFAULT_PROTOCOL, History, Plan, PrimaryControl, Protocol, Settings, Treatment, find_anchor,
-    load_protocol, make_plan,
+    DEFAULT_PROTOCOL,
+    History,
+    Plan,
+    PrimaryControl,
+    Protocol,
+    Settings,
+    Treatment,
+    find_anchor,
+    load_protocol,
+    make_plan,
 )
 from .protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 
 KEYS = {"candidate", "treatments", "primary_followups", "protocol"}
-JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
-              bool: "true or false", type(None): "null"}
+JSON_TYPES = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 # Only YYYY-MM-DD: date.fromisoformat alone would also take week dates such as 2025-W03-1.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -28,7 +42,9 @@ def preview(text: str, settings: Settings = Settings(), default: str = DEFAULT_P
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PreviewError(f"input: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise PreviewError(
+            f"input: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
     except RecursionError:
         raise PreviewError("input: not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
@@ -45,7 +61,9 @@ def preview(text: str, settings: Settings = Settings(), default: str = DEFAULT_P
         raise PreviewError(f"candidate: {_shown(candidate)} is not true or false")
     history = History(
         treatments=tuple(_treatment(t, i) for i, t in enumerate(_list(data, "treatments"))),
-        primary_controls=tuple(_control(c, i) for i, c in enumerate(_list(data, "primary_followups"))),
+        primary_controls=tuple(
+            _control(c, i) for i, c in enumerate(_list(data, "primary_followups"))
+        ),
         candidate=candidate,
     )
     return plan_json(_plan(protocol, history, settings))
@@ -58,7 +76,9 @@ def _plan(protocol: Protocol, history: History, settings: Settings) -> Plan:
         # Only an anchor near the year 9999 gets here: its plan runs off the calendar.
         anchor = find_anchor(protocol, history.treatments)
         field = f"treatments[{history.treatments.index(anchor)}].date"
-        raise PreviewError(f"{field}: {_shown(anchor.date.isoformat())} is too late to plan") from None
+        raise PreviewError(
+            f"{field}: {_shown(anchor.date.isoformat())} is too late to plan"
+        ) from None
 
 
 def plan_json(plan: Plan) -> dict:
@@ -68,9 +88,15 @@ def plan_json(plan: Plan) -> dict:
         "protocol": plan.protocol,
         "anchor": {"date": anchor.date.isoformat(), "kind": anchor.kind} if anchor else None,
         "exams": [
-            {"kind": e.code, "month": e.month, "due": e.due.isoformat(),
-             "due_working_day": e.due_working_day.isoformat(),
-             "coordinated_with": e.coordinated_with.date.isoformat() if e.coordinated_with else None}
+            {
+                "kind": e.code,
+                "month": e.month,
+                "due": e.due.isoformat(),
+                "due_working_day": e.due_working_day.isoformat(),
+                "coordinated_with": e.coordinated_with.date.isoformat()
+                if e.coordinated_with
+                else None,
+            }
             for e in plan.exams
         ],
     }

@@ -16,8 +16,9 @@ from .services.validate import parse_choice
 MIN_PASSWORD_LENGTH = 12
 
 
-def add_user(session: Session, actor: Actor, *, email: str, password: str, role: str,
-             clinic_codes: list[str]) -> User:
+def add_user(
+    session: Session, actor: Actor, *, email: str, password: str, role: str, clinic_codes: list[str]
+) -> User:
     """Create an account with a role and its clinics."""
     with transaction(session):
         email = (email or "").strip().lower()
@@ -25,21 +26,26 @@ def add_user(session: Session, actor: Actor, *, email: str, password: str, role:
             raise InputError("email", email, "is not an e-mail address")
         if session.scalar(sa.select(User.id).where(User.email == email)):
             raise InputError("email", email, "already has an account")
-        user = User(email=email, role=parse_choice("role", role, ROLES),
-                    password_hash=generate_password_hash(check_password(password), method="scrypt"),
-                    clinics=[clinic_by_code(session, code) for code in clinic_codes])
+        user = User(
+            email=email,
+            role=parse_choice("role", role, ROLES),
+            password_hash=generate_password_hash(check_password(password), method="scrypt"),
+            clinics=[clinic_by_code(session, code) for code in clinic_codes],
+        )
         session.add(user)
         session.flush()
-        record_event(session, actor, "user.add", None, user=user.id, role=role,
-                     clinics=sorted(clinic_codes))
+        record_event(
+            session, actor, "user.add", None, user=user.id, role=role, clinics=sorted(clinic_codes)
+        )
     return user
 
 
 def check_password(password: str) -> str:
     """The password, if it is long enough to keep; refused otherwise."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError("password", "…", "must be at least %(min)d characters",
-                         min=MIN_PASSWORD_LENGTH)
+        raise InputError(
+            "password", "…", "must be at least %(min)d characters", min=MIN_PASSWORD_LENGTH
+        )
     return password
 
 
@@ -58,8 +64,14 @@ def set_active(session: Session, actor: Actor, email: str, active: bool, now) ->
             raise InputError("email", email, "has no account")
         user.active = active
         ended = 0 if active else end_sessions(session, user.id, now)
-        record_event(session, actor, "user.enable" if active else "user.disable", None,
-                     user=user.id, sessions_ended=ended)
+        record_event(
+            session,
+            actor,
+            "user.enable" if active else "user.disable",
+            None,
+            user=user.id,
+            sessions_ended=ended,
+        )
     return user
 
 

@@ -102,8 +102,9 @@ class SmtpServer:
     def __init__(self, port: int | None = None, **server_kwargs):
         self.handler = Handler()
         self.port = port or free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
-                                     **server_kwargs)
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, **server_kwargs
+        )
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()
@@ -119,16 +120,28 @@ class SmtpServer:
 
     def backend(self, **overrides) -> SmtpBackend:
         """Our SMTP backend pointed at this server, in plain text unless told otherwise."""
-        values = {"host": "127.0.0.1", "port": self.port, "security": "none",
-                  "sender": SENDER, "timeout": 10.0} | overrides
+        values = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "security": "none",
+            "sender": SENDER,
+            "timeout": 10.0,
+        } | overrides
         return SmtpBackend(**values)
 
 
 def smtp_config(port: int, **reminders) -> Config:
     """A configuration that sends to 127.0.0.1:port without TLS."""
     config = Config()
-    mail = replace(MailConfig(), backend="smtp", host="127.0.0.1", port=port, security="none",
-                   sender=SENDER, timeout_seconds=10.0)
+    mail = replace(
+        MailConfig(),
+        backend="smtp",
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        sender=SENDER,
+        timeout_seconds=10.0,
+    )
     return replace(config, mail=mail, reminders=replace(config.reminders, **reminders))
 
 
@@ -149,9 +162,28 @@ def tally(received: list[Received], expected: set[tuple[str, date]]) -> dict[str
 def make_certificate(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key."""
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -189,9 +221,15 @@ def give_work(session, ctx, create_patient, clinic, recipients: str = RECIPIENTS
         record_treatment(session, ctx, patient.id, date=anchor, kind="resection")
 
     def first(patient, code):
-        return session.scalars(sa.select(PlannedExam).where(
-            PlannedExam.patient_id == patient.id, PlannedExam.code == code,
-            PlannedExam.state == "open").order_by(PlannedExam.due)).first()
+        return session.scalars(
+            sa.select(PlannedExam)
+            .where(
+                PlannedExam.patient_id == patient.id,
+                PlannedExam.code == code,
+                PlannedExam.state == "open",
+            )
+            .order_by(PlannedExam.due)
+        ).first()
 
     # Ingrid: booked, then re-resected: the booking must be cancelled by hand.
     record_booking(session, ctx, first(patients[2], "ct_tap").id, date="2026-06-09")
@@ -199,6 +237,7 @@ def give_work(session, ctx, create_patient, clinic, recipients: str = RECIPIENTS
     # Per: booked for a day now past, no result yet.
     record_booking(session, ctx, first(patients[3], "ct_tap").id, date="2026-05-28")
     # Astrid: a suspicious CT puts her on the MDT list.
-    record_result(session, ctx, first(patients[4], "ct_tap").id, done_date="2026-05-21",
-                  result="suspicious")
+    record_result(
+        session, ctx, first(patients[4], "ct_tap").id, done_date="2026-05-21", result="suspicious"
+    )
     return patients

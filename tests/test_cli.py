@@ -125,15 +125,29 @@ def test_db_upgrade_makes_the_schema(sqlite_url):
 
 
 def test_init_makes_the_clinic_and_its_administrator(sqlite_url):
-    out = ok("init", "--clinic", "C", "--clinic-name", "Kirurgisk poliklinikk",
-             "--admin", "Admin@Example.no", input=PASSWORD + "\n")
+    out = ok(
+        "init",
+        "--clinic",
+        "C",
+        "--clinic-name",
+        "Kirurgisk poliklinikk",
+        "--admin",
+        "Admin@Example.no",
+        input=PASSWORD + "\n",
+    )
     assert out == "clinic C and administrator Admin@Example.no are ready\n"
-    assert query(sqlite_url, sa.select(Clinic.code, Clinic.name)) == [("C", "Kirurgisk poliklinikk")]
+    assert query(sqlite_url, sa.select(Clinic.code, Clinic.name)) == [
+        ("C", "Kirurgisk poliklinikk")
+    ]
     engine = make_engine(sqlite_url)
     try:
         with sa.orm.Session(engine) as session:
             user = session.scalars(sa.select(User)).one()
-            assert (user.email, user.role, [c.code for c in user.clinics]) == ("admin@example.no", "admin", ["C"])
+            assert (user.email, user.role, [c.code for c in user.clinics]) == (
+                "admin@example.no",
+                "admin",
+                ["C"],
+            )
             assert password_matches(user, PASSWORD)
             assert PASSWORD not in user.password_hash
     finally:
@@ -142,8 +156,9 @@ def test_init_makes_the_clinic_and_its_administrator(sqlite_url):
 
 
 def test_init_refuses_a_short_password_and_writes_nothing(sqlite_url):
-    line = refused("init", "--clinic", "C", "--clinic-name", "N", "--admin", "a@example.no",
-                   input="short\n")
+    line = refused(
+        "init", "--clinic", "C", "--clinic-name", "N", "--admin", "a@example.no", input="short\n"
+    )
     assert "password" in line and "12 characters" in line
     assert "short" not in line
     ok("db", "upgrade")
@@ -207,7 +222,9 @@ def test_an_unknown_clinic_is_named(demo):
 
 
 def test_patient_show_prints_the_plan_and_is_audited(demo):
-    views = sa.select(AuditEvent.actor, AuditEvent.patient_id).where(AuditEvent.action == "patient.view")
+    views = sa.select(AuditEvent.actor, AuditEvent.patient_id).where(
+        AuditEvent.action == "patient.view"
+    )
     before = query(demo, views)
     out = ok("patient", "show", "P-0001", "--today", TODAY)
     lines = out.splitlines()
@@ -223,18 +240,29 @@ def test_patient_show_prints_the_plan_and_is_audited(demo):
     assert viewed == patient_id and actor.startswith("cli:")
 
 
-@pytest.mark.parametrize("reference, message", [
-    ("X-1", "reference: 'X-1' is not a local reference like P-0042"),  # not a reference at all
-    ("P-9999", "no patient with reference P-9999"),                  # a reference nobody has
-])
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("X-1", "reference: 'X-1' is not a local reference like P-0042"),  # not a reference at all
+        ("P-9999", "no patient with reference P-9999"),  # a reference nobody has
+    ],
+)
 def test_patient_show_refuses_a_bad_reference(demo, reference, message):
     assert refused("patient", "show", reference) == f"error: {message}"
 
 
 def test_an_unknown_configuration_key_is_named(tmp_path, use_database):
-    use_database(f"sqlite:///{tmp_path}/s.db", config_text="[patients]\naccept_synthetic_id = true\n")
-    assert refused("db", "upgrade") == "error: unknown configuration key 'patients.accept_synthetic_id'"
-    assert refused("preview", "-", input="{}") == "error: unknown configuration key 'patients.accept_synthetic_id'"
+    use_database(
+        f"sqlite:///{tmp_path}/s.db", config_text="[patients]\naccept_synthetic_id = true\n"
+    )
+    assert (
+        refused("db", "upgrade")
+        == "error: unknown configuration key 'patients.accept_synthetic_id'"
+    )
+    assert (
+        refused("preview", "-", input="{}")
+        == "error: unknown configuration key 'patients.accept_synthetic_id'"
+    )
 
 
 def test_the_environment_overrides_the_files_database(tmp_path, monkeypatch, write_config):
@@ -258,8 +286,19 @@ def test_an_unreachable_database_is_one_line(use_database):
 def test_the_main_flow_on_postgresql(fresh_database, use_database):
     url = use_database(fresh_database("postgresql"))
     assert ok("db", "upgrade") == "database is up to date\n"
-    ok("init", "--clinic", "C", "--clinic-name", "N", "--admin", "a@example.no", input=PASSWORD + "\n")
-    refused("init", "--clinic", "D", "--clinic-name", "N", "--admin", "b@example.no", input="short\n")
+    ok(
+        "init",
+        "--clinic",
+        "C",
+        "--clinic-name",
+        "N",
+        "--admin",
+        "a@example.no",
+        input=PASSWORD + "\n",
+    )
+    refused(
+        "init", "--clinic", "D", "--clinic-name", "N", "--admin", "b@example.no", input="short\n"
+    )
     assert ok("demo", "--today", TODAY) == "DEMO\n"
     assert ok("demo", "--today", TODAY) == "DEMO\n"
     assert count(url, Patient) == DEMO_PATIENTS
@@ -268,5 +307,7 @@ def test_the_main_flow_on_postgresql(fresh_database, use_database):
     assert worklist_categories(out)[0] == "overdue"
     refused("worklist", "--clinic", "NOPE")
     assert ok("patient", "show", "P-0001", "--today", TODAY).startswith("P-0001  ")
-    assert query(url, sa.select(AuditEvent.action).where(AuditEvent.action == "patient.view")) == [("patient.view",)]
+    assert query(url, sa.select(AuditEvent.action).where(AuditEvent.action == "patient.view")) == [
+        ("patient.view",)
+    ]
     assert query(url, sa.select(Clinic.code).order_by(Clinic.code)) == [("C",), ("DEMO",)]

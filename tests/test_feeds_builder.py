@@ -14,7 +14,11 @@ from surveillance.feeds.ical import escape_text, fold, ical_duration
 from surveillance.feeds.render import CachedEvent, EventCache, FeedSettings, feed_text
 from surveillance.feeds.timezones import vtimezone
 from surveillance.feeds.tokens import (
-    feed_urls, new_token, same_hash, token_hash, well_formed,
+    feed_urls,
+    new_token,
+    same_hash,
+    token_hash,
+    well_formed,
 )
 
 TODAY = date(2026, 6, 1)
@@ -25,11 +29,26 @@ SETTINGS = FeedSettings.from_config(Config(feeds=FeedsConfig(language="en")))
 
 def exam(**overrides) -> ExamRow:
     """A planned exam as the feed's query returns it; keyword arguments override."""
-    values = dict(id=1, uid="0f0e0d0c-0000-4000-8000-000000000001", patient_id=7, anchor_id=3,
-                  month=6, code="ct_tap", state="open", sequence=0, due=date(2026, 9, 15),
-                  due_working_day=date(2026, 9, 15), booked_date=None, booked_time=None,
-                  booked_place=None, coordinated_date=None, updated_at=CHANGED, local_number=42,
-                  details=False, name=None)
+    values = dict(
+        id=1,
+        uid="0f0e0d0c-0000-4000-8000-000000000001",
+        patient_id=7,
+        anchor_id=3,
+        month=6,
+        code="ct_tap",
+        state="open",
+        sequence=0,
+        due=date(2026, 9, 15),
+        due_working_day=date(2026, 9, 15),
+        booked_date=None,
+        booked_time=None,
+        booked_place=None,
+        coordinated_date=None,
+        updated_at=CHANGED,
+        local_number=42,
+        details=False,
+        name=None,
+    )
     values.update(overrides)
     return ExamRow(**values)
 
@@ -42,8 +61,9 @@ def control(id: int = 1, **overrides) -> tuple[ExamRow, ...]:
 
 def build(rows, name: str, today: date, settings: FeedSettings, cache: EventCache) -> str:
     """A feed of these rows (each its own version, as in a database's index)."""
-    return feed_text(rows, lambda ids: [r for r in rows if r.id in ids], name, today, settings,
-                     cache)
+    return feed_text(
+        rows, lambda ids: [r for r in rows if r.id in ids], name, today, settings, cache
+    )
 
 
 def lines(text: str) -> list[str]:
@@ -58,13 +78,18 @@ def prop(text: str, name: str) -> list[str]:
 
 # ---- content lines -------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [
-    "x" * 200,  # ASCII: cut every 75 octets
-    "æøå" * 60,  # two-octet characters: never cut inside one
-    "a" + "€" * 70,  # three-octet characters, met at every offset
-    "𝄞" * 40 + "b",  # four-octet characters
-    "x" * 63,  # exactly 75 octets with the name: not folded
-], ids=["ascii", "two-octet", "three-octet", "four-octet", "exactly-75"])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x" * 200,  # ASCII: cut every 75 octets
+        "æøå" * 60,  # two-octet characters: never cut inside one
+        "a" + "€" * 70,  # three-octet characters, met at every offset
+        "𝄞" * 40 + "b",  # four-octet characters
+        "x" * 63,  # exactly 75 octets with the name: not folded
+    ],
+    ids=["ascii", "two-octet", "three-octet", "four-octet", "exactly-75"],
+)
 def test_lines_fold_at_75_octets_without_splitting_a_character(value):
     folded = fold(f"DESCRIPTION:{value}").encode()
     *physical, after_last = folded.split(b"\r\n")
@@ -75,32 +100,39 @@ def test_lines_fold_at_75_octets_without_splitting_a_character(value):
     assert (len(physical) == 1) == (len(f"DESCRIPTION:{value}".encode()) <= 75)
 
 
-@pytest.mark.parametrize("raw, escaped", [
-    ("a,b", r"a\,b"),  # comma
-    ("a;b", r"a\;b"),  # semicolon
-    ("a\\b", "a\\\\b"),  # backslash first, so its escape is not escaped again
-    ("a\nb", r"a\nb"),  # newline
-    ("a\r\nb", r"a\nb"),  # CRLF is one line break
-    ("a\rATTENDEE:evil", r"a\nATTENDEE:evil"),  # a lone CR is a line break too
-    ("a\x00b\x1bc\td", "abc\td"),  # other control characters are not TEXT; the tab is
-    ("plain", "plain"),
-])
+@pytest.mark.parametrize(
+    "raw, escaped",
+    [
+        ("a,b", r"a\,b"),  # comma
+        ("a;b", r"a\;b"),  # semicolon
+        ("a\\b", "a\\\\b"),  # backslash first, so its escape is not escaped again
+        ("a\nb", r"a\nb"),  # newline
+        ("a\r\nb", r"a\nb"),  # CRLF is one line break
+        ("a\rATTENDEE:evil", r"a\nATTENDEE:evil"),  # a lone CR is a line break too
+        ("a\x00b\x1bc\td", "abc\td"),  # other control characters are not TEXT; the tab is
+        ("plain", "plain"),
+    ],
+)
 def test_text_is_escaped(raw, escaped):
     assert escape_text(raw) == escaped
 
 
-@pytest.mark.parametrize("delta, text", [
-    (timedelta(hours=8), "PT8H"),
-    (-timedelta(days=41, hours=16), "-P41DT16H"),
-    (-timedelta(days=3), "-P3D"),
-    (timedelta(minutes=90), "PT1H30M"),
-    (timedelta(0), "P0D"),
-])
+@pytest.mark.parametrize(
+    "delta, text",
+    [
+        (timedelta(hours=8), "PT8H"),
+        (-timedelta(days=41, hours=16), "-P41DT16H"),
+        (-timedelta(days=3), "-P3D"),
+        (timedelta(minutes=90), "PT1H30M"),
+        (timedelta(0), "P0D"),
+    ],
+)
 def test_durations(delta, text):
     assert ical_duration(delta) == text
 
 
 # ---- the time zone --------------------------------------------------------------------
+
 
 def test_oslo_changes_on_the_last_sundays_of_march_and_october():
     text = vtimezone("Europe/Oslo", 2025)
@@ -109,10 +141,13 @@ def test_oslo_changes_on_the_last_sundays_of_march_and_october():
     assert text.count("RRULE:FREQ=YEARLY;BYMONTH=") == 2 and "BYDAY=-1SU" in text
 
 
-@pytest.mark.parametrize("tzid, rule", [
-    ("America/New_York", "BYMONTH=3;BYDAY=2SU"),  # the n-th Sunday, not the last
-    ("Australia/Sydney", "BYMONTH=10;BYDAY=1SU"),  # summer time across the new year
-])
+@pytest.mark.parametrize(
+    "tzid, rule",
+    [
+        ("America/New_York", "BYMONTH=3;BYDAY=2SU"),  # the n-th Sunday, not the last
+        ("Australia/Sydney", "BYMONTH=10;BYDAY=1SU"),  # summer time across the new year
+    ],
+)
 def test_other_zones_get_their_own_rules(tzid, rule):
     assert rule in vtimezone(tzid, 2025)
 
@@ -124,6 +159,7 @@ def test_a_zone_without_summer_time_has_one_observance():
 
 # ---- tokens ---------------------------------------------------------------------------
 
+
 def test_tokens_are_random_long_and_kept_only_as_a_hash():
     tokens = {new_token() for _ in range(100)}
     assert len(tokens) == 100 and all(well_formed(t) and len(t) == 43 for t in tokens)
@@ -133,8 +169,9 @@ def test_tokens_are_random_long_and_kept_only_as_a_hash():
     assert same_hash(token_hash(token), token) and not same_hash(token_hash(token), other)
 
 
-@pytest.mark.parametrize("token", ["", "short", "x" * 42, "x" * 44, "a/b" + "x" * 40,
-                                   "x" * 42 + "."])
+@pytest.mark.parametrize(
+    "token", ["", "short", "x" * 42, "x" * 44, "a/b" + "x" * 40, "x" * 42 + "."]
+)
 def test_malformed_tokens_are_refused_before_the_database(token):
     assert not well_formed(token)
 
@@ -146,6 +183,7 @@ def test_the_addresses_of_a_feed():
 
 
 # ---- one event per control -------------------------------------------------------------
+
 
 def test_exams_of_a_control_make_one_event_and_other_months_another():
     rows = [*control(), exam(id=3, month=12, uid="u3")]
@@ -160,8 +198,10 @@ def test_an_all_day_event_on_the_working_day_ends_the_next_day():
 
 def test_a_booking_with_a_time_makes_a_timed_event_in_the_clinics_zone():
     booked = dict(state="booked", booked_date=date(2026, 9, 14), booked_time=time(10, 15))
-    members = (exam(**booked), exam(**{**booked, "booked_time": time(9, 0)}, id=2, code="cea",
-                                     uid="u2"))
+    members = (
+        exam(**booked),
+        exam(**{**booked, "booked_time": time(9, 0)}, id=2, code="cea", uid="u2"),
+    )
     text = vevent(members, False, SETTINGS.events)
     assert "DTSTART;TZID=Europe/Oslo:20260914T090000\r\n" in text
     assert "DTEND;TZID=Europe/Oslo:20260914T104500\r\n" in text  # the last one + 30 minutes
@@ -204,8 +244,13 @@ def test_by_default_an_event_shows_a_reference_and_a_link_only():
 
 
 def test_a_clinic_that_opted_in_sees_names_exams_and_places():
-    members = control(details=True, name="Kari Nordmann", state="booked",
-                      booked_date=date(2026, 9, 14), booked_place="CT-lab, Ullevål")
+    members = control(
+        details=True,
+        name="Kari Nordmann",
+        state="booked",
+        booked_date=date(2026, 9, 14),
+        booked_place="CT-lab, Ullevål",
+    )
     text = vevent(members, False, SETTINGS.events)
     assert prop(text, "SUMMARY") == ["P-0042 Kari Nordmann · CT chest/abdomen/pelvis + CEA"]
     assert prop(text, "LOCATION") == [r"CT-lab\, Ullevål"]
@@ -217,11 +262,14 @@ def test_by_default_the_feed_speaks_norwegian():
     assert prop(plain, "SUMMARY") == ["P-0042 · Oppfølgingskontroll"]
     assert prop(plain, "DESCRIPTION") == [  # the event's, then its alarm's
         r"Bestilles innen 04.08.2026\nÅpne i Leveroppfølging: http://127.0.0.1:5000/patients/7",
-        "Bestill oppfølgingskontrollen for P-0042"]
-    cancelled = vevent(control(state="cancelled", details=True, name="Kari Nordmann"), False,
-                       settings.events)
+        "Bestill oppfølgingskontrollen for P-0042",
+    ]
+    cancelled = vevent(
+        control(state="cancelled", details=True, name="Kari Nordmann"), False, settings.events
+    )
     assert prop(cancelled, "SUMMARY") == [
-        "Avlyst: P-0042 Kari Nordmann · CT thorax/abdomen/bekken + CEA"]
+        "Avlyst: P-0042 Kari Nordmann · CT thorax/abdomen/bekken + CEA"
+    ]
     assert settings.calendar_word == "Leveroppfølging"
 
 
@@ -238,15 +286,20 @@ def test_no_property_can_be_injected(field):
 
 def test_cancelled_controls_leave_the_feed_after_60_days():
     cancelled = control(state="cancelled", updated_at=datetime(2026, 4, 1, 12, tzinfo=timezone.utc))
-    shown = [d for d in (date(2026, 5, 31), date(2026, 6, 1)) if "BEGIN:VEVENT" in
-             build(cancelled, "x", d, SETTINGS, EventCache(10))]
+    shown = [
+        d
+        for d in (date(2026, 5, 31), date(2026, 6, 1))
+        if "BEGIN:VEVENT" in build(cancelled, "x", d, SETTINGS, EventCache(10))
+    ]
     assert shown == [date(2026, 5, 31)]  # 2026-04-01 + 60 days = 2026-05-31, its last day
 
 
 def test_a_repeated_build_serialises_only_what_changed():
     cache = EventCache(100)
-    rows = [*control(), exam(id=3, uid="u3", month=12, due=date(2026, 12, 1),
-                             due_working_day=date(2026, 12, 1))]
+    rows = [
+        *control(),
+        exam(id=3, uid="u3", month=12, due=date(2026, 12, 1), due_working_day=date(2026, 12, 1)),
+    ]
     first = build(rows, "x", TODAY, SETTINGS, cache)
     assert cache.built == 2 and build(rows, "x", TODAY, SETTINGS, cache) == first
     rows[2] = rows[2]._replace(sequence=1, state="booked", booked_date=date(2026, 12, 2))
@@ -265,10 +318,17 @@ def test_the_cache_stays_within_its_limit():
 def test_the_calendar_names_itself_and_asks_to_be_refreshed():
     text = build([], "Liver follow-up · TEST", TODAY, SETTINGS, EventCache(1))
     assert lines(text) == [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//surveillance//liver follow-up//EN",
-        "CALSCALE:GREGORIAN", "METHOD:PUBLISH", "NAME:Liver follow-up · TEST",
-        "X-WR-CALNAME:Liver follow-up · TEST", "REFRESH-INTERVAL;VALUE=DURATION:PT6H",
-        "X-PUBLISHED-TTL:PT6H", "END:VCALENDAR"]
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//surveillance//liver follow-up//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "NAME:Liver follow-up · TEST",
+        "X-WR-CALNAME:Liver follow-up · TEST",
+        "REFRESH-INTERVAL;VALUE=DURATION:PT6H",
+        "X-PUBLISHED-TTL:PT6H",
+        "END:VCALENDAR",
+    ]
 
 
 def test_a_vtimezone_comes_only_with_a_timed_event():
@@ -277,13 +337,16 @@ def test_a_vtimezone_comes_only_with_a_timed_event():
     assert "BEGIN:VTIMEZONE" in build(booked, "x", TODAY, SETTINGS, EventCache(9))
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"refresh_interval": "6 hours"}, "feeds.refresh_interval"),  # not a duration
-    ({"refresh_interval": "PT"}, "feeds.refresh_interval"),  # an empty one
-    ({"days_ahead": 0}, "feeds.days_ahead"),  # a window that holds nothing ahead
-    ({"cancelled_days": -1}, "feeds.cancelled_days"),
-    ({"language": "de"}, "feeds.language"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"refresh_interval": "6 hours"}, "feeds.refresh_interval"),  # not a duration
+        ({"refresh_interval": "PT"}, "feeds.refresh_interval"),  # an empty one
+        ({"days_ahead": 0}, "feeds.days_ahead"),  # a window that holds nothing ahead
+        ({"cancelled_days": -1}, "feeds.cancelled_days"),
+        ({"language": "de"}, "feeds.language"),
+    ],
+)
 def test_impossible_feed_settings_are_refused(values, message):
     with pytest.raises(ConfigError, match=message):
         FeedsConfig(**values)

@@ -20,7 +20,7 @@ PATH = re.compile(r"/feeds/([A-Za-z0-9_-]{43})\.ics")
 def command(engine, session, clinic, tmp_path, monkeypatch):
     """Run `surveillance` on the test database; the result keeps stdout and stderr apart."""
     config = tmp_path / "config.toml"
-    config.write_text("[web]\nbase_url = \"https://oppfolging.example.no\"\n", "utf-8")
+    config.write_text('[web]\nbase_url = "https://oppfolging.example.no"\n', "utf-8")
     monkeypatch.setenv("SURVEILLANCE_CONFIG", str(config))
     url = engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("SURVEILLANCE_DATABASE_URL", url)
@@ -68,11 +68,14 @@ def test_details_switch_a_clinics_opt_in(command, session):
     assert session.scalar(sa.select(Clinic.feed_include_details)) is False
 
 
-@pytest.mark.parametrize("args, message", [
-    (("create", "--clinic", "NOPE"), "clinic: 'NOPE' is not a known clinic code"),
-    (("create", "--user", "nobody@test"), "no account 'nobody@test'"),
-    (("revoke", "999999"), "feed 999999 not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("create", "--clinic", "NOPE"), "clinic: 'NOPE' is not a known clinic code"),
+        (("create", "--user", "nobody@test"), "no account 'nobody@test'"),
+        (("revoke", "999999"), "feed 999999 not found"),
+    ],
+)
 def test_refusals_are_one_line(command, args, message):
     result = command(*args)
     assert result.exit_code == 2 and result.stdout == ""

@@ -14,7 +14,12 @@ from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, PlannedExam
 from surveillance.errors import NotFound
 from surveillance.feeds.serve import Feeds, serve_feed
 from surveillance.feeds.store import (
-    create_clinic_feed, create_user_feed, find_scope, list_feeds, revoke_feed, set_details,
+    create_clinic_feed,
+    create_user_feed,
+    find_scope,
+    list_feeds,
+    revoke_feed,
+    set_details,
 )
 from surveillance.feeds.tokens import token_hash
 from surveillance.services import Actor, record_booking, record_result, record_treatment
@@ -51,6 +56,7 @@ def open_exams(patient, month: int) -> list[PlannedExam]:
 
 
 # ---- feeds: create, find, revoke -------------------------------------------------------
+
 
 def test_only_the_hash_of_a_token_is_stored(session, clinic):
     new = create_clinic_feed(session, ADMIN, clinic.id, "Desk")
@@ -98,8 +104,10 @@ def test_a_user_may_revoke_only_their_own_feeds_and_their_clinics(session, clini
 
 # ---- what a client sees ----------------------------------------------------------------
 
-def test_a_re_plan_changes_the_feed_as_a_client_expects(session, ctx, feeds, clinic_feed,
-                                                        create_patient):
+
+def test_a_re_plan_changes_the_feed_as_a_client_expects(
+    session, ctx, feeds, clinic_feed, create_patient
+):
     patient = create_patient(treatment_date="2025-09-20", treatment_kind="resection")
     other = create_patient(treatment_date="2025-10-02", treatment_kind="resection")
     for e in open_exams(patient, 6):  # due 2026-03-20, in the window: done before the re-plan
@@ -119,7 +127,8 @@ def test_a_re_plan_changes_the_feed_as_a_client_expects(session, ctx, feeds, cli
     assert sorted(after[uid][0] for uid in new) == [date(2026, 11, 2), date(2027, 5, 3)]
     for month in (6, 12):  # the untouched patient: the same events, to the octet
         assert _event_text(before_text, _uid_of(other, month)) == _event_text(
-            after_text, _uid_of(other, month))
+            after_text, _uid_of(other, month)
+        )
 
 
 def _uid_of(patient, month: int) -> str:
@@ -132,10 +141,13 @@ def _event_text(feed: str, uid: str) -> str:
     return event
 
 
-def test_no_name_or_national_id_in_a_feed_unless_the_clinic_opts_in(session, ctx, feeds, clinic,
-                                                                    clinic_feed, create_patient):
-    patients = [create_patient(name=name, treatment_date="2026-01-10", treatment_kind=kind)
-                for name, kind in (("Kari Nordmann", "resection"), ("Ola Åsen", "ablation"))]
+def test_no_name_or_national_id_in_a_feed_unless_the_clinic_opts_in(
+    session, ctx, feeds, clinic, clinic_feed, create_patient
+):
+    patients = [
+        create_patient(name=name, treatment_date="2026-01-10", treatment_kind=kind)
+        for name, kind in (("Kari Nordmann", "resection"), ("Ola Åsen", "ablation"))
+    ]
     (exam,) = open_exams(patients[1], 9)
     record_booking(session, ctx, exam.id, date="2026-10-12", time="08:15", place="CT-lab 2")
     feed = text(session, feeds, clinic_feed)
@@ -152,33 +164,42 @@ def test_no_name_or_national_id_in_a_feed_unless_the_clinic_opts_in(session, ctx
     assert not any(p.national_id in detailed for p in patients)
 
 
-def test_a_booking_with_a_time_gives_a_timed_event_with_its_zone(session, ctx, feeds, clinic_feed,
-                                                                 create_patient):
+def test_a_booking_with_a_time_gives_a_timed_event_with_its_zone(
+    session, ctx, feeds, clinic_feed, create_patient
+):
     patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
     for e in open_exams(patient, 6):
         record_booking(session, ctx, e.id, date="2026-07-16", time="10:15")
     feed = text(session, feeds, clinic_feed)
     assert "DTSTART;TZID=Europe/Oslo:20260716T101500\r\n" in feed
     assert "BEGIN:VTIMEZONE\r\nTZID:Europe/Oslo\r\n" in feed
-    assert parse_all(feed)[_uid_of(patient, 6)][0] == datetime(2026, 7, 16, 8, 15,
-                                                               tzinfo=timezone.utc)
+    assert parse_all(feed)[_uid_of(patient, 6)][0] == datetime(
+        2026, 7, 16, 8, 15, tzinfo=timezone.utc
+    )
 
 
 def test_a_cancelled_control_leaves_the_feed_60_days_after_its_cancellation(
-        session, ctx, feeds, clinic_feed, create_patient):
+    session, ctx, feeds, clinic_feed, create_patient
+):
     patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
     record_treatment(session, ctx, patient.id, date="2026-05-20", kind="resection")
     with writing(session):  # the re-plan happened on TODAY at noon, the clinic's time
-        session.execute(sa.update(PlannedExam).where(PlannedExam.state == "cancelled")
-                        .values(updated_at=datetime(2026, 6, 1, 10, tzinfo=timezone.utc)))
+        session.execute(
+            sa.update(PlannedExam)
+            .where(PlannedExam.state == "cancelled")
+            .values(updated_at=datetime(2026, 6, 1, 10, tzinfo=timezone.utc))
+        )
     cancelled = _uid_of(patient, 6)
-    assert parse_all(text(session, feeds, clinic_feed, TODAY + timedelta(days=60)))[cancelled][3] \
+    assert (
+        parse_all(text(session, feeds, clinic_feed, TODAY + timedelta(days=60)))[cancelled][3]
         == "CANCELLED"
+    )
     assert cancelled not in parse_all(text(session, feeds, clinic_feed, TODAY + timedelta(days=61)))
 
 
-def test_an_etag_answers_not_modified_and_dtstamp_stays(session, ctx, feeds, clinic_feed,
-                                                        create_patient):
+def test_an_etag_answers_not_modified_and_dtstamp_stays(
+    session, ctx, feeds, clinic_feed, create_patient
+):
     patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
     first = serve(session, feeds, clinic_feed)
     again = serve(session, feeds, clinic_feed)
@@ -192,8 +213,9 @@ def test_an_etag_answers_not_modified_and_dtstamp_stays(session, ctx, feeds, cli
     assert serve(session, feeds, clinic_feed, TODAY + timedelta(days=1)).etag != changed.etag
 
 
-def test_a_repeated_request_serialises_only_the_changed_control(session, ctx, feeds, clinic_feed,
-                                                                create_patient):
+def test_a_repeated_request_serialises_only_the_changed_control(
+    session, ctx, feeds, clinic_feed, create_patient
+):
     patient = create_patient(treatment_date="2026-01-15", treatment_kind="ablation")
     first = text(session, feeds, clinic_feed)
     built = feeds.cache.built
@@ -213,16 +235,18 @@ def test_an_unknown_or_revoked_token_is_not_served(session, feeds, clinic_feed):
     assert serve(session, feeds, clinic_feed) is None
 
 
-def test_a_feed_of_a_clinic_shows_no_other_clinics_controls(session, ctx, feeds, clinic_feed,
-                                                            create_patient):
+def test_a_feed_of_a_clinic_shows_no_other_clinics_controls(
+    session, ctx, feeds, clinic_feed, create_patient
+):
     with writing(session):
         session.add(Clinic(code="OTHER", name="Den andre"))
     create_patient(clinic_code="OTHER", treatment_date="2026-01-15", treatment_kind="resection")
     assert "BEGIN:VEVENT" not in text(session, feeds, clinic_feed)
 
 
-def test_an_unchanged_feed_is_sent_again_without_reading_its_rows(session, feeds, clinic_feed,
-                                                                  create_patient, monkeypatch):
+def test_an_unchanged_feed_is_sent_again_without_reading_its_rows(
+    session, feeds, clinic_feed, create_patient, monkeypatch
+):
     create_patient(treatment_date="2026-01-15", treatment_kind="resection")
     first = text(session, feeds, clinic_feed)
 
@@ -233,10 +257,12 @@ def test_an_unchanged_feed_is_sent_again_without_reading_its_rows(session, feeds
     assert text(session, feeds, clinic_feed) == first
 
 
-def test_a_renamed_patient_changes_a_detailed_feed(session, feeds, clinic, clinic_feed,
-                                                  create_patient):
-    patient = create_patient(name="Kari Nordmann", treatment_date="2026-01-15",
-                             treatment_kind="resection")
+def test_a_renamed_patient_changes_a_detailed_feed(
+    session, feeds, clinic, clinic_feed, create_patient
+):
+    patient = create_patient(
+        name="Kari Nordmann", treatment_date="2026-01-15", treatment_kind="resection"
+    )
     set_details(session, ADMIN, clinic.id, True)
     assert "Kari Nordmann" in text(session, feeds, clinic_feed)
     with writing(session):
@@ -244,8 +270,9 @@ def test_a_renamed_patient_changes_a_detailed_feed(session, feeds, clinic, clini
     assert "Kari Nordmann-Berg" in text(session, feeds, clinic_feed).replace("\r\n ", "")
 
 
-def test_many_changed_exams_are_read_in_one_pass_over_the_window(session, feeds, clinic_feed,
-                                                                 create_patient, monkeypatch):
+def test_many_changed_exams_are_read_in_one_pass_over_the_window(
+    session, feeds, clinic_feed, create_patient, monkeypatch
+):
     for day in ("2026-01-15", "2026-02-16", "2026-03-16"):
         create_patient(treatment_date=day, treatment_kind="ablation")
     by_ids = text(session, feeds, clinic_feed)

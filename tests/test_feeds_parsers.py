@@ -21,24 +21,42 @@ def _when(value) -> date | datetime:
 
 def by_icalendar(text: str) -> dict[str, tuple]:
     calendar = icalendar.Calendar.from_ical(text)
-    return {str(e["UID"]): (_when(e.decoded("DTSTART")), _when(e.decoded("DTEND")),
-                            str(e["SUMMARY"]), str(e["STATUS"]), int(e.decoded("SEQUENCE")),
-                            str(e["DESCRIPTION"]), len(e.walk("VALARM")))
-            for e in calendar.walk("VEVENT")}
+    return {
+        str(e["UID"]): (
+            _when(e.decoded("DTSTART")),
+            _when(e.decoded("DTEND")),
+            str(e["SUMMARY"]),
+            str(e["STATUS"]),
+            int(e.decoded("SEQUENCE")),
+            str(e["DESCRIPTION"]),
+            len(e.walk("VALARM")),
+        )
+        for e in calendar.walk("VEVENT")
+    }
 
 
 def by_vobject(text: str) -> dict[str, tuple]:
     calendar = vobject.readOne(text)
-    return {e.uid.value: (_when(e.dtstart.value), _when(e.dtend.value), e.summary.value,
-                          e.status.value, int(e.sequence.value), e.description.value,
-                          len(getattr(e, "valarm_list", [])))
-            for e in getattr(calendar, "vevent_list", [])}
+    return {
+        e.uid.value: (
+            _when(e.dtstart.value),
+            _when(e.dtend.value),
+            e.summary.value,
+            e.status.value,
+            int(e.sequence.value),
+            e.description.value,
+            len(getattr(e, "valarm_list", [])),
+        )
+        for e in getattr(calendar, "vevent_list", [])
+    }
 
 
 def by_ics(text: str) -> dict[str, tuple]:
     calendar = ics.Calendar(text)
-    return {e.uid: (*_ics_when(e), e.name, e.status, _ics_sequence(e), e.description,
-                    len(e.alarms)) for e in calendar.events}
+    return {
+        e.uid: (*_ics_when(e), e.name, e.status, _ics_sequence(e), e.description, len(e.alarms))
+        for e in calendar.events
+    }
 
 
 def _ics_when(event) -> tuple:
@@ -64,19 +82,54 @@ def varied_feed() -> str:
     cancelled, with details, with text that needs escaping and folding."""
     rows = [
         *control(),
-        *control(id=20, patient_id=8, local_number=43, uid="b", state="booked",
-                 booked_date=date(2026, 10, 26), booked_time=time(9, 30)),  # the day after DST ends
-        *control(id=30, patient_id=9, local_number=44, uid="c", state="booked",
-                 booked_date=date(2026, 7, 1),
-                 booked_time=time(14, 0), details=True, name="Ærlig; Øystein, \\ \"Å\"",
-                 booked_place="Lab\r\nATTENDEE:evil, " + "long place name " * 8),
-        *control(id=40, patient_id=10, local_number=45, uid="d", state="booked",
-                 booked_date=date(2026, 8, 3)),
-        *control(id=50, patient_id=11, local_number=46, uid="e", state="done", due=date(2026, 4, 1),
-                 due_working_day=date(2026, 4, 1)),
+        *control(
+            id=20,
+            patient_id=8,
+            local_number=43,
+            uid="b",
+            state="booked",
+            booked_date=date(2026, 10, 26),
+            booked_time=time(9, 30),
+        ),  # the day after DST ends
+        *control(
+            id=30,
+            patient_id=9,
+            local_number=44,
+            uid="c",
+            state="booked",
+            booked_date=date(2026, 7, 1),
+            booked_time=time(14, 0),
+            details=True,
+            name='Ærlig; Øystein, \\ "Å"',
+            booked_place="Lab\r\nATTENDEE:evil, " + "long place name " * 8,
+        ),
+        *control(
+            id=40,
+            patient_id=10,
+            local_number=45,
+            uid="d",
+            state="booked",
+            booked_date=date(2026, 8, 3),
+        ),
+        *control(
+            id=50,
+            patient_id=11,
+            local_number=46,
+            uid="e",
+            state="done",
+            due=date(2026, 4, 1),
+            due_working_day=date(2026, 4, 1),
+        ),
         *control(id=60, patient_id=12, local_number=47, uid="f", state="cancelled", sequence=2),
-        exam(id=90, patient_id=13, local_number=48, uid="g", code="ct_liver", month=3,
-             coordinated_date=date(2026, 9, 1)),
+        exam(
+            id=90,
+            patient_id=13,
+            local_number=48,
+            uid="g",
+            code="ct_liver",
+            month=3,
+            coordinated_date=date(2026, 9, 1),
+        ),
     ]
     return build(rows, "Liver follow-up · TEST, ÅS", TODAY, SETTINGS, EventCache(100))
 
@@ -93,8 +146,10 @@ def test_times_are_read_in_the_clinics_zone():
     events = parse_all(varied_feed())
     starts = {e[0] for e in events.values() if isinstance(e[0], datetime)}
     # 09:30 in Oslo is 08:30 UTC after summer time ends (25 October), 14:00 is 12:00 UTC in July.
-    assert starts == {datetime(2026, 10, 26, 8, 30, tzinfo=UTC),
-                      datetime(2026, 7, 1, 12, tzinfo=UTC)}
+    assert starts == {
+        datetime(2026, 10, 26, 8, 30, tzinfo=UTC),
+        datetime(2026, 7, 1, 12, tzinfo=UTC),
+    }
 
 
 def test_all_day_events_end_the_next_day():
@@ -106,7 +161,7 @@ def test_all_day_events_end_the_next_day():
 def test_escaped_text_comes_back_as_it_was_written():
     events = parse_all(varied_feed())
     (summary,) = [e[2] for e in events.values() if "Øystein" in e[2]]
-    assert summary == "P-0044 Ærlig; Øystein, \\ \"Å\" · CT chest/abdomen/pelvis + CEA"
+    assert summary == 'P-0044 Ærlig; Øystein, \\ "Å" · CT chest/abdomen/pelvis + CEA'
 
 
 def test_the_calendar_properties_survive_a_parser():

@@ -29,9 +29,11 @@ ADMIN = Actor("admin@test")
 def app(engine, session, tmp_path):
     """The dashboard on the test database; its own engine is disposed afterwards."""
     base = Config()
-    config = replace(base, database=replace(base.database, url=engine.url.render_as_string(
-        hide_password=False)), web=replace(base.web, secret_key="s" * 32,
-                                            instance_dir=str(tmp_path)))
+    config = replace(
+        base,
+        database=replace(base.database, url=engine.url.render_as_string(hide_password=False)),
+        web=replace(base.web, secret_key="s" * 32, instance_dir=str(tmp_path)),
+    )
     app = create_app(config, {"TESTING": True})
     yield app
     app.extensions["surveillance"].sessions.kw["bind"].dispose()
@@ -47,9 +49,15 @@ def planned(session, clinic):
     """A patient treated a month ago (by the real clock: the app's today is the clinic's)."""
     today = clinic_today()
     ctx = Context(Actor("nurse@test"), today, accept_synthetic_ids=True)
-    return register_patient(session, ctx, clinic_code=clinic.code, national_id=synthetic_id(),
-                            name="Kari Nordmann", treatment_date=today - timedelta(days=30),
-                            treatment_kind="ablation")
+    return register_patient(
+        session,
+        ctx,
+        clinic_code=clinic.code,
+        national_id=synthetic_id(),
+        name="Kari Nordmann",
+        treatment_date=today - timedelta(days=30),
+        treatment_kind="ablation",
+    )
 
 
 @pytest.fixture
@@ -64,16 +72,24 @@ def csrf_token(html: str) -> str:
 @pytest.fixture
 def nurse(session, clinic, client):
     """The test client logged in as a nurse of the clinic."""
-    add_user(session, ADMIN, email="nurse@test", password=PASSWORD, role="nurse",
-             clinic_codes=[clinic.code])
+    add_user(
+        session,
+        ADMIN,
+        email="nurse@test",
+        password=PASSWORD,
+        role="nurse",
+        clinic_codes=[clinic.code],
+    )
     token = csrf_token(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": "nurse@test", "password": PASSWORD,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": "nurse@test", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302
     return client
 
 
 # ---- the subscription ------------------------------------------------------------------
+
 
 def test_a_feed_is_served_without_login_as_a_calendar(client, feed_path, planned):
     response = client.get(feed_path)
@@ -95,11 +111,14 @@ def test_dtstamp_is_the_last_change_not_the_request_time(client, session, feed_p
     assert stamps <= {ical_utc(c) for c in changes}
 
 
-@pytest.mark.parametrize("path", [
-    "/feeds/" + "A" * 43 + ".ics",  # well formed, unknown
-    "/feeds/short.ics",  # not a token at all
-    "/feeds/" + "A" * 43 + ".ics.bak",  # not the feed's path
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/feeds/" + "A" * 43 + ".ics",  # well formed, unknown
+        "/feeds/short.ics",  # not a token at all
+        "/feeds/" + "A" * 43 + ".ics.bak",  # not the feed's path
+    ],
+)
 def test_an_unknown_token_is_not_found(client, path):
     response = client.get(path)
     assert response.status_code == 404 and b"VCALENDAR" not in response.get_data()
@@ -125,19 +144,24 @@ def test_a_client_with_the_current_copy_gets_304(client, feed_path):
 def test_a_change_gives_a_new_etag(client, session, feed_path, planned):
     first = client.get(feed_path)
     with session.begin():
-        session.execute(sa.update(PlannedExam).where(PlannedExam.id == planned.exams[0].id)
-                        .values(sequence=PlannedExam.sequence + 1, updated_at=sa.func.now()))
+        session.execute(
+            sa.update(PlannedExam)
+            .where(PlannedExam.id == planned.exams[0].id)
+            .values(sequence=PlannedExam.sequence + 1, updated_at=sa.func.now())
+        )
     again = client.get(feed_path, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
 
 
 # ---- tokens stay out of the logs --------------------------------------------------------
 
+
 def test_the_request_logs_print_no_token(app, caplog):
     token = "T" * 43
     with caplog.at_level(logging.INFO):
-        logging.getLogger("werkzeug").info('%s - - "%s" %s -', "127.0.0.1",
-                                           f"GET /feeds/{token}.ics HTTP/1.1", "200")
+        logging.getLogger("werkzeug").info(
+            '%s - - "%s" %s -', "127.0.0.1", f"GET /feeds/{token}.ics HTTP/1.1", "200"
+        )
         logging.getLogger("waitress").error(f"Exception while serving /feeds/{token}.ics")
     assert token not in caplog.text and caplog.text.count("/feeds/<token>.ics") == 2
 
@@ -156,6 +180,7 @@ def test_an_error_while_serving_logs_no_token(client, feed_path, monkeypatch, ca
 
 # ---- the page --------------------------------------------------------------------------
 
+
 def test_the_page_needs_a_login(client):
     assert client.get("/feeds").status_code == 302
     assert client.post("/feeds/1/revoke").status_code in (302, 400)
@@ -171,8 +196,9 @@ def test_the_page_speaks_norwegian_by_default(nurse):
 def test_a_new_feed_shows_its_addresses_once(nurse, session, clinic):
     page = nurse.get("/feeds", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Calendar feeds" in page
-    response = nurse.post("/feeds", data={"owner": str(clinic.id), "label": "Desk",
-                                          "csrf_token": csrf_token(page)})
+    response = nurse.post(
+        "/feeds", data={"owner": str(clinic.id), "label": "Desk", "csrf_token": csrf_token(page)}
+    )
     assert response.status_code == 201
     html = response.get_data(as_text=True)
     (https,) = re.findall(r'value="(http://[^"]+\.ics)"', html)

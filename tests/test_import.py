@@ -13,7 +13,13 @@ from surveillance.db.models import AuditEvent, LiverTreatment, Patient, PlannedE
 from surveillance.errors import InputError
 from surveillance.services import worklist
 from surveillance.services.imports import (
-    MAX_ROWS, BadFile, ImportRefused, check_table, import_csv, import_rows, preview_import,
+    MAX_ROWS,
+    BadFile,
+    ImportRefused,
+    check_table,
+    import_csv,
+    import_rows,
+    preview_import,
     read_table,
 )
 from tests.conftest import TODAY, synthetic_id
@@ -40,37 +46,62 @@ def problems(preview) -> set[tuple[int, str, str]]:
 def counts(session) -> dict[str, int]:
     """Rows of every table an import writes."""
     session.rollback()
-    return {m.__name__: session.scalar(sa.select(sa.func.count()).select_from(m))
-            for m in (Patient, LiverTreatment, PlannedExam, AuditEvent)}
+    return {
+        m.__name__: session.scalar(sa.select(sa.func.count()).select_from(m))
+        for m in (Patient, LiverTreatment, PlannedExam, AuditEvent)
+    }
 
 
 # -- reading the file ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bom, sep, header", [
-    (True, ";", HEADER),  # Excel's "CSV UTF-8": BOM and semicolons
-    (False, ";", HEADER),  # no BOM
-    (False, ",", HEADER),  # commas
-    (True, ",", "national_id;name;treatment_date;treatment_kind;done_until"),  # English names
-    (False, ";", "Fodselsnummer;Navn;Behandlingsdato;Behandling;Kontroller utført til"),  # capitals, spaces
-    (False, ";", "fnr;pasientnavn;dato;behandlingstype;utfort_til"),  # short Norwegian names
-])
+
+@pytest.mark.parametrize(
+    "bom, sep, header",
+    [
+        (True, ";", HEADER),  # Excel's "CSV UTF-8": BOM and semicolons
+        (False, ";", HEADER),  # no BOM
+        (False, ",", HEADER),  # commas
+        (True, ",", "national_id;name;treatment_date;treatment_kind;done_until"),  # English names
+        (
+            False,
+            ";",
+            "Fodselsnummer;Navn;Behandlingsdato;Behandling;Kontroller utført til",
+        ),  # capitals, spaces
+        (False, ";", "fnr;pasientnavn;dato;behandlingstype;utfort_til"),  # short Norwegian names
+    ],
+)
 def test_the_file_is_read_whatever_its_dialect(ctx, bom, sep, header):
     number = synthetic_id()
-    preview = dry_run(csv(f"{number};Kari Nordmann;2025-01-15;reseksjon;2025-07-15",
-                          header=header, bom=bom, sep=sep), ctx)
+    preview = dry_run(
+        csv(
+            f"{number};Kari Nordmann;2025-01-15;reseksjon;2025-07-15",
+            header=header,
+            bom=bom,
+            sep=sep,
+        ),
+        ctx,
+    )
     assert not preview.problems
     [row] = preview.rows
     assert row.number == 2 and row.status == "new"
-    assert row.values == {"national_id": number, "birth_date": date(1960, 5, 17),
-                          "name": "Kari Nordmann", "treatment_date": date(2025, 1, 15),
-                          "treatment_kind": "resection", "done_until": date(2025, 7, 15)}
+    assert row.values == {
+        "national_id": number,
+        "birth_date": date(1960, 5, 17),
+        "name": "Kari Nordmann",
+        "treatment_date": date(2025, 1, 15),
+        "treatment_kind": "resection",
+        "done_until": date(2025, 7, 15),
+    }
 
 
-@pytest.mark.parametrize("name", [
-    "Ærlig Øystein Åsen",  # capitals
-    "Kjærsti Bølgen-Håløy",  # lower case in the middle
-    "Nordmann, Kari",  # a delimiter inside quotes (below)
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ærlig Øystein Åsen",  # capitals
+        "Kjærsti Bølgen-Håløy",  # lower case in the middle
+        "Nordmann, Kari",  # a delimiter inside quotes (below)
+    ],
+)
 def test_norwegian_names_are_kept_exactly(ctx, name):
     data = csv(f'{synthetic_id()};"{name}";2025-01-15;resection;', sep=",")
     assert dry_run(data, ctx).rows[0].values["name"] == name
@@ -82,37 +113,55 @@ def test_both_date_formats(ctx, text):
     assert preview.rows[0].values["treatment_date"] == date(2025, 1, 15)
 
 
-@pytest.mark.parametrize("text, code", [
-    ("resection", "resection"), ("reseksjon", "resection"), ("Leverreseksjon", "resection"),
-    ("ablation", "ablation"), ("ABLASJON", "ablation"), ("Ablasjon (RFA/MWA/IRE)", "ablation"),
-    ("resection_with_ablation", "resection_with_ablation"),
-    ("Reseksjon + ablasjon", "resection_with_ablation"),  # the dashboard's label
-    ("pve", "pve"), ("biopsi", "biopsy"),  # history only: no plan
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("resection", "resection"),
+        ("reseksjon", "resection"),
+        ("Leverreseksjon", "resection"),
+        ("ablation", "ablation"),
+        ("ABLASJON", "ablation"),
+        ("Ablasjon (RFA/MWA/IRE)", "ablation"),
+        ("resection_with_ablation", "resection_with_ablation"),
+        ("Reseksjon + ablasjon", "resection_with_ablation"),  # the dashboard's label
+        ("pve", "pve"),
+        ("biopsi", "biopsy"),  # history only: no plan
+    ],
+)
 def test_treatment_codes_and_norwegian_words(ctx, text, code):
     preview = dry_run(csv(f"{synthetic_id()};Kari;2025-01-15;{text};"), ctx)
     assert preview.rows[0].values["treatment_kind"] == code
 
 
 def test_other_columns_are_listed_as_ignored(ctx):
-    data = csv(f"{synthetic_id()};Kari;2025-01-15;reseksjon;;Ring først",
-               header=HEADER + ";Kommentar")
+    data = csv(
+        f"{synthetic_id()};Kari;2025-01-15;reseksjon;;Ring først", header=HEADER + ";Kommentar"
+    )
     preview = dry_run(data, ctx)
     assert preview.ignored == ("Kommentar",) and not preview.problems
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "The file is empty."),
-    (b"\xef\xbb\xbf\r\n\r\n", "The file is empty."),
-    (csv(), "The file has no patient rows below the header."),
-    (csv(f"{synthetic_id()};Kari;2025-01-15", header="fnr;navn;dato"),
-     "The file has no column behandling / treatment_kind (the first row must name the columns)."),
-    (csv("x;y", header="navn;kommentar"),
-     "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
-     "behandling / treatment_kind (the first row must name the columns)."),
-    (csv("1;2;3;4;5", header="fnr;navn;dato;behandling;national_id"),
-     "The columns “fnr” and “national_id” mean the same thing."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "The file is empty."),
+        (b"\xef\xbb\xbf\r\n\r\n", "The file is empty."),
+        (csv(), "The file has no patient rows below the header."),
+        (
+            csv(f"{synthetic_id()};Kari;2025-01-15", header="fnr;navn;dato"),
+            "The file has no column behandling / treatment_kind (the first row must name the columns).",
+        ),
+        (
+            csv("x;y", header="navn;kommentar"),
+            "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
+            "behandling / treatment_kind (the first row must name the columns).",
+        ),
+        (
+            csv("1;2;3;4;5", header="fnr;navn;dato;behandling;national_id"),
+            "The columns “fnr” and “national_id” mean the same thing.",
+        ),
+    ],
+)
 def test_a_file_that_cannot_be_read_is_refused_whole(data, message):
     with pytest.raises(BadFile) as refused:
         read_table(data)
@@ -137,6 +186,7 @@ def test_too_many_rows_are_refused():
 
 # -- the dry run -----------------------------------------------------------------------------
 
+
 def test_the_dry_run_lists_every_bad_row_and_column(ctx):
     good, twice = synthetic_id(), synthetic_id()
     data = csv(
@@ -160,8 +210,12 @@ def test_the_dry_run_lists_every_bad_row_and_column(ctx):
     assert "%(" not in id_problem
     assert found - {(5, "fødselsnummer", id_problem)} == {
         (3, "behandlingsdato", "is not a real date (no such day)"),
-        (4, "behandling", "is not a known treatment (resection, ablation, resection_with_ablation, "
-                          "reseksjon, ablasjon, reseksjon + ablasjon, ...)"),
+        (
+            4,
+            "behandling",
+            "is not a known treatment (resection, ablation, resection_with_ablation, "
+            "reseksjon, ablasjon, reseksjon + ablasjon, ...)",
+        ),
         (6, "behandlingsdato", "is in the future (today is 2026-06-01)"),
         (7, "behandlingsdato", "is before the birth date (1960-05-17)"),
         (8, "fødselsnummer", "appears more than once in the file (also row 9)"),
@@ -184,39 +238,59 @@ def test_the_dry_run_lists_every_bad_row_and_column(ctx):
 def test_synthetic_ids_are_refused_unless_configured(ctx):
     from dataclasses import replace
 
-    preview = dry_run(csv(f"{synthetic_id()};Kari;2025-01-15;reseksjon;"),
-                      replace(ctx, accept_synthetic_ids=False))
+    preview = dry_run(
+        csv(f"{synthetic_id()};Kari;2025-01-15;reseksjon;"),
+        replace(ctx, accept_synthetic_ids=False),
+    )
     assert [p.field for p in preview.problems] == ["national_id"]
 
 
 def test_registered_patients_are_skipped_not_refused(ctx):
     known, new = synthetic_id(), synthetic_id()
-    preview = dry_run(csv(f"{known};Kari;2025-01-15;reseksjon;",
-                          f"{new};Per;2025-01-15;reseksjon;"), ctx, registered=[known])
+    preview = dry_run(
+        csv(f"{known};Kari;2025-01-15;reseksjon;", f"{new};Per;2025-01-15;reseksjon;"),
+        ctx,
+        registered=[known],
+    )
     assert [r.status for r in preview.rows] == ["registered", "new"]
     assert preview.importable and not preview.problems
 
 
 # -- against the database --------------------------------------------------------------------
 
-def test_the_dry_run_writes_nothing_and_sees_registered_patients(session, ctx, clinic,
-                                                                create_patient):
+
+def test_the_dry_run_writes_nothing_and_sees_registered_patients(
+    session, ctx, clinic, create_patient
+):
     known = create_patient(name="Kari Nordmann").national_id
     before = counts(session)
-    preview = preview_import(session, ctx, clinic.code, csv(
-        f"{known};Kari Nordmann;2025-01-15;reseksjon;", f"{synthetic_id()};Per;2025-01-15;ablasjon;"))
+    preview = preview_import(
+        session,
+        ctx,
+        clinic.code,
+        csv(
+            f"{known};Kari Nordmann;2025-01-15;reseksjon;",
+            f"{synthetic_id()};Per;2025-01-15;ablasjon;",
+        ),
+    )
     assert [r.status for r in preview.rows] == ["registered", "new"]
     assert counts(session) == before
 
 
 def test_the_import_loads_patients_treatments_and_plans_with_one_audit_event(session, ctx, clinic):
     first, second = synthetic_id(), synthetic_id()
-    preview = import_csv(session, ctx, clinic.code, csv(
-        f"{first};Åse Ødegård;2025-01-15;reseksjon;", f"{second};Per Ås;31.03.2025;ablasjon;"))
+    preview = import_csv(
+        session,
+        ctx,
+        clinic.code,
+        csv(f"{first};Åse Ødegård;2025-01-15;reseksjon;", f"{second};Per Ås;31.03.2025;ablasjon;"),
+    )
     assert preview.count("new") == 2
     patients = {p.national_id: p for p in session.scalars(sa.select(Patient))}
     assert patients[first].name == "Åse Ødegård" and patients[first].clinic_id == clinic.id
-    assert [(t.date, t.kind) for t in patients[second].treatments] == [(date(2025, 3, 31), "ablation")]
+    assert [(t.date, t.kind) for t in patients[second].treatments] == [
+        (date(2025, 3, 31), "ablation")
+    ]
     assert len(patients[first].exams) == 16 and len(patients[second].exams) == 18  # protocol.md
     [event] = session.scalars(sa.select(AuditEvent))
     assert (event.action, event.details["patients"]) == ("patient.bulk_load", 2)
@@ -224,8 +298,10 @@ def test_the_import_loads_patients_treatments_and_plans_with_one_audit_event(ses
 
 def test_one_bad_row_imports_nothing(session, ctx, clinic):
     before = counts(session)
-    data = csv(*[f"{synthetic_id()};Kari;2025-01-15;reseksjon;" for _ in range(5)],
-               f"{synthetic_id()};Per;2025-02-30;reseksjon;")
+    data = csv(
+        *[f"{synthetic_id()};Kari;2025-01-15;reseksjon;" for _ in range(5)],
+        f"{synthetic_id()};Per;2025-02-30;reseksjon;",
+    )
     with pytest.raises(ImportRefused, match="1 row with problems; nothing was imported") as refused:
         import_csv(session, ctx, clinic.code, data)
     assert [p.row for p in refused.value.preview.problems] == [7]
@@ -252,8 +328,15 @@ def test_a_file_with_new_rows_added_imports_only_those(session, ctx, clinic):
 def test_done_until_marks_the_controls_done_so_nothing_is_falsely_overdue(session, ctx, clinic):
     # Resected 2024-01-15: controls due 2024-07-15, 2025-01-15, 2025-07-15, 2026-01-15, 2026-07-15...
     followed, unknown = synthetic_id(), synthetic_id()
-    import_csv(session, ctx, clinic.code, csv(f"{followed};I oppfølging;2024-01-15;reseksjon;15.01.2026",
-                                              f"{unknown};Uten historikk;2024-01-15;reseksjon;"))
+    import_csv(
+        session,
+        ctx,
+        clinic.code,
+        csv(
+            f"{followed};I oppfølging;2024-01-15;reseksjon;15.01.2026",
+            f"{unknown};Uten historikk;2024-01-15;reseksjon;",
+        ),
+    )
     patient = session.scalar(sa.select(Patient).where(Patient.national_id == followed))
     states = {(e.due, e.state) for e in patient.exams if e.code == "ct_tap"}
     assert (date(2026, 1, 15), "done") in states  # "on or before": the day itself counts
@@ -263,10 +346,12 @@ def test_done_until_marks_the_controls_done_so_nothing_is_falsely_overdue(sessio
 
 
 def test_a_patient_registered_between_preview_and_import_refuses_it_naming_the_file_row(
-        session, ctx, clinic, create_patient):
+    session, ctx, clinic, create_patient
+):
     rows = [synthetic_id() for _ in range(3)]
-    preview = preview_import(session, ctx, clinic.code,
-                             csv(*[f"{n};Kari;2025-01-15;reseksjon;" for n in rows]))
+    preview = preview_import(
+        session, ctx, clinic.code, csv(*[f"{n};Kari;2025-01-15;reseksjon;" for n in rows])
+    )
     create_patient(national_id=rows[2])
     before = counts(session)
     with pytest.raises(InputError, match="^row 4: national_id"):
@@ -281,19 +366,23 @@ def test_an_unknown_clinic_is_refused(session, ctx, clinic):
 
 # -- the command -----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def command(engine, tmp_path, monkeypatch):
     """Run `surveillance import` against the test database; the result keeps stdout and stderr."""
     config = tmp_path / "config.toml"
     config.write_text("[patients]\naccept_synthetic_ids = true\n", "utf-8")
     monkeypatch.setenv("SURVEILLANCE_CONFIG", str(config))
-    monkeypatch.setenv("SURVEILLANCE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv(
+        "SURVEILLANCE_DATABASE_URL", engine.url.render_as_string(hide_password=False)
+    )
 
     def run(data: bytes, *options: str):
         path = tmp_path / "pasienter.csv"
         path.write_bytes(data)
-        return CliRunner().invoke(main, ["import", str(path), "--clinic", "TEST",
-                                         "--today", TODAY.isoformat(), *options])
+        return CliRunner().invoke(
+            main, ["import", str(path), "--clinic", "TEST", "--today", TODAY.isoformat(), *options]
+        )
 
     return run
 
@@ -302,30 +391,43 @@ def test_the_command_imports_and_then_skips(session, clinic, command):
     data = csv(*[f"{synthetic_id()};Kari;2025-01-15;reseksjon;" for _ in range(2)])
     dry = command(data, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert dry.stdout.splitlines()[-2:] == ["2 rows: 2 to import, 0 already registered, 0 with problems",
-                                            "dry run: nothing was written"]
+    assert dry.stdout.splitlines()[-2:] == [
+        "2 rows: 2 to import, 0 already registered, 0 with problems",
+        "dry run: nothing was written",
+    ]
     assert counts(session)["Patient"] == 0
     done = command(data)
     assert done.exit_code == 0, done.output
-    assert done.stdout.splitlines()[-1] == "imported 2 patients into TEST, 0 already registered (skipped)"
+    assert (
+        done.stdout.splitlines()[-1]
+        == "imported 2 patients into TEST, 0 already registered (skipped)"
+    )
     again = command(data)
     assert again.stdout.splitlines() == [
-        "row 2\talready registered, skipped", "row 3\talready registered, skipped",
+        "row 2\talready registered, skipped",
+        "row 3\talready registered, skipped",
         "2 rows: 0 to import, 2 already registered, 0 with problems",
-        "imported 0 patients into TEST, 2 already registered (skipped)"]
+        "imported 0 patients into TEST, 2 already registered (skipped)",
+    ]
     assert counts(session)["Patient"] == 2
 
 
 @pytest.mark.parametrize("options", [(), ("--dry-run",)])
 def test_the_command_prints_every_problem_and_exits_2(session, clinic, command, options):
-    result = command(csv(f"{synthetic_id()};Kari;2025-02-30;reseksjon;",
-                         f"{synthetic_id()};Per;2025-01-15;cellegift;"), *options)
+    result = command(
+        csv(
+            f"{synthetic_id()};Kari;2025-02-30;reseksjon;",
+            f"{synthetic_id()};Per;2025-01-15;cellegift;",
+        ),
+        *options,
+    )
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
         "row 2\tbehandlingsdato\t'2025-02-30'\tis not a real date (no such day)",
         "row 3\tbehandling\t'cellegift'\tis not a known treatment (resection, ablation, "
         "resection_with_ablation, reseksjon, ablasjon, reseksjon + ablasjon, ...)",
-        "2 rows: 0 to import, 0 already registered, 2 with problems"]
+        "2 rows: 0 to import, 0 already registered, 2 with problems",
+    ]
     assert result.stderr == "error: 2 rows with problems; nothing was imported\n"
     assert counts(session)["Patient"] == 0
 
@@ -333,4 +435,6 @@ def test_the_command_prints_every_problem_and_exits_2(session, clinic, command, 
 def test_the_command_refuses_an_unreadable_file_in_one_line(session, clinic, command):
     result = command("fødselsnummer;navn\n".encode("latin-1"))
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.startswith("error: The file is not UTF-8 text (not UTF-8 at byte 1, row 1)")
+    assert result.stderr.startswith(
+        "error: The file is not UTF-8 text (not UTF-8 at byte 1, row 1)"
+    )

@@ -23,7 +23,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 # A revision for the test only: batch mode on SQLite copies `clinics` and drops the old
 # table, the case where ON DELETE CASCADE would empty user_clinics.
-REBUILD_CLINICS = '''
+REBUILD_CLINICS = """
 import sqlalchemy as sa
 from alembic import op
 
@@ -39,7 +39,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("clinics", recreate="always") as batch_op:
         batch_op.drop_column("phone")
-'''
+"""
 
 
 @pytest.fixture
@@ -72,7 +72,8 @@ def head_revision() -> str:
 def schema_drift(engine: sa.Engine) -> list:
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "target_metadata": Base.metadata})
+            conn, opts={"compare_type": True, "target_metadata": Base.metadata}
+        )
         return compare_metadata(context, Base.metadata)
 
 
@@ -135,7 +136,9 @@ def migrations_with_rebuild(tmp_path):
     """A copy of the migrations with one more revision that rebuilds `clinics` in batch mode."""
     copy = tmp_path / "migrations"
     shutil.copytree(migrations_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "versions" / "9999_test_rebuild.py").write_text(REBUILD_CLINICS.format(head=head_revision()))
+    (copy / "versions" / "9999_test_rebuild.py").write_text(
+        REBUILD_CLINICS.format(head=head_revision())
+    )
     return copy
 
 
@@ -162,8 +165,11 @@ def test_a_failed_migration_leaves_foreign_keys_on(new_engine, migrations_with_r
     engine = new_engine("sqlite", pool_size=1, max_overflow=0)
     upgrade(engine)
     broken = migrations_with_rebuild / "versions" / "9999_test_rebuild.py"
-    broken.write_text(broken.read_text().replace(
-        'batch_op.add_column(sa.Column("phone", sa.String(20)))', 'raise RuntimeError("broken")'))
+    broken.write_text(
+        broken.read_text().replace(
+            'batch_op.add_column(sa.Column("phone", sa.String(20)))', 'raise RuntimeError("broken")'
+        )
+    )
     config = alembic_config(engine)
     config.set_main_option("script_location", str(migrations_with_rebuild))
     with pytest.raises(RuntimeError, match="broken"):
@@ -175,8 +181,14 @@ def test_a_failed_migration_leaves_foreign_keys_on(new_engine, migrations_with_r
 
 def _add_user_with_clinic(engine: sa.Engine) -> None:
     with make_sessionmaker(engine)() as session, writing(session):
-        session.add(User(email="admin@test", password_hash="x", role="admin",
-                         clinics=[Clinic(code="A", name="A")]))
+        session.add(
+            User(
+                email="admin@test",
+                password_hash="x",
+                role="admin",
+                clinics=[Clinic(code="A", name="A")],
+            )
+        )
 
 
 @pytest.fixture
@@ -196,8 +208,11 @@ def file_engine(sqlite_url):
     def make(busy_timeout_ms: int | None = None) -> sa.Engine:
         made.append(make_engine(sqlite_url))
         if busy_timeout_ms is not None:
-            sa.event.listen(made[-1], "connect", lambda dbapi, _: dbapi.execute(
-                f"PRAGMA busy_timeout={busy_timeout_ms}"))
+            sa.event.listen(
+                made[-1],
+                "connect",
+                lambda dbapi, _: dbapi.execute(f"PRAGMA busy_timeout={busy_timeout_ms}"),
+            )
         return made[-1]
 
     yield make

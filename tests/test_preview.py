@@ -18,8 +18,13 @@ CONSOLE_SCRIPT = Path(sys.executable).with_name("surveillance")
 
 def exam(kind, month, due, working_day=None, coordinated=None) -> dict:
     """One exam of the output; the working day defaults to the due date."""
-    return {"kind": kind, "month": month, "due": due, "due_working_day": working_day or due,
-            "coordinated_with": coordinated}
+    return {
+        "kind": kind,
+        "month": month,
+        "due": due,
+        "due_working_day": working_day or due,
+        "coordinated_with": coordinated,
+    }
 
 
 def control(month, due, working_day=None) -> list[dict]:
@@ -48,8 +53,9 @@ def preview(database):
 
     def run(data, *args):
         text = data if isinstance(data, str) else json.dumps(data)
-        result = CliRunner().invoke(main, ["preview", *(args or ["-"])], input=text,
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            main, ["preview", *(args or ["-"])], input=text, catch_exceptions=False
+        )
         assert not database.exists()
         assert not (database.parent / "instance").exists()
         return result
@@ -70,10 +76,14 @@ EXAMPLE_1 = {
     "protocol": "no-hdir-2025",
     "anchor": {"date": "2025-01-15", "kind": "resection"},
     "exams": [
-        *control(6, "2025-07-15"), *control(12, "2026-01-15"), *control(18, "2026-07-15"),
-        *control(24, "2027-01-15"), *control(30, "2027-07-15"),
+        *control(6, "2025-07-15"),
+        *control(12, "2026-01-15"),
+        *control(18, "2026-07-15"),
+        *control(24, "2027-01-15"),
+        *control(30, "2027-07-15"),
         *control(36, "2028-01-15", "2028-01-17"),  # a Saturday
-        *control(48, "2029-01-15"), *control(60, "2030-01-15"),
+        *control(48, "2029-01-15"),
+        *control(60, "2030-01-15"),
     ],
 }
 
@@ -81,9 +91,13 @@ EXAMPLE_2 = {
     "protocol": "no-hdir-2025",
     "anchor": {"date": "2025-03-31", "kind": "ablation"},
     "exams": [
-        exam("ct_liver", 3, "2025-06-30"), *control(6, "2025-09-30"),
-        exam("ct_liver", 9, "2025-12-31"), *control(12, "2026-03-31"),
-        *control(18, "2026-09-30"), *control(24, "2027-03-31"), *control(30, "2027-09-30"),
+        exam("ct_liver", 3, "2025-06-30"),
+        *control(6, "2025-09-30"),
+        exam("ct_liver", 9, "2025-12-31"),
+        *control(12, "2026-03-31"),
+        *control(18, "2026-09-30"),
+        *control(24, "2027-03-31"),
+        *control(30, "2027-09-30"),
         *control(36, "2028-03-31"),
         *control(48, "2029-03-31", "2029-04-03"),  # Saturday, Easter Sunday, Easter Monday
         *control(60, "2030-03-31", "2030-04-01"),  # a Sunday
@@ -132,7 +146,10 @@ def test_contract_example(preview):
     assert output["protocol"] == "no-hdir-2025"
     assert output["anchor"] == {"date": "2025-01-15", "kind": "resection"}
     assert output["exams"][0] == {
-        "kind": "cea", "month": 6, "due": "2025-07-15", "due_working_day": "2025-07-15",
+        "kind": "cea",
+        "month": 6,
+        "due": "2025-07-15",
+        "due_working_day": "2025-07-15",
         "coordinated_with": "2025-07-01",
     }
     # The CT of the same control is fulfilled by the same primary control; the next is not.
@@ -153,7 +170,17 @@ def test_the_other_protocol(preview):
     assert output["protocol"] == "no-hdir-2019"
     assert output["exams"][:2] == control(4, "2025-07-31")
     assert [e["month"] for e in output["exams"] if e["kind"] == "ct_tap"] == [
-        4, 8, 12, 18, 24, 30, 36, 42, 48, 54, 60,
+        4,
+        8,
+        12,
+        18,
+        24,
+        30,
+        36,
+        42,
+        48,
+        54,
+        60,
     ]
     assert {e["kind"] for e in output["exams"]} == {"cea", "ct_tap"}
 
@@ -171,15 +198,19 @@ def test_exams_sorted_by_due_then_code(preview):
         # An empty list of treatments.
         (history(), "no-hdir-2025"),
         # Treatments that do not anchor (PVE, biopsy, SBRT).
-        (history(("2025-01-15", "pve"), ("2025-02-15", "biopsy"), ("2025-03-15", "sbrt")),
-         "no-hdir-2025"),
+        (
+            history(("2025-01-15", "pve"), ("2025-02-15", "biopsy"), ("2025-03-15", "sbrt")),
+            "no-hdir-2025",
+        ),
         # Not a candidate for further treatment.
         (history(("2025-01-15", "resection"), candidate=False), "no-hdir-2025"),
         # A transplant after the resection ends this surveillance.
         (history(("2025-01-15", "resection"), ("2025-05-01", "transplant")), "no-hdir-2025"),
         # The protocol asked for is still named when there is no plan.
-        (history(("2025-01-15", "resection"), candidate=False, protocol="no-hdir-2019"),
-         "no-hdir-2019"),
+        (
+            history(("2025-01-15", "resection"), candidate=False, protocol="no-hdir-2019"),
+            "no-hdir-2019",
+        ),
     ],
 )
 def test_no_plan(preview, data, protocol):
@@ -196,8 +227,9 @@ def test_reads_a_file_too(preview, tmp_path):
 
 def test_configured_settings_are_used(preview, tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
-    config.write_text('[protocol]\nclosed_days = ["07-15"]\ncoordination_window_days = 10\n',
-                      encoding="utf-8")
+    config.write_text(
+        '[protocol]\nclosed_days = ["07-15"]\ncoordination_window_days = 10\n', encoding="utf-8"
+    )
     monkeypatch.setenv("SURVEILLANCE_CONFIG", str(config))
     first = plan(preview, CONTRACT_INPUT)["exams"][0]
     # The clinic is closed on 15 July; the primary control 14 days before is outside 10 days.
@@ -227,19 +259,26 @@ TREATMENT = {"date": "2025-01-15", "kind": "resection"}
         # A week date is ISO 8601 but not YYYY-MM-DD.
         (history(("2025-W03-1", "resection")), ["treatments[0].date", "2025-W03-1"]),
         # A date as a number.
-        ({"treatments": [{"date": 20250115, "kind": "resection"}]}, ["treatments[0].date", "20250115"]),
+        (
+            {"treatments": [{"date": 20250115, "kind": "resection"}]},
+            ["treatments[0].date", "20250115"],
+        ),
         # A date as null is named as the user wrote it.
         ({"treatments": [{"date": None, "kind": "resection"}]}, ["treatments[0].date", "null"]),
         # A date so late that its plan runs off the calendar.
         (history(("9999-01-01", "resection")), ["treatments[0].date", "9999-01-01"]),
         # The second treatment is named by its index.
-        (history(("2025-01-15", "resection"), ("2025-06-31", "ablation")),
-         ["treatments[1].date", "2025-06-31"]),
+        (
+            history(("2025-01-15", "resection"), ("2025-06-31", "ablation")),
+            ["treatments[1].date", "2025-06-31"],
+        ),
         # An unknown treatment kind.
         (history(("2025-01-15", "surgery")), ["treatments[0].kind", "surgery"]),
         # A kind that is not a string.
-        ({"treatments": [{"date": "2025-01-15", "kind": ["resection"]}]},
-         ["treatments[0].kind", "resection"]),
+        (
+            {"treatments": [{"date": "2025-01-15", "kind": ["resection"]}]},
+            ["treatments[0].kind", "resection"],
+        ),
         # A missing kind.
         ({"treatments": [{"date": "2025-01-15"}]}, ["treatments[0].kind", "missing"]),
         # A field the contract does not have, inside a treatment.
@@ -251,17 +290,34 @@ TREATMENT = {"date": "2025-01-15", "kind": "resection"}
         # A treatment as a bare string.
         ({"treatments": ["resection"]}, ["treatments[0]", "resection"]),
         # An unknown exam code of a primary control.
-        ({"treatments": [TREATMENT], "primary_followups": [{"date": "2025-07-01", "exams": ["ct_head"]}]},
-         ["primary_followups[0].exams", "ct_head"]),
+        (
+            {
+                "treatments": [TREATMENT],
+                "primary_followups": [{"date": "2025-07-01", "exams": ["ct_head"]}],
+            },
+            ["primary_followups[0].exams", "ct_head"],
+        ),
         # An exam code that is not a string.
-        ({"treatments": [TREATMENT], "primary_followups": [{"date": "2025-07-01", "exams": [["cea"]]}]},
-         ["primary_followups[0].exams", "cea"]),
+        (
+            {
+                "treatments": [TREATMENT],
+                "primary_followups": [{"date": "2025-07-01", "exams": [["cea"]]}],
+            },
+            ["primary_followups[0].exams", "cea"],
+        ),
         # A primary control without exams.
-        ({"treatments": [TREATMENT], "primary_followups": [{"date": "2025-07-01", "exams": []}]},
-         ["primary_followups[0].exams", "[]"]),
+        (
+            {"treatments": [TREATMENT], "primary_followups": [{"date": "2025-07-01", "exams": []}]},
+            ["primary_followups[0].exams", "[]"],
+        ),
         # An impossible date of a primary control.
-        ({"treatments": [TREATMENT], "primary_followups": [{"date": "2025-13-01", "exams": ["cea"]}]},
-         ["primary_followups[0].date", "2025-13-01"]),
+        (
+            {
+                "treatments": [TREATMENT],
+                "primary_followups": [{"date": "2025-13-01", "exams": ["cea"]}],
+            },
+            ["primary_followups[0].date", "2025-13-01"],
+        ),
         # An unknown protocol.
         ({**CONTRACT_INPUT, "protocol": "no-hdir-2030"}, ["protocol", "no-hdir-2030"]),
         # A protocol that is not a string.
@@ -291,8 +347,13 @@ def run_script(database):
     assert CONSOLE_SCRIPT.exists(), CONSOLE_SCRIPT
 
     def run(stdin: bytes, *args):
-        done = subprocess.run([str(CONSOLE_SCRIPT), "preview", *(args or ["-"])], input=stdin,
-                              capture_output=True, env=dict(os.environ), timeout=60)
+        done = subprocess.run(
+            [str(CONSOLE_SCRIPT), "preview", *(args or ["-"])],
+            input=stdin,
+            capture_output=True,
+            env=dict(os.environ),
+            timeout=60,
+        )
         assert not database.exists()
         return done
 
@@ -325,4 +386,3 @@ def test_no_database_is_touched(run_script, database, tmp_path):
     # Neither the configured database nor anything else (instance/, a key file) was written.
     assert not database.exists()
     assert list(tmp_path.iterdir()) == []
-

@@ -9,8 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from surveillance.protocol import (
-    History, PrimaryControl, Settings, StoredExam, Treatment, add_months, is_working_day,
-    load_protocol, make_plan, reconcile,
+    History,
+    PrimaryControl,
+    Settings,
+    StoredExam,
+    Treatment,
+    add_months,
+    is_working_day,
+    load_protocol,
+    make_plan,
+    reconcile,
 )
 from surveillance.protocol.replan import AUTOMATIC_CANCEL_REASONS
 from surveillance.protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
@@ -94,11 +102,15 @@ def test_each_due_date_is_the_anchor_plus_its_month(protocol, kind, anchor_date)
 
 
 @FAST
-@given(st.sampled_from(ANCHORING), plan_dates,
-       st.frozensets(st.dates(date(2000, 1, 1), date(2066, 12, 31)), max_size=40))
+@given(
+    st.sampled_from(ANCHORING),
+    plan_dates,
+    st.frozensets(st.dates(date(2000, 1, 1), date(2066, 12, 31)), max_size=40),
+)
 def test_due_working_day_is_the_first_open_day_on_or_after_the_due_date(kind, anchor_date, closed):
-    plan = make_plan(PROTOCOLS[0], History((Treatment(anchor_date, kind, 1),)),
-                     Settings(closed_days=closed))
+    plan = make_plan(
+        PROTOCOLS[0], History((Treatment(anchor_date, kind, 1),)), Settings(closed_days=closed)
+    )
     for exam in plan.exams:
         assert is_working_day(exam.due_working_day, closed)
         between = exam.due
@@ -119,14 +131,25 @@ kinds = st.sampled_from(ANCHORING) | st.sampled_from(sorted(TREATMENT_KINDS))
 def histories(draw, previous: History | None = None) -> History:
     """The next history: treatments and primary controls kept from `previous` or drawn anew."""
     # Refs 1-4 come back from step to step: a new date or kind under an old ref is a correction.
-    treatments = previous.treatments if previous and draw(st.booleans()) else tuple(
-        Treatment(draw(near), draw(kinds), ref)
-        for ref in draw(st.lists(st.integers(1, 4), unique=True, min_size=1, max_size=4))
+    treatments = (
+        previous.treatments
+        if previous and draw(st.booleans())
+        else tuple(
+            Treatment(draw(near), draw(kinds), ref)
+            for ref in draw(st.lists(st.integers(1, 4), unique=True, min_size=1, max_size=4))
+        )
     )
-    controls = previous.primary_controls if previous and draw(st.booleans()) else tuple(
-        PrimaryControl(control_date(draw, treatments),
-                       draw(st.frozensets(st.sampled_from(sorted(PRIMARY_EXAMS)), min_size=1)), ref)
-        for ref in draw(st.lists(st.integers(101, 106), unique=True, max_size=4))
+    controls = (
+        previous.primary_controls
+        if previous and draw(st.booleans())
+        else tuple(
+            PrimaryControl(
+                control_date(draw, treatments),
+                draw(st.frozensets(st.sampled_from(sorted(PRIMARY_EXAMS)), min_size=1)),
+                ref,
+            )
+            for ref in draw(st.lists(st.integers(101, 106), unique=True, max_size=4))
+        )
     )
     return History(treatments, controls, draw(st.sampled_from([True, True, True, False])))
 
@@ -157,9 +180,16 @@ def apply(exams: list[StoredExam], changes, plan, candidate: bool) -> list[Store
     next_ref = max(by_ref, default=0) + 1
     for ref, planned in enumerate(changes.create, next_ref):
         partner = planned.coordinated_with
-        by_ref[ref] = StoredExam(ref, plan.anchor.ref, planned.code, planned.month, planned.due,
-                                 planned.due_working_day, "open",
-                                 partner.ref if partner else None)
+        by_ref[ref] = StoredExam(
+            ref,
+            plan.anchor.ref,
+            planned.code,
+            planned.month,
+            planned.due,
+            planned.due_working_day,
+            "open",
+            partner.ref if partner else None,
+        )
     return list(by_ref.values())
 
 
@@ -181,8 +211,12 @@ def open_keys_expected(before: list[StoredExam], plan) -> set:
     """R6: open exams are the plan's, less those already done, missed or cancelled by hand."""
     anchor_ref = plan.anchor.ref if plan.anchor else None
     planned = {(anchor_ref, e.code, e.month) for e in plan.exams}
-    kept_closed = {e.key for e in before if e.state in RECORDED or (
-        e.state == "cancelled" and e.cancel_reason not in AUTOMATIC_CANCEL_REASONS)}
+    kept_closed = {
+        e.key
+        for e in before
+        if e.state in RECORDED
+        or (e.state == "cancelled" and e.cancel_reason not in AUTOMATIC_CANCEL_REASONS)
+    }
     return planned - kept_closed
 
 
@@ -207,8 +241,12 @@ def test_replanning_properties(protocol, steps, data):
         after_by_ref = {e.ref: e for e in after}
         for exam in exams:
             if exam.state == "missed":
-                assert after_by_ref[exam.ref] in (exam, replace(
-                    exam, state="cancelled", cancel_reason=after_by_ref[exam.ref].cancel_reason))
+                assert after_by_ref[exam.ref] in (
+                    exam,
+                    replace(
+                        exam, state="cancelled", cancel_reason=after_by_ref[exam.ref].cancel_reason
+                    ),
+                )
         # One stored exam per (anchor, code, month), as the database's unique key demands.
         assert len({e.key for e in after}) == len(after)
         # The open exams after applying are exactly the new plan's, with its dates.
@@ -231,12 +269,17 @@ def test_replanning_properties(protocol, steps, data):
 @given(st.sampled_from(ANCHORING), near, near)
 def test_a_later_anchor_cancels_every_open_exam_of_the_old_plan(first_kind, first, second):
     old_plan = make_plan(PROTOCOLS[0], History((Treatment(first, first_kind, 1),)))
-    old = [StoredExam(ref, 1, e.code, e.month, e.due, e.due_working_day, "open")
-           for ref, e in enumerate(old_plan.exams, 1)]
+    old = [
+        StoredExam(ref, 1, e.code, e.month, e.due, e.due_working_day, "open")
+        for ref, e in enumerate(old_plan.exams, 1)
+    ]
     later = max(first, second) + timedelta(days=1)
-    new_plan = make_plan(PROTOCOLS[0], History((Treatment(first, first_kind, 1),
-                                                Treatment(later, "resection", 2))))
+    new_plan = make_plan(
+        PROTOCOLS[0], History((Treatment(first, first_kind, 1), Treatment(later, "resection", 2)))
+    )
     changes = reconcile(old, new_plan)
     assert {e.ref for e in changes.cancel} == {e.ref for e in old}
-    assert [(e.code, e.month) for e in changes.create] == [(e.code, e.month) for e in new_plan.exams]
+    assert [(e.code, e.month) for e in changes.create] == [
+        (e.code, e.month) for e in new_plan.exams
+    ]
     assert changes.update == ()

@@ -8,9 +8,21 @@ from datetime import date, timedelta
 import pytest
 
 from surveillance.protocol import (
-    History, PrimaryControl, ProtocolError, Settings, StoredExam, Treatment, add_months,
-    available_protocols, find_anchor, load_protocol, make_plan, needs_mdt_review, reconcile,
-    timing_state, working_day_on_or_after,
+    History,
+    PrimaryControl,
+    ProtocolError,
+    Settings,
+    StoredExam,
+    Treatment,
+    add_months,
+    available_protocols,
+    find_anchor,
+    load_protocol,
+    make_plan,
+    needs_mdt_review,
+    reconcile,
+    timing_state,
+    working_day_on_or_after,
 )
 from surveillance.protocol.loader import parse_protocol
 
@@ -23,7 +35,9 @@ BASE_MONTHS = [6, 12, 18, 24, 30, 36, 48, 60]
 def history(*treatments, controls=(), candidate=True) -> History:
     """A history of ("YYYY-MM-DD", kind) treatments (refs 1, 2, ... in order of entry)."""
     return History(
-        treatments=tuple(Treatment(day(d), kind, ref) for ref, (d, kind) in enumerate(treatments, 1)),
+        treatments=tuple(
+            Treatment(day(d), kind, ref) for ref, (d, kind) in enumerate(treatments, 1)
+        ),
         primary_controls=tuple(
             PrimaryControl(day(d), frozenset(codes), ref)
             for ref, (d, codes) in enumerate(controls, 101)
@@ -34,8 +48,9 @@ def history(*treatments, controls=(), candidate=True) -> History:
 
 def plan_of(*treatments, controls=(), candidate=True, protocol=DEFAULT, settings=Settings()):
     """The plan of a history given as in `history`."""
-    return make_plan(protocol, history(*treatments, controls=controls, candidate=candidate),
-                     settings)
+    return make_plan(
+        protocol, history(*treatments, controls=controls, candidate=candidate), settings
+    )
 
 
 def rows(plan) -> list[tuple[str, int, str]]:
@@ -52,9 +67,16 @@ def stored(plan, states: dict[int, str] | None = None, first_ref: int = 1) -> li
     """The plan as the database would hold it; `states` gives a state per month (default open)."""
     states = states or {}
     return [
-        StoredExam(ref, plan.anchor.ref, e.code, e.month, e.due, e.due_working_day,
-                   states.get(e.month, "open"),
-                   e.coordinated_with.ref if e.coordinated_with else None)
+        StoredExam(
+            ref,
+            plan.anchor.ref,
+            e.code,
+            e.month,
+            e.due,
+            e.due_working_day,
+            states.get(e.month, "open"),
+            e.coordinated_with.ref if e.coordinated_with else None,
+        )
         for ref, e in enumerate(plan.exams, first_ref)
     ]
 
@@ -64,20 +86,37 @@ def stored(plan, states: dict[int, str] | None = None, first_ref: int = 1) -> li
 
 def test_example_1_resection():
     plan = plan_of(("2025-01-15", "resection"))
-    dues = ["2025-07-15", "2026-01-15", "2026-07-15", "2027-01-15", "2027-07-15",
-            "2028-01-15", "2029-01-15", "2030-01-15"]
-    assert rows(plan) == [(code, m, d) for m, d in zip(BASE_MONTHS, dues) for code in ("cea", "ct_tap")]
+    dues = [
+        "2025-07-15",
+        "2026-01-15",
+        "2026-07-15",
+        "2027-01-15",
+        "2027-07-15",
+        "2028-01-15",
+        "2029-01-15",
+        "2030-01-15",
+    ]
+    assert rows(plan) == [
+        (code, m, d) for m, d in zip(BASE_MONTHS, dues) for code in ("cea", "ct_tap")
+    ]
     assert len(plan.exams) == 16
 
 
 def test_example_2_ablation():
     plan = plan_of(("2025-03-31", "ablation"))
     assert [(e.code, e.due.isoformat()) for e in plan.exams if e.code == "ct_liver"] == [
-        ("ct_liver", "2025-06-30"), ("ct_liver", "2025-12-31"),
+        ("ct_liver", "2025-06-30"),
+        ("ct_liver", "2025-12-31"),
     ]
     assert [e.due.isoformat() for e in plan.exams if e.code == "ct_tap"] == [
-        "2025-09-30", "2026-03-31", "2026-09-30", "2027-03-31", "2027-09-30", "2028-03-31",
-        "2029-03-31", "2030-03-31",
+        "2025-09-30",
+        "2026-03-31",
+        "2026-09-30",
+        "2027-03-31",
+        "2027-09-30",
+        "2028-03-31",
+        "2029-03-31",
+        "2030-03-31",
     ]
     assert months_of(plan, "cea") == months_of(plan, "ct_tap") == BASE_MONTHS
     assert len(plan.exams) == 18
@@ -98,7 +137,8 @@ def test_example_3_new_resection_supersedes_the_open_exams():
     assert min(e.due for e in changes.cancel) == day("2026-07-15")
     assert len(changes.cancel) == 12
     assert [(e.code, e.month, e.due.isoformat()) for e in changes.create[:2]] == [
-        ("cea", 6, "2026-09-10"), ("ct_tap", 6, "2026-09-10"),
+        ("cea", 6, "2026-09-10"),
+        ("ct_tap", 6, "2026-09-10"),
     ]
     assert len(changes.create) == 16
     assert changes.update == ()
@@ -107,7 +147,11 @@ def test_example_3_new_resection_supersedes_the_open_exams():
 def test_example_4_maundy_thursday():
     plan = plan_of(("2025-10-02", "resection"))
     first = plan.exams[0]
-    assert (first.month, first.due, first.due_working_day) == (6, day("2026-04-02"), day("2026-04-07"))
+    assert (first.month, first.due, first.due_working_day) == (
+        6,
+        day("2026-04-02"),
+        day("2026-04-07"),
+    )
 
 
 # --- R1 Eligibility ------------------------------------------------------------------------
@@ -160,11 +204,20 @@ def test_r1_eligibility(treatments, candidate, anchor):
         # ...and entered second.
         ([("2025-01-15", "ablation"), ("2025-01-15", "resection")], ("2025-01-15", "ablation")),
         # Same day, resection + ablation in one session beats a plain resection.
-        ([("2025-01-15", "resection"), ("2025-01-15", "resection_with_ablation")],
-         ("2025-01-15", "resection_with_ablation")),
+        (
+            [("2025-01-15", "resection"), ("2025-01-15", "resection_with_ablation")],
+            ("2025-01-15", "resection_with_ablation"),
+        ),
         # Later non-anchoring treatments (PVE, biopsy, SBRT) do not move the anchor.
-        ([("2025-01-15", "resection"), ("2025-03-01", "pve"), ("2025-04-01", "biopsy"),
-          ("2025-05-01", "sbrt")], ("2025-01-15", "resection")),
+        (
+            [
+                ("2025-01-15", "resection"),
+                ("2025-03-01", "pve"),
+                ("2025-04-01", "biopsy"),
+                ("2025-05-01", "sbrt"),
+            ],
+            ("2025-01-15", "resection"),
+        ),
         # Non-anchoring treatments alone give no anchor.
         ([("2025-03-01", "pve"), ("2025-04-01", "sbrt"), ("2025-05-01", "biopsy")], None),
         # No treatment at all: no anchor.
@@ -302,15 +355,19 @@ def test_r6_booked_exam_of_the_old_plan_is_cancelled_with_its_state_for_the_flag
     before = stored(plan_of(("2025-01-15", "resection")), {6: "done", 12: "booked"})
     changes = reconcile(before, plan_of(("2025-01-15", "resection"), ("2025-12-01", "resection")))
     assert sorted((e.month, e.state) for e in changes.cancel if e.month <= 18) == [
-        (12, "booked"), (12, "booked"), (18, "open"), (18, "open"),
+        (12, "booked"),
+        (12, "booked"),
+        (18, "open"),
+        (18, "open"),
     ]
 
 
 def test_r6_nurse_cancelled_exams_are_not_touched_and_missed_ones_kept_while_planned():
     first = plan_of(("2025-01-15", "resection"))
     before = stored(first, {6: "missed"})
-    before[2:4] = [replace(e, state="cancelled", cancel_reason="patient_declined")
-                   for e in before[2:4]]
+    before[2:4] = [
+        replace(e, state="cancelled", cancel_reason="patient_declined") for e in before[2:4]
+    ]
     corrected = plan_of(("2025-01-16", "resection"))  # the same anchor, its date corrected
     changes = reconcile(before, corrected)
     untouched = {e.ref for e in before[:4]}
@@ -339,8 +396,10 @@ def test_r6_correcting_the_anchor_date_moves_open_exams_not_done_ones():
 
 def test_r6_deleting_the_new_anchor_reopens_the_superseded_exams():
     first = plan_of(("2025-01-15", "resection"))
-    old = [e if e.state == "done" else replace(e, state="cancelled", cancel_reason="superseded")
-           for e in stored(first, {6: "done"})]
+    old = [
+        e if e.state == "done" else replace(e, state="cancelled", cancel_reason="superseded")
+        for e in stored(first, {6: "done"})
+    ]
     old[-1] = replace(old[-1], cancel_reason="patient_declined")  # a nurse's own cancellation
     changes = reconcile(old, first)  # the second resection was deleted: back to the first
     reopened = {e.ref for e, _ in changes.update}
@@ -377,11 +436,23 @@ R8_DUE = day("2025-07-15")
     ("controls", "settings", "expected"),
     [
         # A control with both codes on the due date fulfils both exams.
-        ([("2025-07-15", ["ct_tap", "cea"])], Settings(), {"ct_tap": "2025-07-15", "cea": "2025-07-15"}),
+        (
+            [("2025-07-15", ["ct_tap", "cea"])],
+            Settings(),
+            {"ct_tap": "2025-07-15", "cea": "2025-07-15"},
+        ),
         # Exactly 30 days before is inside the window (inclusive edge).
-        ([("2025-06-15", ["ct_tap", "cea"])], Settings(), {"ct_tap": "2025-06-15", "cea": "2025-06-15"}),
+        (
+            [("2025-06-15", ["ct_tap", "cea"])],
+            Settings(),
+            {"ct_tap": "2025-06-15", "cea": "2025-06-15"},
+        ),
         # Exactly 30 days after is inside the window (inclusive edge).
-        ([("2025-08-14", ["ct_tap", "cea"])], Settings(), {"ct_tap": "2025-08-14", "cea": "2025-08-14"}),
+        (
+            [("2025-08-14", ["ct_tap", "cea"])],
+            Settings(),
+            {"ct_tap": "2025-08-14", "cea": "2025-08-14"},
+        ),
         # 31 days before is outside.
         ([("2025-06-14", ["ct_tap", "cea"])], Settings(), {"ct_tap": None, "cea": None}),
         # 31 days after is outside.
@@ -389,31 +460,55 @@ R8_DUE = day("2025-07-15")
         # Only the same code counts: a CT-only control leaves the CEA on its own.
         ([("2025-07-10", ["ct_tap"])], Settings(), {"ct_tap": "2025-07-10", "cea": None}),
         # Colonoscopy and MRI of the pelvis match nothing, even on the due date.
-        ([("2025-07-15", ["colonoscopy", "mri_pelvis"])], Settings(), {"ct_tap": None, "cea": None}),
+        (
+            [("2025-07-15", ["colonoscopy", "mri_pelvis"])],
+            Settings(),
+            {"ct_tap": None, "cea": None},
+        ),
         # A mixed control: its CEA coordinates, its colonoscopy is ignored.
-        ([("2025-07-01", ["colonoscopy", "cea"])], Settings(), {"ct_tap": None, "cea": "2025-07-01"}),
+        (
+            [("2025-07-01", ["colonoscopy", "cea"])],
+            Settings(),
+            {"ct_tap": None, "cea": "2025-07-01"},
+        ),
         # Two candidates: the nearest wins (5 days after beats 10 days before).
-        ([("2025-07-05", ["ct_tap", "cea"]), ("2025-07-20", ["ct_tap", "cea"])], Settings(),
-         {"ct_tap": "2025-07-20", "cea": "2025-07-20"}),
+        (
+            [("2025-07-05", ["ct_tap", "cea"]), ("2025-07-20", ["ct_tap", "cea"])],
+            Settings(),
+            {"ct_tap": "2025-07-20", "cea": "2025-07-20"},
+        ),
         # Same distance before and after: the earlier one wins.
-        ([("2025-07-25", ["ct_tap", "cea"]), ("2025-07-05", ["ct_tap", "cea"])], Settings(),
-         {"ct_tap": "2025-07-05", "cea": "2025-07-05"}),
+        (
+            [("2025-07-25", ["ct_tap", "cea"]), ("2025-07-05", ["ct_tap", "cea"])],
+            Settings(),
+            {"ct_tap": "2025-07-05", "cea": "2025-07-05"},
+        ),
         # Each code finds its own nearest control.
-        ([("2025-07-12", ["cea"]), ("2025-07-16", ["ct_tap"]), ("2025-07-14", ["colonoscopy"])],
-         Settings(), {"ct_tap": "2025-07-16", "cea": "2025-07-12"}),
+        (
+            [("2025-07-12", ["cea"]), ("2025-07-16", ["ct_tap"]), ("2025-07-14", ["colonoscopy"])],
+            Settings(),
+            {"ct_tap": "2025-07-16", "cea": "2025-07-12"},
+        ),
         # The window is a setting: 20 days before is outside a 10-day window...
-        ([("2025-06-25", ["ct_tap", "cea"])], Settings(coordination_window_days=10),
-         {"ct_tap": None, "cea": None}),
+        (
+            [("2025-06-25", ["ct_tap", "cea"])],
+            Settings(coordination_window_days=10),
+            {"ct_tap": None, "cea": None},
+        ),
         # ...and exactly 10 days before is inside it.
-        ([("2025-07-05", ["ct_tap", "cea"])], Settings(coordination_window_days=10),
-         {"ct_tap": "2025-07-05", "cea": "2025-07-05"}),
+        (
+            [("2025-07-05", ["ct_tap", "cea"])],
+            Settings(coordination_window_days=10),
+            {"ct_tap": "2025-07-05", "cea": "2025-07-05"},
+        ),
     ],
 )
 def test_r8_coordination(controls, settings, expected):
     plan = plan_of(("2025-01-15", "resection"), controls=controls, settings=settings)
     month_6 = [e for e in plan.exams if e.month == 6]
-    assert {e.code: e.coordinated_with and e.coordinated_with.date.isoformat()
-            for e in month_6} == expected
+    assert {
+        e.code: e.coordinated_with and e.coordinated_with.date.isoformat() for e in month_6
+    } == expected
     # The due date stays as computed, coordinated or not.
     assert {(e.due, e.due_working_day) for e in month_6} == {(R8_DUE, R8_DUE)}
     # No other control of the plan lies within the window of these primary controls.
@@ -421,19 +516,24 @@ def test_r8_coordination(controls, settings, expected):
 
 
 def test_r8_coordinated_exam_records_the_primary_control_itself():
-    plan = plan_of(("2025-01-15", "resection"),
-                   controls=[("2025-07-01", ["ct_tap", "cea"]), ("2026-01-20", ["cea"])])
+    plan = plan_of(
+        ("2025-01-15", "resection"),
+        controls=[("2025-07-01", ["ct_tap", "cea"]), ("2026-01-20", ["cea"])],
+    )
     partners = {(e.code, e.month): e.coordinated_with for e in plan.exams if e.coordinated_with}
     assert {k: (c.date.isoformat(), c.ref) for k, c in partners.items()} == {
-        ("cea", 6): ("2025-07-01", 101), ("ct_tap", 6): ("2025-07-01", 101),
+        ("cea", 6): ("2025-07-01", 101),
+        ("ct_tap", 6): ("2025-07-01", 101),
         ("cea", 12): ("2026-01-20", 102),
     }
 
 
 def test_r8_a_new_primary_control_spares_open_exams_and_keeps_bookings():
     before = stored(plan_of(("2025-01-15", "resection")), {6: "booked"})
-    after = plan_of(("2025-01-15", "resection"),
-                    controls=[("2025-07-10", ["ct_tap", "cea"]), ("2026-01-10", ["cea"])])
+    after = plan_of(
+        ("2025-01-15", "resection"),
+        controls=[("2025-07-10", ["ct_tap", "cea"]), ("2026-01-10", ["cea"])],
+    )
     changes = reconcile(before, after)
     # Month 6 is booked and keeps its booking; the open month-12 CEA is now coordinated.
     assert [(e.code, e.month, p.coordinated_with.ref, p.due) for e, p in changes.update] == [
@@ -551,8 +651,11 @@ def test_r10_timing_state(offset, booked, settings, state):
         # An extra closed day of the clinic (closed_days).
         ("2025-07-15", Settings(closed_days=frozenset({day("2025-07-15")})), "2025-07-16"),
         # Closed days in a row are all skipped.
-        ("2025-07-15", Settings(closed_days=frozenset({day("2025-07-15"), day("2025-07-16")})),
-         "2025-07-17"),
+        (
+            "2025-07-15",
+            Settings(closed_days=frozenset({day("2025-07-15"), day("2025-07-16")})),
+            "2025-07-17",
+        ),
     ],
 )
 def test_r11_working_day(due, settings, working_day):
@@ -593,18 +696,25 @@ def test_protocol_2019(kind, rows_expected):
     assert months_of(plan, "ct_tap") == months_of(plan, "cea") == rows_expected
     assert months_of(plan, "ct_liver") == []
     assert rows(plan)[:6] == [
-        ("cea", 4, "2025-05-31"), ("ct_tap", 4, "2025-05-31"),
-        ("cea", 8, "2025-09-30"), ("ct_tap", 8, "2025-09-30"),
-        ("cea", 12, "2026-01-31"), ("ct_tap", 12, "2026-01-31"),
+        ("cea", 4, "2025-05-31"),
+        ("ct_tap", 4, "2025-05-31"),
+        ("cea", 8, "2025-09-30"),
+        ("ct_tap", 8, "2025-09-30"),
+        ("cea", 12, "2026-01-31"),
+        ("ct_tap", 12, "2026-01-31"),
     ]
 
 
 def test_a_protocol_from_data_alone():
-    protocol = parse_protocol({
-        "code": "test-sbrt", "title": "SBRT", "anchoring_kinds": ["sbrt"],
-        "ending_kinds": ["transplant", "resection"],
-        "controls": [{"months": [2, 1], "exams": ["ct_liver"]}],
-    })
+    protocol = parse_protocol(
+        {
+            "code": "test-sbrt",
+            "title": "SBRT",
+            "anchoring_kinds": ["sbrt"],
+            "ending_kinds": ["transplant", "resection"],
+            "controls": [{"months": [2, 1], "exams": ["ct_liver"]}],
+        }
+    )
     plan = make_plan(protocol, history(("2025-01-31", "sbrt"), ("2024-01-01", "resection")))
     assert (plan.protocol, plan.anchor.kind) == ("test-sbrt", "sbrt")
     assert rows(plan) == [("ct_liver", 1, "2025-02-28"), ("ct_liver", 2, "2025-03-31")]
@@ -615,7 +725,9 @@ def test_a_protocol_from_data_alone():
 def valid_protocol(**changes) -> dict:
     """A valid protocol's parsed TOML, with some keys changed (None removes a key)."""
     data = {
-        "code": "test", "title": "Test", "anchoring_kinds": ["resection"],
+        "code": "test",
+        "title": "Test",
+        "anchoring_kinds": ["resection"],
         "ending_kinds": ["transplant"],
         "controls": [{"months": [6, 12], "exams": ["ct_tap", "cea"]}],
     }
@@ -634,15 +746,22 @@ def test_valid_protocol_parses():
         # An unknown top-level key is named.
         (valid_protocol(interval="6m"), ["interval"]),
         # An unknown key of a control is named, with the control's index.
-        (valid_protocol(controls=[{"months": [6], "exams": ["cea"], "colour": "red"}]),
-         ["controls[0]", "colour"]),
+        (
+            valid_protocol(controls=[{"months": [6], "exams": ["cea"], "colour": "red"}]),
+            ["controls[0]", "colour"],
+        ),
         # An exam code the protocol cannot plan (MRI liver is only a primary-control code).
-        (valid_protocol(controls=[{"months": [6], "exams": ["mri_liver"]}]),
-         ["controls[0].exams", "mri_liver"]),
+        (
+            valid_protocol(controls=[{"months": [6], "exams": ["mri_liver"]}]),
+            ["controls[0].exams", "mri_liver"],
+        ),
         # A made-up exam code, in the second control.
-        (valid_protocol(controls=[{"months": [6], "exams": ["cea"]},
-                                  {"months": [3], "exams": ["ct_head"]}]),
-         ["controls[1].exams", "ct_head"]),
+        (
+            valid_protocol(
+                controls=[{"months": [6], "exams": ["cea"]}, {"months": [3], "exams": ["ct_head"]}]
+            ),
+            ["controls[1].exams", "ct_head"],
+        ),
         # Exams missing.
         (valid_protocol(controls=[{"months": [6]}]), ["controls[0].exams"]),
         # Exams as a string rather than a list.
@@ -652,8 +771,12 @@ def test_valid_protocol_parses():
         # An unknown treatment kind among the ending kinds.
         (valid_protocol(ending_kinds=["death"]), ["ending_kinds", "death"]),
         # An unknown treatment kind in only_after.
-        (valid_protocol(controls=[{"months": [3], "exams": ["ct_liver"], "only_after": ["rfa"]}]),
-         ["controls[0]", "only_after", "rfa"]),
+        (
+            valid_protocol(
+                controls=[{"months": [3], "exams": ["ct_liver"], "only_after": ["rfa"]}]
+            ),
+            ["controls[0]", "only_after", "rfa"],
+        ),
         # A kind that is not a string at all.
         (valid_protocol(anchoring_kinds=[["resection"]]), ["anchoring_kinds"]),
         # No anchoring kinds.

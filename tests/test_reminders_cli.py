@@ -20,8 +20,10 @@ def cli(engine, session, tmp_path, monkeypatch):
     """Run the command line on the test database; mail goes to .eml files in tmp_path."""
     url = engine.url.render_as_string(hide_password=False)
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n\n[patients]\naccept_synthetic_ids = true\n\n'
-                      f'[mail]\noutbox_dir = "{tmp_path / "outbox"}"\n')
+    config.write_text(
+        f'[database]\nurl = "{url}"\n\n[patients]\naccept_synthetic_ids = true\n\n'
+        f'[mail]\noutbox_dir = "{tmp_path / "outbox"}"\n'
+    )
     monkeypatch.setenv("SURVEILLANCE_CONFIG", str(config))
     monkeypatch.delenv("SURVEILLANCE_DATABASE_URL", raising=False)
     return lambda *args: CliRunner().invoke(main, list(args))
@@ -55,7 +57,9 @@ def test_send_then_rerun_then_status(cli, session, ctx, create_patient, clinic, 
     give_work(session, ctx, create_patient, clinic)
     first = cli("reminders", "send", "--date", TODAY.isoformat())
     assert (first.exit_code, first.stdout) == (
-        0, f"TEST {TODAY}: sent (to leder@klinikk.test, sykepleier@klinikk.test)\n")
+        0,
+        f"TEST {TODAY}: sent (to leder@klinikk.test, sykepleier@klinikk.test)\n",
+    )
     rerun = cli("reminders", "send", "--date", TODAY.isoformat())
     assert (rerun.exit_code, rerun.stdout) == (0, "nothing new to send\n")
     [row] = digests(session)
@@ -63,8 +67,10 @@ def test_send_then_rerun_then_status(cli, session, ctx, create_patient, clinic, 
     assert eml.name == row.message_id.strip("<>") + ".eml"
     status = cli("reminders", "status", "--days", "400")
     assert status.exit_code == 0
-    assert re.search(rf"{TODAY}  TEST\s+sent\s+1  \d{{4}}-\d\d-\d\d \d\d:\d\d  {re.escape(row.message_id)}",
-                     status.stdout)
+    assert re.search(
+        rf"{TODAY}  TEST\s+sent\s+1  \d{{4}}-\d\d-\d\d \d\d:\d\d  {re.escape(row.message_id)}",
+        status.stdout,
+    )
     assert status.stdout.endswith("1 digests, 0 failed\n")
     dry = cli("reminders", "send", "--dry-run", "--date", TODAY.isoformat())
     assert (dry.stdout, dry.stderr) == ("", f"TEST {TODAY}: already sent\n")
@@ -77,18 +83,28 @@ def test_an_unknown_clinic_is_refused(cli, session):
 
 
 def test_recipients_and_references_of_a_clinic(cli, session, clinic):
-    result = cli("reminders", "recipients", "--clinic", "TEST",
-                 "--set", "Sykepleier@Klinikk.test; leder@klinikk.test", "--references")
+    result = cli(
+        "reminders",
+        "recipients",
+        "--clinic",
+        "TEST",
+        "--set",
+        "Sykepleier@Klinikk.test; leder@klinikk.test",
+        "--references",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "TEST: listed: sykepleier@klinikk.test, leder@klinikk.test\n"
         "TEST: all recipients, with users who opted in: leder@klinikk.test, sykepleier@klinikk.test\n"
-        "TEST: local references in the e-mail: yes\n")
+        "TEST: local references in the e-mail: yes\n"
+    )
     session.rollback()
     session.expire_all()
     saved = session.get(Clinic, clinic.id)
     assert (saved.digest_recipients, saved.digest_include_references) == (
-        "sykepleier@klinikk.test, leder@klinikk.test", True)
+        "sykepleier@klinikk.test, leder@klinikk.test",
+        True,
+    )
     event = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "clinic.digest")).one()
     assert event.details["include_references"] is True
     refused = cli("reminders", "recipients", "--clinic", "TEST", "--set", "sykepleier")
@@ -97,10 +113,17 @@ def test_recipients_and_references_of_a_clinic(cli, session, clinic):
 
 
 def test_a_user_opts_in_and_out(cli, session, ctx, clinic):
-    add_user(session, ctx.actor, email="anne@klinikk.test", password="x" * 12, role="nurse",
-             clinic_codes=["TEST"])
+    add_user(
+        session,
+        ctx.actor,
+        email="anne@klinikk.test",
+        password="x" * 12,
+        role="nurse",
+        clinic_codes=["TEST"],
+    )
     assert cli("reminders", "opt-in", "Anne@klinikk.test").stdout == (
-        "anne@klinikk.test: gets the daily digests\n")
+        "anne@klinikk.test: gets the daily digests\n"
+    )
     shown = cli("reminders", "recipients", "--clinic", "TEST").stdout
     assert "with users who opted in: anne@klinikk.test\n" in shown
     assert cli("reminders", "opt-in", "anne@klinikk.test", "--off").exit_code == 0
@@ -109,4 +132,6 @@ def test_a_user_opts_in_and_out(cli, session, ctx, clinic):
     assert session.scalars(sa.select(User.digest_opt_in)).one() is False
     unknown = cli("reminders", "opt-in", "nobody@klinikk.test")
     assert (unknown.exit_code, unknown.stderr) == (
-        2, "error: email: 'nobody@klinikk.test' has no account\n")
+        2,
+        "error: email: 'nobody@klinikk.test' has no account\n",
+    )

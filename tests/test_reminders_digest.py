@@ -14,7 +14,13 @@ from surveillance.config import Config, ConfigError, RemindersConfig, load_confi
 from surveillance.errors import InputError
 from surveillance.reminders.cli import readable
 from surveillance.reminders.digest import (
-    DigestContent, Line, compose, has_news, render, signed, worklist_url,
+    DigestContent,
+    Line,
+    compose,
+    has_news,
+    render,
+    signed,
+    worklist_url,
 )
 from surveillance.reminders.mail import FileBackend, envelope_address
 from surveillance.reminders.outbox import MESSAGE_ID, backoff, new_message_id
@@ -22,35 +28,60 @@ from surveillance.reminders.recipients import parse_addresses
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 MONDAY = date(2026, 11, 30)
-COUNTS = {"to_book": 12, "overdue": 5, "results_missing": 3, "mdt_review": 2,
-          "booking_to_cancel": 1, "booked": 9}
-BEFORE = {"to_book": 10, "overdue": 5, "results_missing": 4, "mdt_review": 2,
-          "booking_to_cancel": 0, "booked": 7}
+COUNTS = {
+    "to_book": 12,
+    "overdue": 5,
+    "results_missing": 3,
+    "mdt_review": 2,
+    "booking_to_cancel": 1,
+    "booked": 9,
+}
+BEFORE = {
+    "to_book": 10,
+    "overdue": 5,
+    "results_missing": 4,
+    "mdt_review": 2,
+    "booking_to_cancel": 0,
+    "booked": 7,
+}
 
 
 def content(**overrides) -> DigestContent:
-    values = dict(clinic_code="DEMO", clinic_name="Demoklinikken", day=MONDAY, counts=COUNTS,
-                  url=worklist_url("https://oppfolging.sykehus.test/", 7),
-                  previous_day=MONDAY - timedelta(days=3), previous_counts=BEFORE)
+    values = dict(
+        clinic_code="DEMO",
+        clinic_name="Demoklinikken",
+        day=MONDAY,
+        counts=COUNTS,
+        url=worklist_url("https://oppfolging.sykehus.test/", 7),
+        previous_day=MONDAY - timedelta(days=3),
+        previous_counts=BEFORE,
+    )
     return DigestContent(**(values | overrides))
 
 
 def test_the_lines_in_the_order_a_nurse_works_with_their_change():
     assert content().lines() == (
-        Line("to_book", 12, "+2"), Line("overdue", 5, "0"), Line("results_missing", 3, "-1"),
-        Line("mdt_review", 2, "0"), Line("booking_to_cancel", 1, "+1"))
+        Line("to_book", 12, "+2"),
+        Line("overdue", 5, "0"),
+        Line("results_missing", 3, "-1"),
+        Line("mdt_review", 2, "0"),
+        Line("booking_to_cancel", 1, "+1"),
+    )
 
 
 def test_no_change_is_shown_without_an_earlier_digest():
     assert {line.change for line in content(previous_counts=None).lines()} == {None}
 
 
-@pytest.mark.parametrize("counts, news", [
-    ({}, False),                                # nothing at all
-    ({"booked": 4}, False),                     # booked exams need no action today
-    ({"booking_to_cancel": 1}, True),           # one appointment to cancel is news
-    (dict.fromkeys(COUNTS, 0) | {"overdue": 1}, True),
-])
+@pytest.mark.parametrize(
+    "counts, news",
+    [
+        ({}, False),  # nothing at all
+        ({"booked": 4}, False),  # booked exams need no action today
+        ({"booking_to_cancel": 1}, True),  # one appointment to cancel is news
+        (dict.fromkeys(COUNTS, 0) | {"overdue": 1}, True),
+    ],
+)
 def test_has_news(counts, news):
     assert has_news(counts) is news
 
@@ -101,10 +132,13 @@ You get it as a recipient of the daily digest of Demoklinikken.
 """
 
 
-@pytest.mark.parametrize("language, subject, text", [
-    ("nb", "[DEMO] Arbeidsliste 30.11.2026: 12 å bestille, 5 forsinket", NB_TEXT),
-    ("en", "[DEMO] Worklist 11/30/2026: 12 to book, 5 overdue", EN_TEXT),
-])
+@pytest.mark.parametrize(
+    "language, subject, text",
+    [
+        ("nb", "[DEMO] Arbeidsliste 30.11.2026: 12 å bestille, 5 forsinket", NB_TEXT),
+        ("en", "[DEMO] Worklist 11/30/2026: 12 to book, 5 overdue", EN_TEXT),
+    ],
+)
 def test_the_text_part_snapshot(language, subject, text):
     rendered = render(content(), language)
     assert rendered.subject == subject
@@ -120,12 +154,19 @@ def test_the_html_part_snapshot():
 
 
 def test_since_yesterday_and_the_opted_in_references():
-    text = render(content(previous_day=MONDAY - timedelta(days=1),
-                          references={"to_book": [f"P-{n:04d}" for n in range(1, 16)]}), "nb").text
+    text = render(
+        content(
+            previous_day=MONDAY - timedelta(days=1),
+            references={"to_book": [f"P-{n:04d}" for n in range(1, 16)]},
+        ),
+        "nb",
+    ).text
     assert "I parentes: endringen siden i går." in text
-    assert ("Å bestille:                  12  (+2)\n"
-            "    P-0001, P-0002, P-0003, P-0004, P-0005, P-0006, P-0007, P-0008, P-0009,\n"
-            "    P-0010, P-0011, P-0012, P-0013, P-0014, P-0015\n") in text
+    assert (
+        "Å bestille:                  12  (+2)\n"
+        "    P-0001, P-0002, P-0003, P-0004, P-0005, P-0006, P-0007, P-0008, P-0009,\n"
+        "    P-0010, P-0011, P-0012, P-0013, P-0014, P-0015\n"
+    ) in text
     assert "Ikke videresend den." in text
 
 
@@ -140,11 +181,13 @@ def test_the_html_escapes_what_it_is_given():
 
 
 def message(**overrides):
-    values = dict(sender="Oppfølging <oppfolging@sykehus.test>",
-                  recipients=["a@sykehus.test", "b@sykehus.test"],
-                  message_id="<digest.20261130.DEMO.0123456789abcdef@sykehus.test>",
-                  date=datetime(2026, 11, 30, 6, 30, tzinfo=timezone(timedelta(hours=1))),
-                  language="nb")
+    values = dict(
+        sender="Oppfølging <oppfolging@sykehus.test>",
+        recipients=["a@sykehus.test", "b@sykehus.test"],
+        message_id="<digest.20261130.DEMO.0123456789abcdef@sykehus.test>",
+        date=datetime(2026, 11, 30, 6, 30, tzinfo=timezone(timedelta(hours=1))),
+        language="nb",
+    )
     return compose(render(content(), "nb"), **(values | overrides))
 
 
@@ -180,10 +223,13 @@ def test_the_file_backend_writes_one_file_per_message_id(tmp_path):
     assert message_from_bytes(written.read_bytes())["Subject"]
 
 
-@pytest.mark.parametrize("sender, domain", [
-    ("Oppfølging <oppfolging@sykehus.test>", "sykehus.test"),
-    ("oppfolging@sykehus.test", "sykehus.test"),
-])
+@pytest.mark.parametrize(
+    "sender, domain",
+    [
+        ("Oppfølging <oppfolging@sykehus.test>", "sykehus.test"),
+        ("oppfolging@sykehus.test", "sykehus.test"),
+    ],
+)
 def test_message_ids_are_unique_and_name_clinic_and_day(sender, domain):
     first, second = (new_message_id("HUS 1", MONDAY, sender) for _ in range(2))
     assert first != second
@@ -191,21 +237,31 @@ def test_message_ids_are_unique_and_name_clinic_and_day(sender, domain):
     assert first.startswith("<digest.20261130.HUS-1.") and first.endswith(f"@{domain}>")
 
 
-@pytest.mark.parametrize("attempts, minutes", [
-    (1, 5), (2, 10), (3, 20), (4, 40),  # doubling from retry_first_minutes...
-    (5, 60), (30, 60),                  # ...up to retry_max_minutes
-])
+@pytest.mark.parametrize(
+    "attempts, minutes",
+    [
+        (1, 5),
+        (2, 10),
+        (3, 20),
+        (4, 40),  # doubling from retry_first_minutes...
+        (5, 60),
+        (30, 60),  # ...up to retry_max_minutes
+    ],
+)
 def test_backoff(attempts, minutes):
     assert backoff(attempts, RemindersConfig()) == timedelta(minutes=minutes)
 
 
-@pytest.mark.parametrize("text, addresses", [
-    ("", []),
-    ("a@x.no", ["a@x.no"]),
-    ("A@X.no, b@y.no;c@z.no\nd@w.no", ["a@x.no", "b@y.no", "c@z.no", "d@w.no"]),
-    ("a@x.no, A@x.no", ["a@x.no"]),  # each once
-    ("root@localhost", ["root@localhost"]),
-])
+@pytest.mark.parametrize(
+    "text, addresses",
+    [
+        ("", []),
+        ("a@x.no", ["a@x.no"]),
+        ("A@X.no, b@y.no;c@z.no\nd@w.no", ["a@x.no", "b@y.no", "c@z.no", "d@w.no"]),
+        ("a@x.no, A@x.no", ["a@x.no"]),  # each once
+        ("root@localhost", ["root@localhost"]),
+    ],
+)
 def test_parse_addresses(text, addresses):
     assert parse_addresses(text) == addresses
 
@@ -222,6 +278,7 @@ def test_envelope_address():
 
 # --- configuration
 
+
 def write(tmp_path, text: str) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -229,10 +286,20 @@ def write(tmp_path, text: str) -> Path:
 
 
 def test_the_mail_and_reminders_sections(tmp_path):
-    config = load_config(write(tmp_path, '[mail]\nbackend = "smtp"\nhost = "smtp.sykehus.test"\n'
-                               'port = 465\nsecurity = "ssl"\ntimeout_seconds = 10\n'
-                               '[reminders]\nsend_time = "07:15"\nlanguage = "en"\n'), environ={})
-    assert (config.mail.backend, config.mail.port, config.mail.timeout_seconds) == ("smtp", 465, 10.0)
+    config = load_config(
+        write(
+            tmp_path,
+            '[mail]\nbackend = "smtp"\nhost = "smtp.sykehus.test"\n'
+            'port = 465\nsecurity = "ssl"\ntimeout_seconds = 10\n'
+            '[reminders]\nsend_time = "07:15"\nlanguage = "en"\n',
+        ),
+        environ={},
+    )
+    assert (config.mail.backend, config.mail.port, config.mail.timeout_seconds) == (
+        "smtp",
+        465,
+        10.0,
+    )
     assert (config.reminders.send_time, config.reminders.language) == ("07:15", "en")
 
 
@@ -244,24 +311,32 @@ def test_defaults_need_no_file():
 
 
 def test_the_smtp_password_may_come_from_the_environment(tmp_path):
-    config = load_config(write(tmp_path, '[mail]\npassword = "in-the-file"\n'),
-                         environ={"SURVEILLANCE_SMTP_PASSWORD": "from-env"})
+    config = load_config(
+        write(tmp_path, '[mail]\npassword = "in-the-file"\n'),
+        environ={"SURVEILLANCE_SMTP_PASSWORD": "from-env"},
+    )
     assert config.mail.password == "from-env"
 
 
-@pytest.mark.parametrize("text, error", [
-    ('[mail]\nhots = "x"\n', "unknown configuration key 'mail.hots'"),
-    ('[reminders]\nsend_at = "06:30"\n', "unknown configuration key 'reminders.send_at'"),
-    ('[mail]\nbackend = "sendmail"\n', "mail.backend: 'sendmail' is not one of file, smtp"),
-    ('[mail]\nsecurity = "tls"\n', "mail.security: 'tls' is not one of starttls, ssl, none"),
-    ('[mail]\nport = 0\n', "mail: port must be 1-65535"),
-    ('[mail]\nsender = "nobody"\n', "sender an e-mail address"),
-    ('[reminders]\nsend_time = "6.30"\n', "reminders.send_time: '6.30' is not HH:MM"),
-    ('[reminders]\nsend_time = "24:00"\n', "reminders.send_time: '24:00' is not HH:MM"),
-    ('[reminders]\nlanguage = "nn"\n', "reminders.language: 'nn' is not one of nb, en"),
-    ('[reminders]\nmax_attempts = 0\n', "reminders.max_attempts: 0 must be at least 1"),
-    ('[reminders]\nweekdays_only = "yes"\n', "reminders.weekdays_only: 'yes' is not a valid bool"),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ('[mail]\nhots = "x"\n', "unknown configuration key 'mail.hots'"),
+        ('[reminders]\nsend_at = "06:30"\n', "unknown configuration key 'reminders.send_at'"),
+        ('[mail]\nbackend = "sendmail"\n', "mail.backend: 'sendmail' is not one of file, smtp"),
+        ('[mail]\nsecurity = "tls"\n', "mail.security: 'tls' is not one of starttls, ssl, none"),
+        ("[mail]\nport = 0\n", "mail: port must be 1-65535"),
+        ('[mail]\nsender = "nobody"\n', "sender an e-mail address"),
+        ('[reminders]\nsend_time = "6.30"\n', "reminders.send_time: '6.30' is not HH:MM"),
+        ('[reminders]\nsend_time = "24:00"\n', "reminders.send_time: '24:00' is not HH:MM"),
+        ('[reminders]\nlanguage = "nn"\n', "reminders.language: 'nn' is not one of nb, en"),
+        ("[reminders]\nmax_attempts = 0\n", "reminders.max_attempts: 0 must be at least 1"),
+        (
+            '[reminders]\nweekdays_only = "yes"\n',
+            "reminders.weekdays_only: 'yes' is not a valid bool",
+        ),
+    ],
+)
 def test_bad_settings_fail_at_start(tmp_path, text, error):
     with pytest.raises(ConfigError, match=error.replace(".", r"\.").replace("(", r"\(")):
         load_config(write(tmp_path, text), environ={})

@@ -38,9 +38,11 @@ def write_config(folder: Path, engine: sa.Engine, port: int, reminders: str = ""
     """A configuration file for a child process: our database, the test's SMTP server."""
     url = engine.url.render_as_string(hide_password=False)
     path = folder / "config.toml"
-    path.write_text(f'[database]\nurl = "{url}"\n\n[mail]\nbackend = "smtp"\n'
-                    f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-                    f'sender = "{SENDER}"\ntimeout_seconds = 60\n\n[reminders]\n{reminders}')
+    path.write_text(
+        f'[database]\nurl = "{url}"\n\n[mail]\nbackend = "smtp"\n'
+        f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        f'sender = "{SENDER}"\ntimeout_seconds = 60\n\n[reminders]\n{reminders}'
+    )
     return path
 
 
@@ -50,13 +52,23 @@ def environment(config: Path) -> dict[str, str]:
 
 
 def start(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(CLI + list(args), env=environment(config), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        CLI + list(args),
+        env=environment(config),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + list(args), env=environment(config), text=True,
-                          capture_output=True, timeout=HANG_GUARD)
+    return subprocess.run(
+        CLI + list(args),
+        env=environment(config),
+        text=True,
+        capture_output=True,
+        timeout=HANG_GUARD,
+    )
 
 
 def send_today(config: Path) -> subprocess.Popen:
@@ -83,13 +95,17 @@ def digest_rows(session) -> list[Digest]:
     return list(session.scalars(sa.select(Digest).order_by(Digest.day)))
 
 
-@pytest.mark.parametrize("answer, copies", [
-    ("stall", 1),              # killed before the server took the message: sent once, later
-    ("accept_then_stall", 2),  # killed after the server took it, before our commit: the one
-                               # duplicate mail can make, with the same Message-ID
-])
+@pytest.mark.parametrize(
+    "answer, copies",
+    [
+        ("stall", 1),  # killed before the server took the message: sent once, later
+        ("accept_then_stall", 2),  # killed after the server took it, before our commit: the one
+        # duplicate mail can make, with the same Message-ID
+    ],
+)
 def test_a_sender_killed_between_claiming_and_sending_then_restarted(
-        engine, session, work, tmp_path, answer, copies):
+    engine, session, work, tmp_path, answer, copies
+):
     with SmtpServer() as server:
         server.handler.script = [answer]
         config = write_config(tmp_path, engine, server.port)
@@ -111,7 +127,11 @@ def test_a_sender_killed_between_claiming_and_sending_then_restarted(
     assert (row.state, row.attempts) == ("sent", 2)
     assert {r.message_id for r in server.received} == {row.message_id}
     assert tally(server.received, {("TEST", TODAY)}) == {
-        "lost": 0, "same_id_copies": copies - 1, "duplicates": 0, "unexpected": 0}
+        "lost": 0,
+        "same_id_copies": copies - 1,
+        "duplicates": 0,
+        "unexpected": 0,
+    }
 
 
 def test_two_senders_at_once_send_one_digest(engine, session, work, tmp_path):
@@ -133,7 +153,11 @@ def test_two_senders_at_once_send_one_digest(engine, session, work, tmp_path):
     assert (rerun.returncode, rerun.stdout) == (0, "nothing new to send\n")
     assert [(r.state, r.attempts) for r in digest_rows(session)] == [("sent", 1)]
     assert tally(server.received, {("TEST", TODAY)}) == {
-        "lost": 0, "same_id_copies": 0, "duplicates": 0, "unexpected": 0}
+        "lost": 0,
+        "same_id_copies": 0,
+        "duplicates": 0,
+        "unexpected": 0,
+    }
 
 
 class Lines:
@@ -171,8 +195,13 @@ ALWAYS_DUE = 'send_time = "00:00"\nweekdays_only = false\nskip_closed_days = fal
 
 
 def start_worker(config: Path) -> tuple[subprocess.Popen, Lines]:
-    worker = subprocess.Popen(CLI + ["worker"], env=environment(config), text=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        CLI + ["worker"],
+        env=environment(config),
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return worker, Lines(worker.stderr)
 
 
@@ -192,7 +221,8 @@ def stop_worker(worker: subprocess.Popen, lines: Lines) -> None:
 
 
 def test_a_second_worker_stands_by_and_a_restart_sends_the_missed_digest_once(
-        engine, session, work, tmp_path):
+    engine, session, work, tmp_path
+):
     first_worker = make_lock(engine, "worker")
     assert first_worker.acquire()
     with SmtpServer() as server:
@@ -216,7 +246,11 @@ def test_a_second_worker_stands_by_and_a_restart_sends_the_missed_digest_once(
     [row] = digest_rows(session)
     assert row.day == clinic_today("Europe/Oslo", row.created_at)  # the Oslo date
     assert tally(server.received, {("TEST", row.day)}) == {
-        "lost": 0, "same_id_copies": 0, "duplicates": 0, "unexpected": 0}
+        "lost": 0,
+        "same_id_copies": 0,
+        "duplicates": 0,
+        "unexpected": 0,
+    }
 
 
 def test_a_worker_stopped_while_it_starts_ends_cleanly(engine, session, work, tmp_path):

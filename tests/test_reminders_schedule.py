@@ -13,7 +13,13 @@ from tests.reminders_support import give_work
 from surveillance.config import Config
 from surveillance.db.models import Digest
 from surveillance.reminders.mail import FileBackend
-from surveillance.reminders.worker import daily_trigger, make_scheduler, run_if_due, send_due, sends_on
+from surveillance.reminders.worker import (
+    daily_trigger,
+    make_scheduler,
+    run_if_due,
+    send_due,
+    sends_on,
+)
 
 OSLO = ZoneInfo("Europe/Oslo")
 UTC = timezone.utc
@@ -30,20 +36,23 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-@pytest.mark.parametrize("now, weekdays_only, fire", [
-    # Friday before the March change, still winter time.
-    ("2026-03-27T05:00+00:00", True, "2026-03-27T06:30+01:00"),
-    # Friday after the send: over the weekend of the change to Monday, summer time.
-    ("2026-03-27T06:00+00:00", True, "2026-03-30T06:30+02:00"),
-    # Every day: the Sunday of the change itself, after the missing hour.
-    ("2026-03-28T06:00+00:00", False, "2026-03-29T06:30+02:00"),
-    # Friday before the October change, summer time.
-    ("2026-10-23T04:00+00:00", True, "2026-10-23T06:30+02:00"),
-    # Over the weekend of the change to Monday, winter time.
-    ("2026-10-23T05:00+00:00", True, "2026-10-26T06:30+01:00"),
-    # Every day: the Sunday of the change, after the repeated hour.
-    ("2026-10-24T05:00+00:00", False, "2026-10-25T06:30+01:00"),
-])
+@pytest.mark.parametrize(
+    "now, weekdays_only, fire",
+    [
+        # Friday before the March change, still winter time.
+        ("2026-03-27T05:00+00:00", True, "2026-03-27T06:30+01:00"),
+        # Friday after the send: over the weekend of the change to Monday, summer time.
+        ("2026-03-27T06:00+00:00", True, "2026-03-30T06:30+02:00"),
+        # Every day: the Sunday of the change itself, after the missing hour.
+        ("2026-03-28T06:00+00:00", False, "2026-03-29T06:30+02:00"),
+        # Friday before the October change, summer time.
+        ("2026-10-23T04:00+00:00", True, "2026-10-23T06:30+02:00"),
+        # Over the weekend of the change to Monday, winter time.
+        ("2026-10-23T05:00+00:00", True, "2026-10-26T06:30+01:00"),
+        # Every day: the Sunday of the change, after the repeated hour.
+        ("2026-10-24T05:00+00:00", False, "2026-10-25T06:30+01:00"),
+    ],
+)
 def test_the_daily_trigger_fires_at_0630_in_oslo_across_daylight_saving(now, weekdays_only, fire):
     trigger = daily_trigger(config(weekdays_only=weekdays_only))
     fired = trigger.get_next_fire_time(None, at(now))
@@ -64,14 +73,17 @@ def test_a_month_of_fire_times_across_the_spring_change():
     assert all(hour == (5 if day < date(2026, 3, 29) else 4) for day, hour in utc_hours)
 
 
-@pytest.mark.parametrize("day, options, sends", [
-    (date(2026, 6, 1), {}, True),                      # a Monday
-    (date(2026, 6, 6), {}, False),                     # a Saturday
-    (date(2026, 6, 6), {"weekdays_only": False}, True),
-    (date(2026, 5, 14), {}, False),                    # Ascension Day, a public holiday
-    (date(2026, 5, 14), {"skip_closed_days": False}, True),
-    (date(2026, 12, 24), {}, True),                    # Christmas Eve is no public holiday...
-])
+@pytest.mark.parametrize(
+    "day, options, sends",
+    [
+        (date(2026, 6, 1), {}, True),  # a Monday
+        (date(2026, 6, 6), {}, False),  # a Saturday
+        (date(2026, 6, 6), {"weekdays_only": False}, True),
+        (date(2026, 5, 14), {}, False),  # Ascension Day, a public holiday
+        (date(2026, 5, 14), {"skip_closed_days": False}, True),
+        (date(2026, 12, 24), {}, True),  # Christmas Eve is no public holiday...
+    ],
+)
 def test_send_days(day, options, sends):
     assert sends_on(config(**options), day) is sends
 
@@ -81,16 +93,19 @@ def test_a_day_the_clinic_is_closed():
     assert not sends_on(closed, date(2026, 12, 24))  # ...but a clinic may close on it
 
 
-@pytest.mark.parametrize("now, due", [
-    ("2026-03-30T04:29+00:00", False),  # 06:29 on the first Monday of summer time
-    ("2026-03-30T04:30+00:00", True),   # 06:30
-    ("2026-03-27T05:29+00:00", False),  # 06:29 on the Friday before, winter time
-    ("2026-03-27T05:30+00:00", True),
-    ("2026-10-26T05:29+00:00", False),  # 06:29 on the first Monday of winter time
-    ("2026-10-26T05:30+00:00", True),
-    ("2026-10-26T22:59+00:00", True),   # 23:59 the same day: a late worker still sends
-    ("2026-10-26T23:00+00:00", False),  # Tuesday 00:00 in Oslo, still Monday in UTC
-])
+@pytest.mark.parametrize(
+    "now, due",
+    [
+        ("2026-03-30T04:29+00:00", False),  # 06:29 on the first Monday of summer time
+        ("2026-03-30T04:30+00:00", True),  # 06:30
+        ("2026-03-27T05:29+00:00", False),  # 06:29 on the Friday before, winter time
+        ("2026-03-27T05:30+00:00", True),
+        ("2026-10-26T05:29+00:00", False),  # 06:29 on the first Monday of winter time
+        ("2026-10-26T05:30+00:00", True),
+        ("2026-10-26T22:59+00:00", True),  # 23:59 the same day: a late worker still sends
+        ("2026-10-26T23:00+00:00", False),  # Tuesday 00:00 in Oslo, still Monday in UTC
+    ],
+)
 def test_send_due_reads_the_clock_in_oslo(now, due):
     assert send_due(Config(), at(now)) is due
 
@@ -106,16 +121,34 @@ def test_the_scheduler_runs_one_job_at_a_time_in_oslo_time_with_hours_of_grace()
     assert jobs["retries"].trigger.interval == timedelta(minutes=7)
 
 
-@pytest.mark.parametrize("start, days", [
-    # Thursday to Tuesday across the spring change.
-    ("2026-03-26T00:00+00:00", [(date(2026, 3, 26), "05:30"), (date(2026, 3, 27), "05:30"),
-                                (date(2026, 3, 30), "04:30"), (date(2026, 3, 31), "04:30")]),
-    # Thursday to Tuesday across the autumn change.
-    ("2026-10-22T00:00+00:00", [(date(2026, 10, 22), "04:30"), (date(2026, 10, 23), "04:30"),
-                                (date(2026, 10, 26), "05:30"), (date(2026, 10, 27), "05:30")]),
-])
+@pytest.mark.parametrize(
+    "start, days",
+    [
+        # Thursday to Tuesday across the spring change.
+        (
+            "2026-03-26T00:00+00:00",
+            [
+                (date(2026, 3, 26), "05:30"),
+                (date(2026, 3, 27), "05:30"),
+                (date(2026, 3, 30), "04:30"),
+                (date(2026, 3, 31), "04:30"),
+            ],
+        ),
+        # Thursday to Tuesday across the autumn change.
+        (
+            "2026-10-22T00:00+00:00",
+            [
+                (date(2026, 10, 22), "04:30"),
+                (date(2026, 10, 23), "04:30"),
+                (date(2026, 10, 26), "05:30"),
+                (date(2026, 10, 27), "05:30"),
+            ],
+        ),
+    ],
+)
 def test_a_frozen_clock_walked_across_the_change_sends_each_days_digest_once_at_0630(
-        engine, session, ctx, create_patient, clinic, tmp_path, start, days):
+    engine, session, ctx, create_patient, clinic, tmp_path, start, days
+):
     give_work(session, ctx, create_patient, clinic)
     backend, settings = FileBackend(tmp_path), config(send_when_empty=True)
     now = at(start)

@@ -36,7 +36,8 @@ def columns(engine: sa.Engine, table: str) -> set[str]:
 def drift(engine: sa.Engine) -> list:
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "target_metadata": Base.metadata})
+            conn, opts={"compare_type": True, "target_metadata": Base.metadata}
+        )
         return compare_metadata(context, Base.metadata)
 
 
@@ -45,16 +46,23 @@ def test_models_and_migrations_agree_and_0002_goes_both_ways(new_engine, backend
     engine = new_engine(backend)
     upgrade(engine, "0001")
     with engine.begin() as conn:  # rows made before the migration get the defaults
-        conn.execute(sa.text("INSERT INTO clinics (code, name, created_at) "
-                             "VALUES ('A', 'A', :now)"), {"now": NOW})
-        conn.execute(sa.text("INSERT INTO users (email, password_hash, role, active, created_at) "
-                             "VALUES ('a@x.no', 'x', 'nurse', :yes, :now)"),
-                     {"now": NOW, "yes": True})
+        conn.execute(
+            sa.text("INSERT INTO clinics (code, name, created_at) VALUES ('A', 'A', :now)"),
+            {"now": NOW},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (email, password_hash, role, active, created_at) "
+                "VALUES ('a@x.no', 'x', 'nurse', :yes, :now)"
+            ),
+            {"now": NOW, "yes": True},
+        )
     upgrade(engine)
     assert drift(engine) == []
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT digest_recipients, digest_include_references "
-                                    "FROM clinics")).one() == ("", False)
+        assert conn.execute(
+            sa.text("SELECT digest_recipients, digest_include_references FROM clinics")
+        ).one() == ("", False)
         assert conn.execute(sa.text("SELECT digest_opt_in FROM users")).one() == (False,)
     downgrade(engine, "0001")
     assert "digests" not in sa.inspect(engine).get_table_names()
@@ -67,25 +75,44 @@ def test_models_and_migrations_agree_and_0002_goes_both_ways(new_engine, backend
 
 
 def insert_digest(conn, **values) -> None:
-    row = {"clinic_id": 1, "day": date(2026, 6, 1), "message_id": "<a@x>", "state": "pending",
-           "counts": "{}", "created_at": NOW} | values
-    conn.execute(sa.text("INSERT INTO digests (clinic_id, day, message_id, state, counts, "
-                         "created_at) VALUES (:clinic_id, :day, :message_id, :state, :counts, "
-                         ":created_at)"), row)
+    row = {
+        "clinic_id": 1,
+        "day": date(2026, 6, 1),
+        "message_id": "<a@x>",
+        "state": "pending",
+        "counts": "{}",
+        "created_at": NOW,
+    } | values
+    conn.execute(
+        sa.text(
+            "INSERT INTO digests (clinic_id, day, message_id, state, counts, "
+            "created_at) VALUES (:clinic_id, :day, :message_id, :state, :counts, "
+            ":created_at)"
+        ),
+        row,
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("second, refused", [
-    ({"message_id": "<b@x>"}, "clinic_id"),                       # one digest per clinic and day
-    ({"day": date(2026, 6, 2)}, "message_id"),                    # the key is unique
-    ({"day": date(2026, 6, 2), "message_id": "<b@x>", "state": "lost"}, "state"),  # known states
-])
+@pytest.mark.parametrize(
+    "second, refused",
+    [
+        ({"message_id": "<b@x>"}, "clinic_id"),  # one digest per clinic and day
+        ({"day": date(2026, 6, 2)}, "message_id"),  # the key is unique
+        (
+            {"day": date(2026, 6, 2), "message_id": "<b@x>", "state": "lost"},
+            "state",
+        ),  # known states
+    ],
+)
 def test_the_database_itself_refuses(new_engine, backend, second, refused):
     engine = new_engine(backend)
     upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO clinics (id, code, name, created_at) "
-                             "VALUES (1, 'A', 'A', :now)"), {"now": NOW})
+        conn.execute(
+            sa.text("INSERT INTO clinics (id, code, name, created_at) VALUES (1, 'A', 'A', :now)"),
+            {"now": NOW},
+        )
         insert_digest(conn)
     with pytest.raises(sa.exc.IntegrityError, match=refused), engine.begin() as conn:
         insert_digest(conn, **second)

@@ -12,8 +12,17 @@ from click.testing import CliRunner
 
 from tests.conftest import TODAY
 from tests.reminders_support import (
-    NAMES, NOW, SmtpServer, authenticator, client_context, free_port, give_work,
-    make_certificate, server_context, smtp_config, tally,
+    NAMES,
+    NOW,
+    SmtpServer,
+    authenticator,
+    client_context,
+    free_port,
+    give_work,
+    make_certificate,
+    server_context,
+    smtp_config,
+    tally,
 )
 from surveillance.cli import main
 from surveillance.db import writing
@@ -27,9 +36,13 @@ NATIONAL_ID = re.compile(r"(?<!\d)\d{11}(?!\d)")
 LOCAL_REFERENCE = re.compile(r"\bP-\d+")
 # Exam names in either language: a CEA test alone reveals a cancer.
 EXAM_NAME = re.compile(r"\b(CT|CEA|MR|MRI|PET|ct_tap|ct_liver|cea|koloskopi|colonoscopy)\b")
-NB_LABELS = {"Å bestille": "to_book", "Forsinket": "overdue",
-             "Bestilt, mangler svar": "results_missing", "Til MDT-vurdering": "mdt_review",
-             "Time å avbestille": "booking_to_cancel"}
+NB_LABELS = {
+    "Å bestille": "to_book",
+    "Forsinket": "overdue",
+    "Bestilt, mangler svar": "results_missing",
+    "Til MDT-vurdering": "mdt_review",
+    "Time å avbestille": "booking_to_cancel",
+}
 
 
 @pytest.fixture
@@ -45,8 +58,14 @@ def work(session, ctx, create_patient, clinic):
 
 def send(engine, server, now=NOW, **options):
     config = smtp_config(server.port, **options.pop("reminders", {}))
-    return send_daily(engine, config, server.backend(**options.pop("backend", {})),
-                      today=TODAY, now=now, **options)
+    return send_daily(
+        engine,
+        config,
+        server.backend(**options.pop("backend", {})),
+        today=TODAY,
+        now=now,
+        **options,
+    )
 
 
 def readable(received) -> str:
@@ -67,7 +86,8 @@ def digest_row(session) -> Digest:
 
 
 def test_the_digest_has_both_parts_the_recipients_and_the_worklists_counts(
-        engine, session, ctx, clinic, work, server):
+    engine, session, ctx, clinic, work, server
+):
     outcomes = send(engine, server)
     assert [(o.clinic, o.state) for o in outcomes] == [("TEST", "sent")]
     [received] = server.received
@@ -90,7 +110,8 @@ def test_the_digest_has_both_parts_the_recipients_and_the_worklists_counts(
 
 
 def test_no_national_id_name_local_reference_or_exam_name_by_default(
-        engine, session, clinic, work, server):
+    engine, session, clinic, work, server
+):
     send(engine, server)
     [received] = server.received
     shown, raw = readable(received), received.message.as_string()
@@ -127,16 +148,28 @@ def test_withdrawing_the_opt_in_takes_effect_on_a_retry(engine, session, clinic,
 
 
 def test_users_who_opted_in_get_it_too_while_active(engine, session, ctx, clinic, work, server):
-    for email, opted in (("anne@klinikk.test", True), ("bo@klinikk.test", False),
-                         ("cato@klinikk.test", True)):
-        user = add_user(session, ctx.actor, email=email, password="x" * 12, role="nurse",
-                        clinic_codes=[clinic.code])
+    for email, opted in (
+        ("anne@klinikk.test", True),
+        ("bo@klinikk.test", False),
+        ("cato@klinikk.test", True),
+    ):
+        user = add_user(
+            session,
+            ctx.actor,
+            email=email,
+            password="x" * 12,
+            role="nurse",
+            clinic_codes=[clinic.code],
+        )
         with writing(session):
             user.digest_opt_in = opted
             user.active = email != "cato@klinikk.test"  # a disabled account gets nothing
     send(engine, server)
     assert server.received[0].recipients == [
-        "anne@klinikk.test", "leder@klinikk.test", "sykepleier@klinikk.test"]
+        "anne@klinikk.test",
+        "leder@klinikk.test",
+        "sykepleier@klinikk.test",
+    ]
 
 
 def test_a_rerun_of_the_same_day_sends_nothing_new(engine, session, work, server):
@@ -144,20 +177,28 @@ def test_a_rerun_of_the_same_day_sends_nothing_new(engine, session, work, server
     assert send(engine, server, now=NOW + timedelta(hours=1)) == []
     assert send(engine, server, now=NOW + timedelta(hours=9)) == []
     assert tally(server.received, {("TEST", TODAY)}) == {
-        "lost": 0, "same_id_copies": 0, "duplicates": 0, "unexpected": 0}
+        "lost": 0,
+        "same_id_copies": 0,
+        "duplicates": 0,
+        "unexpected": 0,
+    }
 
 
-def test_a_clinic_without_recipients_gets_no_digest(engine, session, ctx, create_patient,
-                                                    clinic, server):
+def test_a_clinic_without_recipients_gets_no_digest(
+    engine, session, ctx, create_patient, clinic, server
+):
     give_work(session, ctx, create_patient, clinic, recipients="")
     assert send(engine, server) == []
     assert session.scalars(sa.select(Digest)).all() == []
 
 
-@pytest.mark.parametrize("send_when_empty, sent", [
-    (False, 0),  # the default: nothing to do, no e-mail
-    (True, 1),   # configured: an e-mail that says so
-])
+@pytest.mark.parametrize(
+    "send_when_empty, sent",
+    [
+        (False, 0),  # the default: nothing to do, no e-mail
+        (True, 1),  # configured: an e-mail that says so
+    ],
+)
 def test_nothing_to_say(engine, session, clinic, server, send_when_empty, sent):
     with writing(session):
         session.get(Clinic, clinic.id).digest_recipients = "sykepleier@klinikk.test"
@@ -171,8 +212,13 @@ def test_nothing_to_say(engine, session, clinic, server, send_when_empty, sent):
 
 
 def test_the_change_since_the_last_digest(engine, session, ctx, clinic, work, server):
-    send_daily(engine, smtp_config(server.port), server.backend(),
-               today=TODAY - timedelta(days=3), now=NOW - timedelta(days=3))  # the Friday before
+    send_daily(
+        engine,
+        smtp_config(server.port),
+        server.backend(),
+        today=TODAY - timedelta(days=3),
+        now=NOW - timedelta(days=3),
+    )  # the Friday before
     before = digest_row_of(session, TODAY - timedelta(days=3)).counts
     send(engine, server)
     text = server.received[1].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
@@ -192,6 +238,7 @@ def digest_row_of(session, day) -> Digest:
 
 # --- faults: every one ends with the digest delivered once, or failed with its error.
 
+
 def test_a_4xx_answer_is_retried_later_then_sent(engine, session, work, server):
     server.handler.script = ["451 4.3.0 Mailbox temporarily unavailable"]
     [first] = send(engine, server)
@@ -207,8 +254,9 @@ def test_a_4xx_answer_is_retried_later_then_sent(engine, session, work, server):
     assert len(server.received) == 1
 
 
-def test_the_pause_between_attempts_doubles_and_the_last_attempt_fails(engine, session, work,
-                                                                       server):
+def test_the_pause_between_attempts_doubles_and_the_last_attempt_fails(
+    engine, session, work, server
+):
     server.handler.script = ["421 4.3.2 shutting down"] * 4
     now, pauses = NOW, []
     for _ in range(4):
@@ -223,8 +271,9 @@ def test_the_pause_between_attempts_doubles_and_the_last_attempt_fails(engine, s
     assert server.received == []
 
 
-def test_a_5xx_answer_fails_with_its_error_shown_by_status(engine, session, work, server,
-                                                          tmp_path, monkeypatch):
+def test_a_5xx_answer_fails_with_its_error_shown_by_status(
+    engine, session, work, server, tmp_path, monkeypatch
+):
     server.handler.script = ["554 5.7.1 Message rejected as spam"]
     [outcome] = send(engine, server)
     row = digest_row(session)
@@ -257,7 +306,11 @@ def test_a_connection_dropped_mid_message_is_retried(engine, session, work, serv
     [second] = send(engine, server, now=NOW + timedelta(minutes=5))
     assert second.state == "sent"
     assert tally(server.received, {("TEST", TODAY)}) == {
-        "lost": 0, "same_id_copies": 0, "duplicates": 0, "unexpected": 0}
+        "lost": 0,
+        "same_id_copies": 0,
+        "duplicates": 0,
+        "unexpected": 0,
+    }
 
 
 def test_a_server_that_does_not_answer_in_time_is_retried(engine, session, work, server):
@@ -277,8 +330,9 @@ def test_no_server_listening_is_retried_until_one_is(engine, session, work):
     assert first.state == "retry"
     assert digest_row(session).last_error.startswith("ConnectionRefusedError")
     with absent as server:
-        [second] = send_daily(engine, config, server.backend(), today=TODAY,
-                              now=NOW + timedelta(minutes=5))
+        [second] = send_daily(
+            engine, config, server.backend(), today=TODAY, now=NOW + timedelta(minutes=5)
+        )
     assert second.state == "sent"
     assert tally(server.received, {("TEST", TODAY)})["lost"] == 0 and len(server.received) == 1
 
@@ -291,30 +345,42 @@ def test_recipients_refused_one_by_one(engine, session, work, server):
     assert row.last_error == "refused: leder@klinikk.test: 550 5.1.1 No such user"
 
 
-@pytest.mark.parametrize("answer, state", [
-    ("550 5.1.1 No such user", "failed"),  # every recipient unknown: permanent
-    ("450 4.2.1 Try later", "retry"),      # a mailbox busy: temporary
-])
+@pytest.mark.parametrize(
+    "answer, state",
+    [
+        ("550 5.1.1 No such user", "failed"),  # every recipient unknown: permanent
+        ("450 4.2.1 Try later", "retry"),  # a mailbox busy: temporary
+    ],
+)
 def test_every_recipient_refused(engine, session, work, server, answer, state):
     server.handler.refuse_recipients = dict.fromkeys(
-        ["leder@klinikk.test", "sykepleier@klinikk.test"], answer)
+        ["leder@klinikk.test", "sykepleier@klinikk.test"], answer
+    )
     [outcome] = send(engine, server)
     assert outcome.state == state
-    assert digest_row(session).last_error.startswith("recipients refused: leder@klinikk.test: "
-                                                     + answer)
+    assert digest_row(session).last_error.startswith(
+        "recipients refused: leder@klinikk.test: " + answer
+    )
 
 
 def test_a_pending_digest_of_a_past_day_expires_as_failed(engine, session, work, server):
     server.handler.script = ["451 4.3.0 busy"]
     send(engine, server)
-    later = send_daily(engine, smtp_config(server.port), server.backend(),
-                       today=TODAY + timedelta(days=1), now=NOW + timedelta(days=1))
+    later = send_daily(
+        engine,
+        smtp_config(server.port),
+        server.backend(),
+        today=TODAY + timedelta(days=1),
+        now=NOW + timedelta(days=1),
+    )
     assert ("TEST", TODAY, "failed") in [(o.clinic, o.day, o.state) for o in later]
     assert digest_row_of(session, TODAY).last_error == (
-        "expired: not sent on its day (last error: 451 4.3.0 busy)")
+        "expired: not sent on its day (last error: 451 4.3.0 busy)"
+    )
 
 
 # --- TLS and login, for real.
+
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
@@ -323,11 +389,15 @@ def certificate(tmp_path_factory):
 
 def test_starttls_and_login(certificate):
     cert, key = certificate
-    with SmtpServer(tls_context=server_context(cert, key), require_starttls=True,
-                    authenticator=authenticator(b"nurse", b"secret"),
-                    auth_require_tls=True) as server:
-        backend = server.backend(security="starttls", username="nurse", password="secret",
-                                 context=client_context(cert))
+    with SmtpServer(
+        tls_context=server_context(cert, key),
+        require_starttls=True,
+        authenticator=authenticator(b"nurse", b"secret"),
+        auth_require_tls=True,
+    ) as server:
+        backend = server.backend(
+            security="starttls", username="nurse", password="secret", context=client_context(cert)
+        )
         backend.send(sample_message(), ["a@klinikk.test"])
         with pytest.raises(PermanentFailure, match="^535"):
             replace(backend, password="wrong").send(sample_message(), ["a@klinikk.test"])
@@ -338,7 +408,8 @@ def test_ssl_from_the_first_byte(certificate):
     cert, key = certificate
     with SmtpServer(ssl_context=server_context(cert, key)) as server:
         server.backend(security="ssl", context=client_context(cert)).send(
-            sample_message(), ["a@klinikk.test"])
+            sample_message(), ["a@klinikk.test"]
+        )
     assert server.received[0].message["Subject"] == "test"
 
 

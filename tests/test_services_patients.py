@@ -16,10 +16,23 @@ from surveillance.db import make_sessionmaker
 from surveillance.db.models import AuditEvent, Base, Clinic, Patient
 from surveillance.identity import make_synthetic_id
 from surveillance.services import (
-    Conflict, InputError, NotFound, confirm_booking_cancelled, correct_treatment, delete_treatment,
-    end_surveillance, find_by_reference, record_booking, record_mdt_decision, record_missed,
-    record_primary_control, record_result, record_treatment, register_patient,
-    resume_surveillance, worklist,
+    Conflict,
+    InputError,
+    NotFound,
+    confirm_booking_cancelled,
+    correct_treatment,
+    delete_treatment,
+    end_surveillance,
+    find_by_reference,
+    record_booking,
+    record_mdt_decision,
+    record_missed,
+    record_primary_control,
+    record_result,
+    record_treatment,
+    register_patient,
+    resume_surveillance,
+    worklist,
 )
 from tests.conftest import synthetic_id
 
@@ -28,8 +41,10 @@ BIRTH = date(1960, 5, 17)
 
 def database_contents(session) -> dict[str, list[tuple]]:
     """Every row of every table, to show that a refused call changed nothing."""
-    return {table.name: session.execute(sa.select(table).order_by(*table.primary_key)).all()
-            for table in Base.metadata.sorted_tables}
+    return {
+        table.name: session.execute(sa.select(table).order_by(*table.primary_key)).all()
+        for table in Base.metadata.sorted_tables
+    }
 
 
 def audit_events(session) -> list[AuditEvent]:
@@ -78,15 +93,20 @@ def treated_patient(session, ctx, create_patient):
 
 # -- register_patient ------------------------------------------------------------------------
 
+
 def test_register_stores_the_patient(session, ctx, clinic):
     number = synthetic_id(BIRTH)
-    patient = register_patient(session, ctx, clinic_code="TEST", national_id=number,
-                               name="  Kari Nordmann ")
+    patient = register_patient(
+        session, ctx, clinic_code="TEST", national_id=number, name="  Kari Nordmann "
+    )
     session.expire_all()
     stored = session.get(Patient, patient.id)
     assert (stored.national_id, stored.name, stored.birth_date) == (number, "Kari Nordmann", BIRTH)
     assert (stored.clinic_id, stored.status, stored.protocol) == (
-        clinic.id, "active", "no-hdir-2025")
+        clinic.id,
+        "active",
+        "no-hdir-2025",
+    )
     assert stored.exams == []  # the plan comes with the first liver treatment
 
 
@@ -139,13 +159,19 @@ def synthetic_id_born(birth: date) -> str:
 
 
 @pytest.mark.parametrize("make_number, accept_synthetic, problem", REFUSED_IDS)
-def test_register_refuses_a_bad_national_id(session, ctx, clinic, make_number, accept_synthetic,
-                                            problem):
+def test_register_refuses_a_bad_national_id(
+    session, ctx, clinic, make_number, accept_synthetic, problem
+):
     number = make_number()
     before = database_contents(session)
     with pytest.raises(InputError) as refused:
-        register_patient(session, dataclasses.replace(ctx, accept_synthetic_ids=accept_synthetic),
-                         clinic_code="TEST", national_id=number, name="Kari Nordmann")
+        register_patient(
+            session,
+            dataclasses.replace(ctx, accept_synthetic_ids=accept_synthetic),
+            clinic_code="TEST",
+            national_id=number,
+            name="Kari Nordmann",
+        )
     assert refused.value.field == "national_id"
     assert problem in str(refused.value) and number[:6] in str(refused.value)
     assert database_contents(session) == before
@@ -182,14 +208,19 @@ def test_register_refuses_bad_input(session, ctx, create_patient, key, value, fi
 
 # -- end_surveillance and resume_surveillance (R1) -----------------------------------------
 
-@pytest.mark.parametrize("status", [
-    "not_candidate",  # no longer a candidate for further cancer treatment
-    "deceased",
-    "moved",
-    "transplanted",  # moved to the transplant follow-up
-])
-def test_end_surveillance_cancels_open_exams_and_keeps_done_ones(session, ctx, treated_patient,
-                                                                 status):
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "not_candidate",  # no longer a candidate for further cancer treatment
+        "deceased",
+        "moved",
+        "transplanted",  # moved to the transplant follow-up
+    ],
+)
+def test_end_surveillance_cancels_open_exams_and_keeps_done_ones(
+    session, ctx, treated_patient, status
+):
     patient = treated_patient()
     cea, ct_tap = patient.exams[:2]  # the 6-month control
     record_result(session, ctx, cea.id, done_date="2025-07-20", value="2,1")
@@ -235,6 +266,7 @@ def test_end_surveillance_clears_the_mdt_flag(session, ctx, treated_patient):
 
 # -- MDT decision (R9) -------------------------------------------------------------------------
 
+
 def test_no_recurrence_clears_the_mdt_flag(session, ctx, treated_patient):
     patient = treated_patient()
     cea = next(e for e in patient.exams if e.code == "cea")
@@ -248,6 +280,7 @@ def test_no_recurrence_clears_the_mdt_flag(session, ctx, treated_patient):
 
 
 # -- bad input to the patient verbs changes nothing ------------------------------------------
+
 
 def _ended(session, ctx, patient):
     end_surveillance(session, ctx, patient.id, status="moved")
@@ -267,27 +300,44 @@ REFUSED_CALLS = [
     # "active" is resumed, not an end
     (None, lambda s, c, p: end_surveillance(s, c, p.id, status="active"), "status", "active"),
     # a reason longer than a note may be
-    (None, lambda s, c, p: end_surveillance(s, c, p.id, status="moved", reason="x" * 2001),
-     "reason", "xxxx"),
+    (
+        None,
+        lambda s, c, p: end_surveillance(s, c, p.id, status="moved", reason="x" * 2001),
+        "reason",
+        "xxxx",
+    ),
     # resuming a patient who never left
     (None, lambda s, c, p: resume_surveillance(s, c, p.id), "status", "active"),
     # resuming with a reason that is too long
     (_ended, lambda s, c, p: resume_surveillance(s, c, p.id, reason="y" * 2001), "reason", "yyyy"),
     # an MDT decision that does not exist
-    (_flagged, lambda s, c, p: record_mdt_decision(s, c, p.id, decision="maybe"),
-     "decision", "maybe"),
+    (
+        _flagged,
+        lambda s, c, p: record_mdt_decision(s, c, p.id, decision="maybe"),
+        "decision",
+        "maybe",
+    ),
     # a decision when no review is pending
-    (None, lambda s, c, p: record_mdt_decision(s, c, p.id, decision="no_recurrence"),
-     "decision", "no_recurrence"),
+    (
+        None,
+        lambda s, c, p: record_mdt_decision(s, c, p.id, decision="no_recurrence"),
+        "decision",
+        "no_recurrence",
+    ),
     # a note longer than a note may be
-    (_flagged, lambda s, c, p: record_mdt_decision(s, c, p.id, decision="no_recurrence",
-                                                   note="z" * 2001), "note", "zzzz"),
+    (
+        _flagged,
+        lambda s, c, p: record_mdt_decision(s, c, p.id, decision="no_recurrence", note="z" * 2001),
+        "note",
+        "zzzz",
+    ),
 ]
 
 
 @pytest.mark.parametrize("setup, call, field, value", REFUSED_CALLS)
-def test_bad_input_to_patient_verbs_changes_nothing(session, ctx, treated_patient, setup, call,
-                                                    field, value):
+def test_bad_input_to_patient_verbs_changes_nothing(
+    session, ctx, treated_patient, setup, call, field, value
+):
     patient = treated_patient()
     if setup:
         setup(session, ctx, patient)
@@ -304,17 +354,23 @@ def test_bad_input_to_patient_verbs_changes_nothing(session, ctx, treated_patien
 # Each row: a patient verb given the version of a form shown before the patient changed.
 PATIENT_VERBS = [
     lambda s, c, p, v: end_surveillance(s, c, p.id, status="moved", expected_version=v),
-    lambda s, c, p, v: record_mdt_decision(s, c, p.id, decision="no_recurrence",
-                                           expected_version=v),
-    lambda s, c, p, v: record_treatment(s, c, p.id, date="2026-03-10", kind="resection",
-                                        expected_version=v),
-    lambda s, c, p, v: record_primary_control(s, c, p.id, date="2025-07-10", exams="cea",
-                                              expected_version=v),
+    lambda s, c, p, v: record_mdt_decision(
+        s, c, p.id, decision="no_recurrence", expected_version=v
+    ),
+    lambda s, c, p, v: record_treatment(
+        s, c, p.id, date="2026-03-10", kind="resection", expected_version=v
+    ),
+    lambda s, c, p, v: record_primary_control(
+        s, c, p.id, date="2025-07-10", exams="cea", expected_version=v
+    ),
 ]
 
 
-@pytest.mark.parametrize("call", PATIENT_VERBS, ids=[
-    "end_surveillance", "record_mdt_decision", "record_treatment", "record_primary_control"])
+@pytest.mark.parametrize(
+    "call",
+    PATIENT_VERBS,
+    ids=["end_surveillance", "record_mdt_decision", "record_treatment", "record_primary_control"],
+)
 def test_a_stale_patient_form_is_refused(session, ctx, treated_patient, call):
     patient = treated_patient()
     _flagged(session, ctx, patient)
@@ -345,9 +401,11 @@ def test_the_current_version_is_accepted(session, ctx, treated_patient):
 
 # -- audit ----------------------------------------------------------------------------------------
 
+
 def _register(session, ctx, patient):
-    return register_patient(session, ctx, clinic_code="TEST", national_id=synthetic_id(),
-                            name="Ola Nordmann").id
+    return register_patient(
+        session, ctx, clinic_code="TEST", national_id=synthetic_id(), name="Ola Nordmann"
+    ).id
 
 
 def _record_treatment(session, ctx, patient):
@@ -375,13 +433,15 @@ def _book(session, ctx, patient):
 
 
 def _result(session, ctx, patient):
-    return record_result(session, ctx, patient.exams[1].id, done_date="2025-07-16",
-                         result="normal").patient_id
+    return record_result(
+        session, ctx, patient.exams[1].id, done_date="2025-07-16", result="normal"
+    ).patient_id
 
 
 def _missed(session, ctx, patient):
-    return record_missed(session, ctx, patient.exams[0].id, reason="ill",
-                         contact_attempt="phoned twice").patient_id
+    return record_missed(
+        session, ctx, patient.exams[0].id, reason="ill", contact_attempt="phoned twice"
+    ).patient_id
 
 
 def _booked_then_superseded(session, ctx, patient):
@@ -404,8 +464,7 @@ def _resume(session, ctx, patient):
 
 
 def _mdt_decision(session, ctx, patient):
-    return record_mdt_decision(session, ctx, patient.id, decision="no_recurrence",
-                               note="benign").id
+    return record_mdt_decision(session, ctx, patient.id, decision="no_recurrence", note="benign").id
 
 
 # Each row: the action recorded, a setup giving the call its subject (else the patient), the call.
@@ -432,8 +491,7 @@ def test_each_verb_writes_one_audit_event(session, ctx, treated_patient, action,
     before = len(audit_events(session))
     acted_on = call(session, ctx, scene)
     events = audit_events(session)[before:]
-    assert [(e.action, e.actor, e.patient_id) for e in events] == [
-        (action, "nurse@test", acted_on)]
+    assert [(e.action, e.actor, e.patient_id) for e in events] == [(action, "nurse@test", acted_on)]
     assert acted_on != patient.id if action == "patient.register" else acted_on == patient.id
 
 
@@ -453,8 +511,10 @@ def test_audit_events_never_hold_a_national_id_or_a_name(session, ctx, treated_p
 
 # -- scoping ------------------------------------------------------------------------------------
 
-def test_a_patient_of_another_clinic_is_not_found_by_reference(session, ctx, create_patient,
-                                                               clinic):
+
+def test_a_patient_of_another_clinic_is_not_found_by_reference(
+    session, ctx, create_patient, clinic
+):
     with session.begin():
         session.add(Clinic(code="OTHER", name="Andre klinikken"))
     patient = create_patient(clinic_code="OTHER")
@@ -464,6 +524,7 @@ def test_a_patient_of_another_clinic_is_not_found_by_reference(session, ctx, cre
 
 # -- two registrations at the same moment ----------------------------------------------------
 
+
 def _wait_until_blocked(engine, seconds: float = 5.0) -> None:
     """Until another connection waits for a lock (PostgreSQL), or a moment (SQLite waits anyway)."""
     if engine.dialect.name != "postgresql":
@@ -472,9 +533,12 @@ def _wait_until_blocked(engine, seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     with engine.connect() as conn:
         while time.monotonic() < deadline:
-            waiting = conn.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+            waiting = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
             if waiting:
                 return
             conn.rollback()
@@ -488,14 +552,29 @@ def test_two_registrations_at_the_same_moment(engine, session, ctx, clinic):
     def second_nurse():
         with make_sessionmaker(engine)() as other:
             try:
-                outcome.append(register_patient(other, ctx, clinic_code="TEST",
-                                                national_id=synthetic_id(), name="Ola Nordmann"))
+                outcome.append(
+                    register_patient(
+                        other,
+                        ctx,
+                        clinic_code="TEST",
+                        national_id=synthetic_id(),
+                        name="Ola Nordmann",
+                    )
+                )
             except Exception as exc:  # noqa: BLE001 - what the nurse would see is the point
                 outcome.append(exc)
 
     with make_sessionmaker(engine)() as first, first.begin():
-        first.add(Patient(clinic_id=clinic.id, local_number=1, national_id=synthetic_id(),
-                          name="Kari Nordmann", birth_date=BIRTH, protocol="no-hdir-2025"))
+        first.add(
+            Patient(
+                clinic_id=clinic.id,
+                local_number=1,
+                national_id=synthetic_id(),
+                name="Kari Nordmann",
+                birth_date=BIRTH,
+                protocol="no-hdir-2025",
+            )
+        )
         first.flush()  # P-0001 is taken, not yet committed
         nurse = threading.Thread(target=second_nurse)
         nurse.start()
@@ -507,4 +586,5 @@ def test_two_registrations_at_the_same_moment(engine, session, ctx, clinic):
     if isinstance(result, Patient):
         assert result.local_number == 2
     assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == (
-        2 if isinstance(result, Patient) else 1)
+        2 if isinstance(result, Patient) else 1
+    )

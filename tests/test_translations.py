@@ -37,9 +37,11 @@ def test_the_committed_mo_file_matches_its_po_file(language):
 
 
 def email_messages() -> set[str]:
-    found = extract_from_dir(shipped_dir("templates") / "email",
-                             method_map=[("**.txt", "jinja2"), ("**.html", "jinja2")],
-                             options_map={"**": {"extensions": "jinja2.ext.i18n"}})
+    found = extract_from_dir(
+        shipped_dir("templates") / "email",
+        method_map=[("**.txt", "jinja2"), ("**.html", "jinja2")],
+        options_map={"**": {"extensions": "jinja2.ext.i18n"}},
+    )
     return {message for _file, _line, message, _comments, _context in found}
 
 

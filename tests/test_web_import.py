@@ -41,9 +41,11 @@ def make_app(engine, tmp_path):
     def make(**flask_config):
         base = load_config(environ={})
         config = replace(
-            base, database=replace(base.database, url=engine.url.render_as_string(hide_password=False)),
+            base,
+            database=replace(base.database, url=engine.url.render_as_string(hide_password=False)),
             patients=replace(base.patients, accept_synthetic_ids=True),
-            web=replace(base.web, secret_key="test" * 8, instance_dir=str(tmp_path)))
+            web=replace(base.web, secret_key="test" * 8, instance_dir=str(tmp_path)),
+        )
         app = create_app(config, {"TESTING": True, **flask_config})
         made.append(app)
         return app
@@ -57,8 +59,9 @@ def make_app(engine, tmp_path):
 def clinics(session):
     """The nurse's clinic TEST and someone else's, OTHER."""
     with session.begin():
-        session.add_all([Clinic(code="TEST", name="Testklinikken"),
-                         Clinic(code="OTHER", name="Annen klinikk")])
+        session.add_all(
+            [Clinic(code="TEST", name="Testklinikken"), Clinic(code="OTHER", name="Annen klinikk")]
+        )
 
 
 @pytest.fixture
@@ -66,8 +69,14 @@ def nurse(session, clinics):
     """Make a nurse of some clinics; their e-mail."""
 
     def make(email: str = "nurse@test.no", clinic_codes=("TEST",)) -> str:
-        add_user(session, Actor("admin@test"), email=email, password=PASSWORD, role="nurse",
-                 clinic_codes=list(clinic_codes))
+        add_user(
+            session,
+            Actor("admin@test"),
+            email=email,
+            password=PASSWORD,
+            role="nurse",
+            clinic_codes=list(clinic_codes),
+        )
         return email
 
     return make
@@ -106,8 +115,11 @@ def client(norwegian_client):
 
 
 def upload(client, data: bytes, **form):
-    return client.post("/import", data={"file": (io.BytesIO(data), "pasienter.csv"), **form},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/import",
+        data={"file": (io.BytesIO(data), "pasienter.csv"), **form},
+        content_type="multipart/form-data",
+    )
 
 
 def kept_token(page: str) -> str:
@@ -143,8 +155,10 @@ def test_upload_preview_confirm_imports_the_patients(client, session, tmp_path):
     done = client.post("/import/confirm", data={"token": kept_token(preview.text)})
     assert done.status_code == 302 and done.location == "/"
     assert patient_count(session) == 3
-    assert session.scalars(sa.select(Patient.clinic_id)).all() == [
-        session.scalar(sa.select(Clinic.id).where(Clinic.code == "TEST"))] * 3
+    assert (
+        session.scalars(sa.select(Patient.clinic_id)).all()
+        == [session.scalar(sa.select(Clinic.id).where(Clinic.code == "TEST"))] * 3
+    )
     assert kept_files(tmp_path) == []  # deleted after the import
     assert "3 patients imported into Testklinikken." in client.get("/").text
 
@@ -160,8 +174,13 @@ def test_a_second_confirm_imports_nothing_more(client, session, tmp_path):
 def test_a_patient_registered_between_preview_and_confirm_is_skipped(client, session, ctx):
     rows = good_rows(2)
     token = kept_token(upload(client, csv(*rows)).text)
-    register_patient(session, replace(ctx, today=date.today()), clinic_code="TEST",
-                     national_id=rows[0].split(";")[0], name="Registrert imens")
+    register_patient(
+        session,
+        replace(ctx, today=date.today()),
+        clinic_code="TEST",
+        national_id=rows[0].split(";")[0],
+        name="Registrert imens",
+    )
     assert client.post("/import/confirm", data={"token": token}).status_code == 302
     assert patient_count(session) == 2
     assert "1 patient was already registered and skipped." in client.get("/").text
@@ -177,22 +196,32 @@ def test_a_reupload_of_the_same_file_offers_nothing_to_import(client, session, t
 
 
 def test_a_bad_file_shows_every_problem_and_imports_nothing(client, session, tmp_path):
-    data = csv(*good_rows(2), f"{synthetic_id()};Per;2025-02-30;reseksjon;",
-               f"{synthetic_id()};Ola;2025-01-15;cellegift;")
+    data = csv(
+        *good_rows(2),
+        f"{synthetic_id()};Per;2025-02-30;reseksjon;",
+        f"{synthetic_id()};Ola;2025-01-15;cellegift;",
+    )
     page = upload(client, data)
     assert page.status_code == 200
     assert re.search(r'data-count="problem">2<', page.text)
-    assert "is not a real date (no such day)" in page.text and "<mark>2025-02-30</mark>" in page.text
+    assert (
+        "is not a real date (no such day)" in page.text and "<mark>2025-02-30</mark>" in page.text
+    )
     assert "is not a known treatment" in page.text and "<mark>cellegift</mark>" in page.text
     assert "/import/confirm" not in page.text and kept_files(tmp_path) == []
     assert patient_count(session) == 0
 
 
 def test_problems_are_shown_with_their_values_filled_in(client):
-    page = upload(client, csv(f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;",
-                              "12345678901;Eva;2025-01-15;reseksjon;",
-                              f"{synthetic_id()};Per;2025-01-15;reseksjon;;x",
-                              f"{synthetic_id()};Ola;2025-01-15;reseksjon;;x;y"))
+    page = upload(
+        client,
+        csv(
+            f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;",
+            "12345678901;Eva;2025-01-15;reseksjon;",
+            f"{synthetic_id()};Per;2025-01-15;reseksjon;;x",
+            f"{synthetic_id()};Ola;2025-01-15;reseksjon;;x;y",
+        ),
+    )
     assert re.search(r'data-count="problem">4<', page.text)
     assert "is longer than 200 characters" in page.text
     assert "is not a valid national ID (The number&#39;s checksum" in page.text
@@ -203,9 +232,14 @@ def test_problems_are_shown_with_their_values_filled_in(client):
 
 def test_the_pages_speak_norwegian_by_default(norwegian_client, session):
     assert "Filen er tom." in upload(norwegian_client, b"").text
-    page = upload(norwegian_client, csv(f"{synthetic_id()};Per;2025-02-30;reseksjon;",
-                                        f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;",
-                                        f"{synthetic_id()};Ola;2025-01-15;reseksjon;;x"))
+    page = upload(
+        norwegian_client,
+        csv(
+            f"{synthetic_id()};Per;2025-02-30;reseksjon;",
+            f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;",
+            f"{synthetic_id()};Ola;2025-01-15;reseksjon;;x",
+        ),
+    )
     assert "Problemer" in page.text and "er ikke en gyldig dato (dagen finnes ikke)" in page.text
     assert "er lengre enn 200 tegn" in page.text
     assert "har 1 celle mer enn overskriftsraden har kolonner" in page.text
@@ -214,14 +248,22 @@ def test_the_pages_speak_norwegian_by_default(norwegian_client, session):
     assert "2 pasienter importert til Testklinikken." in norwegian_client.get("/").text
 
 
-@pytest.mark.parametrize("refusal, message", [
-    (InputError("row 4: national_id", "17856000281", "is already registered"),
-     "Ingenting ble importert: rad 4: Fødselsnummer: “17856000281” er allerede registrert"),
-    (BadFile("The file has more than %(max)d rows: split it.", max=20000),
-     "Ingenting ble importert: Filen har mer enn 20000 rader: del den opp."),
-])
+@pytest.mark.parametrize(
+    "refusal, message",
+    [
+        (
+            InputError("row 4: national_id", "17856000281", "is already registered"),
+            "Ingenting ble importert: rad 4: Fødselsnummer: “17856000281” er allerede registrert",
+        ),
+        (
+            BadFile("The file has more than %(max)d rows: split it.", max=20000),
+            "Ingenting ble importert: Filen har mer enn 20000 rader: del den opp.",
+        ),
+    ],
+)
 def test_a_refusal_at_the_confirmation_is_told_in_the_readers_language(
-        norwegian_client, monkeypatch, refusal, message):
+    norwegian_client, monkeypatch, refusal, message
+):
     token = kept_token(upload(norwegian_client, csv(*good_rows(1))).text)
 
     def refuse(*args):  # as if the file had changed meaning since the preview
@@ -232,11 +274,14 @@ def test_a_refusal_at_the_confirmation_is_told_in_the_readers_language(
     assert page.status_code == 400 and message in page.text
 
 
-@pytest.mark.parametrize("data, message", [
-    ("fødselsnummer;navn\n".encode("cp1252"), "not UTF-8 at byte 1"),
-    (b"", "The file is empty."),
-    (csv().replace(b"behandling;", b""), "has no column behandling"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("fødselsnummer;navn\n".encode("cp1252"), "not UTF-8 at byte 1"),
+        (b"", "The file is empty."),
+        (csv().replace(b"behandling;", b""), "has no column behandling"),
+    ],
+)
 def test_an_unreadable_file_is_refused_on_the_form(client, data, message):
     page = upload(client, data)
     assert page.status_code == 400 and message in page.text
@@ -288,8 +333,13 @@ def test_a_nurse_of_several_clinics_chooses_one(make_app, nurse, session):
 
 
 def test_names_with_markup_are_shown_as_text(client):
-    page = upload(client, csv(*good_rows(1, name="<script>alert(1)</script>"),
-                              f"{synthetic_id()};Per;2025-01-15;<img src=x onerror=alert(2)>;"))
+    page = upload(
+        client,
+        csv(
+            *good_rows(1, name="<script>alert(1)</script>"),
+            f"{synthetic_id()};Per;2025-01-15;<img src=x onerror=alert(2)>;",
+        ),
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;img src=x onerror=alert(2)&gt;" in page.text and "<img src=x" not in page.text
@@ -315,6 +365,8 @@ def test_the_import_form_is_refused_without_a_csrf_token(make_app, nurse, sessio
         refused = client.post("/import/confirm", data={"token": kept_token(page.text)})
         assert refused.status_code == 400 and "was not sent from this site" in refused.text
         assert patient_count(session) == 0
-        done = client.post("/import/confirm", data={"token": kept_token(page.text),
-                                                     "csrf_token": csrf_token(page.text)})
+        done = client.post(
+            "/import/confirm",
+            data={"token": kept_token(page.text), "csrf_token": csrf_token(page.text)},
+        )
         assert done.status_code == 302 and patient_count(session) == 1

@@ -9,8 +9,12 @@ import pytest
 
 from surveillance.db.models import Clinic, Patient
 from surveillance.services import (
-    InputError, end_surveillance, record_booking, record_result,
-    record_treatment, worklist,
+    InputError,
+    end_surveillance,
+    record_booking,
+    record_result,
+    record_treatment,
+    worklist,
 )
 
 D = date.fromisoformat
@@ -40,21 +44,25 @@ def rows(page) -> list[tuple]:
 
 # -- categories at their boundaries ----------------------------------------------------------
 
+
 # Each row: the 6-month control (due 2025-07-15) booked on a day or not, the worklist's day,
 # and the item it shows (None: not on the worklist).
-@pytest.mark.parametrize("booked, today, category", [
-    (None, "2025-06-02", None),  # 43 days ahead: upcoming, not yet to book
-    (None, "2025-06-03", "to_book"),  # 42 days ahead: time to book
-    (None, "2025-07-15", "to_book"),  # due today
-    (None, "2025-08-14", "to_book"),  # 30 days late: not yet overdue
-    (None, "2025-08-15", "overdue"),  # 31 days late
-    ("2025-07-14", "2025-06-03", "booked"),
-    ("2025-07-14", "2025-07-14", "booked"),  # the appointment is today
-    ("2025-07-14", "2025-07-15", "results_missing"),  # the day after the appointment
-    ("2025-07-14", "2025-08-14", "results_missing"),
-    ("2025-07-14", "2025-08-15", "overdue"),  # booked, and no result 31 days after the due date
-    ("2025-09-01", "2025-08-15", "overdue"),  # booked too late to be on time
-])
+@pytest.mark.parametrize(
+    "booked, today, category",
+    [
+        (None, "2025-06-02", None),  # 43 days ahead: upcoming, not yet to book
+        (None, "2025-06-03", "to_book"),  # 42 days ahead: time to book
+        (None, "2025-07-15", "to_book"),  # due today
+        (None, "2025-08-14", "to_book"),  # 30 days late: not yet overdue
+        (None, "2025-08-15", "overdue"),  # 31 days late
+        ("2025-07-14", "2025-06-03", "booked"),
+        ("2025-07-14", "2025-07-14", "booked"),  # the appointment is today
+        ("2025-07-14", "2025-07-15", "results_missing"),  # the day after the appointment
+        ("2025-07-14", "2025-08-14", "results_missing"),
+        ("2025-07-14", "2025-08-15", "overdue"),  # booked, and no result 31 days after the due date
+        ("2025-09-01", "2025-08-15", "overdue"),  # booked too late to be on time
+    ],
+)
 def test_the_category_of_a_control(session, ctx, on, treated_patient, booked, today, category):
     patient = treated_patient("2025-01-15")
     if booked:
@@ -66,7 +74,11 @@ def test_the_category_of_a_control(session, ctx, on, treated_patient, booked, to
         return
     [item] = page.items
     assert (item.category, item.codes, item.due, item.due_working_day) == (
-        category, ("cea", "ct_tap"), D("2025-07-15"), D("2025-07-15"))
+        category,
+        ("cea", "ct_tap"),
+        D("2025-07-15"),
+        D("2025-07-15"),
+    )
     assert (item.reference, item.name, item.patient_id) == ("P-0001", "Kari Nordmann", patient.id)
     assert item.booked_date == (D(booked) if booked else None)
     assert item.days_late == (D(today) - D("2025-07-15")).days
@@ -75,8 +87,9 @@ def test_the_category_of_a_control(session, ctx, on, treated_patient, booked, to
 
 def test_a_done_control_leaves_the_worklist(session, ctx, on, treated_patient):
     patient = treated_patient("2025-01-15")
-    record_result(session, ctx, exam(patient, "ct_tap", 6).id, done_date="2025-07-15",
-                  result="normal")
+    record_result(
+        session, ctx, exam(patient, "ct_tap", 6).id, done_date="2025-07-15", result="normal"
+    )
     record_result(session, ctx, exam(patient, "cea", 6).id, done_date="2025-07-15", value="1")
     assert worklist(session, on("2025-08-15"), [patient.clinic_id]).total == 0
 
@@ -88,6 +101,7 @@ def test_an_ended_surveillance_leaves_the_worklist(session, ctx, on, treated_pat
 
 
 # -- order and grouping ---------------------------------------------------------------------
+
 
 def test_overdue_first_then_results_missing_to_book_and_booked(session, ctx, on, treated_patient):
     to_book = treated_patient("2025-06-01")  # due 2025-12-01
@@ -106,8 +120,14 @@ def test_overdue_first_then_results_missing_to_book_and_booked(session, ctx, on,
         ("to_book", to_book.id),
         ("booked", booked.id),
     ]
-    assert page.counts == {"overdue": 2, "results_missing": 1, "to_book": 1, "booked": 1,
-                           "mdt_review": 0, "booking_to_cancel": 0}
+    assert page.counts == {
+        "overdue": 2,
+        "results_missing": 1,
+        "to_book": 1,
+        "booked": 1,
+        "mdt_review": 0,
+        "booking_to_cancel": 0,
+    }
     assert page.total == 5
 
 
@@ -116,34 +136,50 @@ def test_a_control_splits_when_its_exams_differ(session, ctx, on, treated_patien
     record_booking(session, ctx, exam(patient, "ct_tap", 6).id, date="2025-07-14")
     page = worklist(session, on("2025-07-01"), [patient.clinic_id])
     assert [(i.category, i.codes) for i in page.items] == [
-        ("to_book", ("cea",)), ("booked", ("ct_tap",))]
+        ("to_book", ("cea",)),
+        ("booked", ("ct_tap",)),
+    ]
 
 
 def test_the_liver_ct_after_ablation_is_a_control_of_its_own(session, ctx, on, treated_patient):
     patient = treated_patient("2025-03-31", "ablation")
     page = worklist(session, on("2025-06-01"), [patient.clinic_id])
     assert [(i.category, i.codes, i.due) for i in page.items] == [
-        ("to_book", ("ct_liver",), D("2025-06-30"))]
+        ("to_book", ("ct_liver",), D("2025-06-30"))
+    ]
 
 
 # -- filters and pages -----------------------------------------------------------------------
 
+
 @pytest.fixture
 def busy_clinic(session, ctx, treated_patient):
     """Two overdue controls, one booked, and three to book, on 2025-11-01."""
-    patients = [treated_patient(day) for day in (
-        "2025-01-15", "2025-03-01", "2025-05-20", "2025-05-25", "2025-06-01", "2025-06-10")]
+    patients = [
+        treated_patient(day)
+        for day in (
+            "2025-01-15",
+            "2025-03-01",
+            "2025-05-20",
+            "2025-05-25",
+            "2025-06-01",
+            "2025-06-10",
+        )
+    ]
     for code in ("cea", "ct_tap"):
         record_booking(session, ctx, exam(patients[2], code, 6).id, date="2025-11-18")
     return patients
 
 
-@pytest.mark.parametrize("category, expected", [
-    ("overdue", ["P-0001", "P-0002"]),
-    ("results_missing", []),
-    ("to_book", ["P-0004", "P-0005", "P-0006"]),
-    ("booked", ["P-0003"]),
-])
+@pytest.mark.parametrize(
+    "category, expected",
+    [
+        ("overdue", ["P-0001", "P-0002"]),
+        ("results_missing", []),
+        ("to_book", ["P-0004", "P-0005", "P-0006"]),
+        ("booked", ["P-0003"]),
+    ],
+)
 def test_filter_by_category(session, on, busy_clinic, category, expected):
     page = worklist(session, on("2025-11-01"), [busy_clinic[0].clinic_id], category=category)
     assert [i.reference for i in page.items] == expected
@@ -153,15 +189,18 @@ def test_filter_by_category(session, on, busy_clinic, category, expected):
 
 
 def test_filter_by_exam_code(session, ctx, on, busy_clinic):
-    record_result(session, ctx, exam(busy_clinic[0], "cea", 6).id, done_date="2025-07-20",
-                  value="2")
+    record_result(
+        session, ctx, exam(busy_clinic[0], "cea", 6).id, done_date="2025-07-20", value="2"
+    )
     clinic_ids = [busy_clinic[0].clinic_id]
     cea = worklist(session, on("2025-11-01"), clinic_ids, code="cea")
     assert {i.codes for i in cea.items} == {("cea",)}
     assert cea.counts["overdue"] == 1  # the first patient's CEA is done
     ct_tap = worklist(session, on("2025-11-01"), clinic_ids, code="ct_tap", category="overdue")
     assert [(i.reference, i.codes) for i in ct_tap.items] == [
-        ("P-0001", ("ct_tap",)), ("P-0002", ("ct_tap",))]
+        ("P-0001", ("ct_tap",)),
+        ("P-0002", ("ct_tap",)),
+    ]
 
 
 def test_pages(session, on, busy_clinic):
@@ -178,8 +217,8 @@ def test_pages(session, on, busy_clinic):
 
 # -- scope: a clinic sees its own patients only ------------------------------------------------
 
-def test_a_patient_of_another_clinic_never_appears(session, ctx, on, treated_patient,
-                                                   other_clinic):
+
+def test_a_patient_of_another_clinic_never_appears(session, ctx, on, treated_patient, other_clinic):
     ours = treated_patient("2025-01-15")
     theirs = treated_patient("2025-01-15", clinic_code="OTHER")
     record_booking(session, ctx, exam(theirs, "cea", 12).id, date="2026-01-20")
@@ -189,8 +228,14 @@ def test_a_patient_of_another_clinic_never_appears(session, ctx, on, treated_pat
     today = on("2025-08-15")
     page = worklist(session, today, [ours.clinic_id])
     assert [i.patient_id for i in page.items] == [ours.id]
-    assert page.counts == {"overdue": 1, "results_missing": 0, "to_book": 0, "booked": 0,
-                           "mdt_review": 0, "booking_to_cancel": 0}
+    assert page.counts == {
+        "overdue": 1,
+        "results_missing": 0,
+        "to_book": 0,
+        "booked": 0,
+        "mdt_review": 0,
+        "booking_to_cancel": 0,
+    }
     assert [i.patient_id for i in worklist(session, today, [other_clinic.id]).items] == []
     assert worklist(session, today, [other_clinic.id]).counts["booking_to_cancel"] == 1
     assert worklist(session, today, [other_clinic.id]).counts["mdt_review"] == 1
@@ -201,17 +246,19 @@ def test_a_patient_of_another_clinic_never_appears(session, ctx, on, treated_pat
 def test_the_mdt_review_count(session, ctx, on, treated_patient):
     flagged = [treated_patient() for _ in range(3)]
     for patient, value in zip(flagged, ("5,5", "4,9", "12")):
-        record_result(session, ctx, exam(patient, "cea", 6).id, done_date="2025-07-20",
-                      value=value)
+        record_result(session, ctx, exam(patient, "cea", 6).id, done_date="2025-07-20", value=value)
     assert worklist(session, ctx, [flagged[0].clinic_id]).counts["mdt_review"] == 2
 
 
-@pytest.mark.parametrize("arguments, field", [
-    ({"category": "later"}, "category"),  # no such list: not a KeyError
-    ({"code": "mri_brain"}, "code"),  # not an empty list that looks like no work
-    ({"page": 0}, "page"),  # not a negative OFFSET (PostgreSQL refuses it)
-    ({"page_size": 0}, "page_size"),
-])
+@pytest.mark.parametrize(
+    "arguments, field",
+    [
+        ({"category": "later"}, "category"),  # no such list: not a KeyError
+        ({"code": "mri_brain"}, "code"),  # not an empty list that looks like no work
+        ({"page": 0}, "page"),  # not a negative OFFSET (PostgreSQL refuses it)
+        ({"page_size": 0}, "page_size"),
+    ],
+)
 def test_worklist_refuses_bad_arguments(session, ctx, treated_patient, arguments, field):
     patient = treated_patient()
     with pytest.raises(InputError) as refused:
@@ -220,7 +267,8 @@ def test_worklist_refuses_bad_arguments(session, ctx, treated_patient, arguments
 
 
 def test_a_missed_exam_waits_on_the_worklist_until_rebooked_or_cancelled(
-        session, ctx, treated_patient):
+    session, ctx, treated_patient
+):
     from dataclasses import replace
 
     from surveillance.services import cancel_exam, record_booking, record_missed

@@ -11,21 +11,30 @@ Create Date: 2026-11-29
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 OPEN_EXAM = sa.text("state IN ('open', 'booked', 'missed')")
 MDT = sa.text("mdt_review")
-COVERING = ["clinic_id", "due", "patient_id", "state", "booked_date", "due_working_day", "code",
-            "coordinated_with_id"]
+COVERING = [
+    "clinic_id",
+    "due",
+    "patient_id",
+    "state",
+    "booked_date",
+    "due_working_day",
+    "code",
+    "coordinated_with_id",
+]
 
 
 def upgrade() -> None:
     _open_due(COVERING)
-    op.create_index("ix_patients_mdt_review", "patients", ["clinic_id"],
-                    sqlite_where=MDT, postgresql_where=MDT)
+    op.create_index(
+        "ix_patients_mdt_review", "patients", ["clinic_id"], sqlite_where=MDT, postgresql_where=MDT
+    )
 
 
 def downgrade() -> None:
@@ -35,5 +44,10 @@ def downgrade() -> None:
 
 def _open_due(columns: list[str]) -> None:
     op.drop_index("ix_planned_exams_open_due", table_name="planned_exams")
-    op.create_index("ix_planned_exams_open_due", "planned_exams", columns,
-                    sqlite_where=OPEN_EXAM, postgresql_where=OPEN_EXAM)
+    op.create_index(
+        "ix_planned_exams_open_due",
+        "planned_exams",
+        columns,
+        sqlite_where=OPEN_EXAM,
+        postgresql_where=OPEN_EXAM,
+    )

@@ -72,8 +72,9 @@ class Clinic(Base):
     # The daily digest: addresses that get it (comma-separated), and whether it may name
     # patients by local reference (off: an e-mail is not a safe channel for health data).
     digest_recipients: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
-    digest_include_references: Mapped[bool] = mapped_column(default=False,
-                                                            server_default=sa.false())
+    digest_include_references: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false()
+    )
     # Calendar feeds may show names, exam names and places (off: a reference and a link).
     feed_include_details: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
@@ -98,8 +99,12 @@ class Patient(Base):
     __table_args__ = (
         _choice("status", PATIENT_STATUSES),
         # The MDT list: few rows flagged among many.
-        sa.Index("ix_patients_mdt_review", "clinic_id",
-                 sqlite_where=sa.text("mdt_review"), postgresql_where=sa.text("mdt_review")),
+        sa.Index(
+            "ix_patients_mdt_review",
+            "clinic_id",
+            sqlite_where=sa.text("mdt_review"),
+            postgresql_where=sa.text("mdt_review"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,7 +133,8 @@ class Patient(Base):
         back_populates="patient", order_by="PrimaryControl.date"
     )
     exams: Mapped[list[PlannedExam]] = relationship(
-        back_populates="patient", order_by="(PlannedExam.due, PlannedExam.code)",
+        back_populates="patient",
+        order_by="(PlannedExam.due, PlannedExam.code)",
         foreign_keys="PlannedExam.patient_id",
     )
     notes: Mapped[list[PatientNote]] = relationship(order_by="PatientNote.created_at")
@@ -178,15 +184,29 @@ class PlannedExam(Base):
     __table_args__ = (
         _choice("state", EXAM_STATES),
         # The stable identity of design.md: one exam per anchor, code and month.
-        sa.UniqueConstraint("patient_id", "anchor_treatment_id", "code", "month",
-                            name="uq_planned_exams_identity"),
+        sa.UniqueConstraint(
+            "patient_id", "anchor_treatment_id", "code", "month", name="uq_planned_exams_identity"
+        ),
         # Covering: the worklist reads every column it needs from the index alone.
-        sa.Index("ix_planned_exams_open_due", "clinic_id", "due", "patient_id", "state",
-                 "booked_date", "due_working_day", "code", "coordinated_with_id",
-                 sqlite_where=OPEN_EXAM, postgresql_where=OPEN_EXAM),
-        sa.Index("ix_planned_exams_booking_to_cancel", "clinic_id",
-                 sqlite_where=sa.text("booking_to_cancel"),
-                 postgresql_where=sa.text("booking_to_cancel")),
+        sa.Index(
+            "ix_planned_exams_open_due",
+            "clinic_id",
+            "due",
+            "patient_id",
+            "state",
+            "booked_date",
+            "due_working_day",
+            "code",
+            "coordinated_with_id",
+            sqlite_where=OPEN_EXAM,
+            postgresql_where=OPEN_EXAM,
+        ),
+        sa.Index(
+            "ix_planned_exams_booking_to_cancel",
+            "clinic_id",
+            sqlite_where=sa.text("booking_to_cancel"),
+            postgresql_where=sa.text("booking_to_cancel"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -318,9 +338,11 @@ class CalendarFeed(Base):
     __tablename__ = "calendar_feeds"
     __table_args__ = (
         _choice("kind", FEED_KINDS),
-        sa.CheckConstraint("(kind = 'clinic' AND clinic_id IS NOT NULL AND user_id IS NULL)"
-                           " OR (kind = 'user' AND user_id IS NOT NULL AND clinic_id IS NULL)",
-                           name="owner"),
+        sa.CheckConstraint(
+            "(kind = 'clinic' AND clinic_id IS NOT NULL AND user_id IS NULL)"
+            " OR (kind = 'user' AND user_id IS NOT NULL AND clinic_id IS NULL)",
+            name="owner",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -345,6 +367,15 @@ class CalendarFeed(Base):
 # A feed reads a clinic's exams by working day. The other columns ride along so that the
 # ETag (the 304 path) and each control's version (which cached events still hold) are read
 # from the index alone: only changed controls need their rows.
-sa.Index("ix_planned_exams_feed", PlannedExam.clinic_id, PlannedExam.due_working_day,
-         PlannedExam.patient_id, PlannedExam.anchor_treatment_id, PlannedExam.month,
-         PlannedExam.id, PlannedExam.state, PlannedExam.sequence, PlannedExam.updated_at)
+sa.Index(
+    "ix_planned_exams_feed",
+    PlannedExam.clinic_id,
+    PlannedExam.due_working_day,
+    PlannedExam.patient_id,
+    PlannedExam.anchor_treatment_id,
+    PlannedExam.month,
+    PlannedExam.id,
+    PlannedExam.state,
+    PlannedExam.sequence,
+    PlannedExam.updated_at,
+)

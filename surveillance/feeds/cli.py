@@ -31,8 +31,11 @@ def create(ctx, clinic_code: str | None, email: str | None, label: str | None) -
         else:
             new = create_user_feed(session, actor, user_by_email(session, email).id, label)
     click.echo(new.path)
-    click.echo(f"feed {new.id}: the token is shown only this once; the address is "
-               f"{app.config.web.base_url.rstrip('/')}{new.path}", err=True)
+    click.echo(
+        f"feed {new.id}: the token is shown only this once; the address is "
+        f"{app.config.web.base_url.rstrip('/')}{new.path}",
+        err=True,
+    )
 
 
 @feeds.command("list")
@@ -47,8 +50,10 @@ def list_command(ctx) -> None:
         for f in list_feeds(session):
             owner = f"clinic {f.clinic.code}" if f.kind == "clinic" else f"user {f.user.email}"
             state = f"revoked {f.revoked_at:%Y-%m-%d}" if f.revoked_at else "active"
-            click.echo(f"{f.id:>5}  {owner:<40} {f.label or '-':<24} "
-                       f"{f.created_at:%Y-%m-%d} {f.created_by:<24} {state}")
+            click.echo(
+                f"{f.id:>5}  {owner:<40} {f.label or '-':<24} "
+                f"{f.created_at:%Y-%m-%d} {f.created_by:<24} {state}"
+            )
 
 
 @feeds.command("revoke")
@@ -77,6 +82,7 @@ def details(ctx, clinic_code: str, switch: str) -> None:
 
     app = _app(ctx.find_root())
     with app.session() as session:
-        set_details(session, app.context().actor, clinic_by_code(session, clinic_code).id,
-                    switch == "on")
+        set_details(
+            session, app.context().actor, clinic_by_code(session, clinic_code).id, switch == "on"
+        )
     click.echo(f"feeds of {clinic_code}: details {switch}")

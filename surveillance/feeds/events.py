@@ -68,9 +68,13 @@ class Words:
 def make_words(_: Callable[[str], str]) -> Words:
     """The words through a gettext function (English message ids)."""
     return Words(
-        control=_("Follow-up control"), cancelled=_("Cancelled: %(title)s"),
-        book_by=_("Book by %(date)s"), booked=_("Booked %(when)s"), done=_("Done"),
-        missed=_("Missed"), cancelled_exam=_("Cancelled"),
+        control=_("Follow-up control"),
+        cancelled=_("Cancelled: %(title)s"),
+        book_by=_("Book by %(date)s"),
+        booked=_("Booked %(when)s"),
+        done=_("Done"),
+        missed=_("Missed"),
+        cancelled_exam=_("Cancelled"),
         coordinated=_("No booking needed: coordinated with the control of %(date)s"),
         open_link=_("Open in the dashboard: %(url)s"),
         alarm=_("Book the follow-up control of %(reference)s"),
@@ -142,19 +146,28 @@ def event_parts(members: tuple[ExamRow, ...], s: EventSettings) -> tuple[str, st
     start, when = _when(shown, s)
     title = _title(reference, first, shown, s.words)
     lines = [
-        "BEGIN:VEVENT" + CRLF, fold(f"UID:{control_uid(members)}"), f"DTSTAMP:{stamp}{CRLF}",
+        "BEGIN:VEVENT" + CRLF,
+        fold(f"UID:{control_uid(members)}"),
+        f"DTSTAMP:{stamp}{CRLF}",
         f"LAST-MODIFIED:{stamp}{CRLF}",
-        f"SEQUENCE:{sum(m.sequence for m in members)}{CRLF}", f"STATUS:{_status(live)}{CRLF}",
-        *when, text_line("SUMMARY", title if live else s.words.cancelled % {"title": title}),
+        f"SEQUENCE:{sum(m.sequence for m in members)}{CRLF}",
+        f"STATUS:{_status(live)}{CRLF}",
+        *when,
+        text_line("SUMMARY", title if live else s.words.cancelled % {"title": title}),
         text_line("DESCRIPTION", _description(shown, first.details, url, s)),
-        fold(f"URL:{url}"), "CLASS:CONFIDENTIAL" + CRLF, "TRANSP:TRANSPARENT" + CRLF,
+        fold(f"URL:{url}"),
+        "CLASS:CONFIDENTIAL" + CRLF,
+        "TRANSP:TRANSPARENT" + CRLF,
     ]
     places = sorted({m.booked_place for m in shown if m.booked_place})
     if first.details and places:
         lines.append(text_line("LOCATION", "; ".join(places)))
     deadline = booking_deadline(members, s.book_ahead_days)
-    alarm = "" if deadline is None else _valarm(deadline, start, s.words.alarm % {
-        "reference": reference})
+    alarm = (
+        ""
+        if deadline is None
+        else _valarm(deadline, start, s.words.alarm % {"reference": reference})
+    )
     return "".join(lines), alarm
 
 
@@ -165,12 +178,16 @@ def _when(shown: list[ExamRow], s: EventSettings) -> tuple[datetime, list[str]]:
     times = sorted(m.booked_time for m in booked if m.booked_date == day and m.booked_time)
     if not times:
         end = day + timedelta(days=1)  # DTEND of an all-day event is exclusive
-        return datetime.combine(day, time()), [f"DTSTART;VALUE=DATE:{ical_date(day)}{CRLF}",
-                                               f"DTEND;VALUE=DATE:{ical_date(end)}{CRLF}"]
+        return datetime.combine(day, time()), [
+            f"DTSTART;VALUE=DATE:{ical_date(day)}{CRLF}",
+            f"DTEND;VALUE=DATE:{ical_date(end)}{CRLF}",
+        ]
     start = datetime.combine(day, times[0])
     end = datetime.combine(day, times[-1]) + timedelta(minutes=s.event_minutes)
-    return start, [f"DTSTART;TZID={s.tzid}:{ical_local(day, times[0])}{CRLF}",
-                   f"DTEND;TZID={s.tzid}:{ical_local(end.date(), end.time())}{CRLF}"]
+    return start, [
+        f"DTSTART;TZID={s.tzid}:{ical_local(day, times[0])}{CRLF}",
+        f"DTEND;TZID={s.tzid}:{ical_local(end.date(), end.time())}{CRLF}",
+    ]
 
 
 def _status(live: list[ExamRow]) -> str:
@@ -215,5 +232,11 @@ def _day(day: date) -> str:
 
 def _valarm(deadline: date, start: datetime, description: str) -> str:
     trigger = ical_duration(datetime.combine(deadline, ALARM_TIME) - start)
-    return ("BEGIN:VALARM" + CRLF + "ACTION:DISPLAY" + CRLF + text_line("DESCRIPTION", description)
-            + f"TRIGGER:{trigger}{CRLF}END:VALARM{CRLF}")
+    return (
+        "BEGIN:VALARM"
+        + CRLF
+        + "ACTION:DISPLAY"
+        + CRLF
+        + text_line("DESCRIPTION", description)
+        + f"TRIGGER:{trigger}{CRLF}END:VALARM{CRLF}"
+    )

@@ -12,8 +12,15 @@ from ..config import Config
 from ..i18n import translations
 from ..services import Actor, Context
 from .events import (
-    EventSettings, Exam, ExamRow, booking_deadline, event_parts, first_id, group_controls,
-    is_shown, make_words,
+    EventSettings,
+    Exam,
+    ExamRow,
+    booking_deadline,
+    event_parts,
+    first_id,
+    group_controls,
+    is_shown,
+    make_words,
 )
 from .ical import CRLF, text_line
 from .timezones import vtimezone
@@ -41,14 +48,34 @@ class FeedSettings:
         """The feeds' settings from the loaded configuration."""
         f, p = config.feeds, config.protocol
         _ = translations(f.language).gettext
-        reference = Context(Actor("feeds"), date.min,
-                            reference_prefix=config.patients.reference_prefix).reference
-        events = EventSettings(config.web.base_url.rstrip("/"), p.timezone, p.book_ahead_days,
-                               f.event_minutes, make_words(_), reference)
-        used = (FORMAT_VERSION, f, config.web.base_url, p.timezone, p.book_ahead_days,
-                config.patients.reference_prefix)
-        return cls(events, f.refresh_interval, f.days_back, f.days_ahead, f.cancelled_days,
-                   _("Liver follow-up"), hashlib.sha256(repr(used).encode()).hexdigest())
+        reference = Context(
+            Actor("feeds"), date.min, reference_prefix=config.patients.reference_prefix
+        ).reference
+        events = EventSettings(
+            config.web.base_url.rstrip("/"),
+            p.timezone,
+            p.book_ahead_days,
+            f.event_minutes,
+            make_words(_),
+            reference,
+        )
+        used = (
+            FORMAT_VERSION,
+            f,
+            config.web.base_url,
+            p.timezone,
+            p.book_ahead_days,
+            config.patients.reference_prefix,
+        )
+        return cls(
+            events,
+            f.refresh_interval,
+            f.days_back,
+            f.days_ahead,
+            f.cancelled_days,
+            _("Liver follow-up"),
+            hashlib.sha256(repr(used).encode()).hexdigest(),
+        )
 
     def window(self, today: date) -> tuple[date, date]:
         """The first and last working day of the controls a feed holds."""
@@ -100,8 +127,14 @@ class EventCache:
 Fetch = Callable[[list[int]], Iterable[ExamRow]]  # the exams of these ids, with what events show
 
 
-def feed_text(versions: Iterable[Exam], fetch: Fetch, name: str, today: date, s: FeedSettings,
-              cache: EventCache) -> str:
+def feed_text(
+    versions: Iterable[Exam],
+    fetch: Fetch,
+    name: str,
+    today: date,
+    s: FeedSettings,
+    cache: EventCache,
+) -> str:
     """The calendar of a feed's exams on the clinic's `today`; only the controls whose
     versions changed since they were cached are fetched and serialised again."""
     since = s.cancelled_since(today)
@@ -121,8 +154,9 @@ def feed_text(versions: Iterable[Exam], fetch: Fetch, name: str, today: date, s:
     return calendar_text(name, s.refresh_interval, zone, parts)
 
 
-def _build(missing: list[tuple], fetch: Fetch, s: FeedSettings,
-           cache: EventCache) -> dict[int, CachedEvent]:
+def _build(
+    missing: list[tuple], fetch: Fetch, s: FeedSettings, cache: EventCache
+) -> dict[int, CachedEvent]:
     """Serialise the missing controls from their fetched rows, and cache them."""
     ids = [exam[0] for control in missing for exam in control]
     rows = {first_id(members): members for members in group_controls(fetch(ids))}
@@ -131,16 +165,35 @@ def _build(missing: list[tuple], fetch: Fetch, s: FeedSettings,
         members = rows[first_id(control)]
         head, alarm = event_parts(members, s.events)
         deadline = booking_deadline(members, s.events.book_ahead_days)
-        built[first_id(control)] = cache.put(first_id(control), CachedEvent(
-            control, head, alarm, deadline, ";TZID=" in head))
+        built[first_id(control)] = cache.put(
+            first_id(control), CachedEvent(control, head, alarm, deadline, ";TZID=" in head)
+        )
     return built
 
 
 def calendar_text(name: str, refresh_interval: str, zone: str, events: list[str]) -> str:
     """The VCALENDAR around the events (and the VTIMEZONE their times refer to)."""
-    head = CRLF.join(("BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
-                      "METHOD:PUBLISH")) + CRLF
-    return "".join((head, text_line("NAME", name), text_line("X-WR-CALNAME", name),
-                    f"REFRESH-INTERVAL;VALUE=DURATION:{refresh_interval}{CRLF}",
-                    f"X-PUBLISHED-TTL:{refresh_interval}{CRLF}", zone, *events,
-                    "END:VCALENDAR" + CRLF))
+    head = (
+        CRLF.join(
+            (
+                "BEGIN:VCALENDAR",
+                "VERSION:2.0",
+                f"PRODID:{PRODID}",
+                "CALSCALE:GREGORIAN",
+                "METHOD:PUBLISH",
+            )
+        )
+        + CRLF
+    )
+    return "".join(
+        (
+            head,
+            text_line("NAME", name),
+            text_line("X-WR-CALNAME", name),
+            f"REFRESH-INTERVAL;VALUE=DURATION:{refresh_interval}{CRLF}",
+            f"X-PUBLISHED-TTL:{refresh_interval}{CRLF}",
+            zone,
+            *events,
+            "END:VCALENDAR" + CRLF,
+        )
+    )

@@ -12,7 +12,12 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from .render import EventCache, FeedSettings, feed_text
 from .store import (
-    FeedScope, feed_rows, feed_stamp, feed_versions, find_scope, remember_etag,
+    FeedScope,
+    feed_rows,
+    feed_stamp,
+    feed_versions,
+    find_scope,
+    remember_etag,
 )
 
 CACHED_FEEDS = 64  # whole feeds kept by ETag, at a few megabytes each for 10,000 events
@@ -47,8 +52,14 @@ class Served:
     body: bytes | None  # None: not modified
 
 
-def serve_feed(session: Session, feeds: Feeds, token: str, today: date, now: datetime,
-               not_modified: Callable[[str, datetime], bool]) -> Served | None:
+def serve_feed(
+    session: Session,
+    feeds: Feeds,
+    token: str,
+    today: date,
+    now: datetime,
+    not_modified: Callable[[str, datetime], bool],
+) -> Served | None:
     """The feed of a token on the clinic's `today`; None for an unknown or revoked token."""
     scope = find_scope(session, token)
     if scope is None:
@@ -70,10 +81,14 @@ def _body(session: Session, feeds: Feeds, scope: FeedScope, etag: str, today: da
     if cached is not None and cached[0] == etag:
         return cached[1]
     first, last = feeds.settings.window(today)
-    text = feed_text(feed_versions(session, scope, first, last),
-                     lambda ids: feed_rows(session, scope, first, last, ids),
-                     calendar_name(scope, feeds.settings), today, feeds.settings,
-                     feeds.cache).encode()
+    text = feed_text(
+        feed_versions(session, scope, first, last),
+        lambda ids: feed_rows(session, scope, first, last, ids),
+        calendar_name(scope, feeds.settings),
+        today,
+        feeds.settings,
+        feeds.cache,
+    ).encode()
     if len(feeds.bodies) >= CACHED_FEEDS and scope.id not in feeds.bodies:
         feeds.bodies.clear()  # one step, safe among threads; the events stay cached
     feeds.bodies[scope.id] = (etag, text)
@@ -82,8 +97,16 @@ def _body(session: Session, feeds: Feeds, scope: FeedScope, etag: str, today: da
 
 def feed_etag(scope: FeedScope, stamp: tuple, today: date, s: FeedSettings) -> str:
     """Changes whenever the feed's text may: its rows, its clinics, the day, the settings."""
-    parts = (scope.id, scope.label, scope.clinic_ids, scope.clinic_codes, scope.details_ids,
-             today, stamp, s.fingerprint)
+    parts = (
+        scope.id,
+        scope.label,
+        scope.clinic_ids,
+        scope.clinic_codes,
+        scope.details_ids,
+        today,
+        stamp,
+        s.fingerprint,
+    )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 

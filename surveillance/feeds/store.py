@@ -17,8 +17,14 @@ from ..services.validate import parse_text
 from .events import ExamRow
 from .tokens import feed_path, new_token, same_hash, token_hash, well_formed
 
-_INDEX_ORDER = (PlannedExam.clinic_id, PlannedExam.due_working_day, PlannedExam.patient_id,
-                PlannedExam.anchor_treatment_id, PlannedExam.month, PlannedExam.id)
+_INDEX_ORDER = (
+    PlannedExam.clinic_id,
+    PlannedExam.due_working_day,
+    PlannedExam.patient_id,
+    PlannedExam.anchor_treatment_id,
+    PlannedExam.month,
+    PlannedExam.id,
+)
 ID_CHUNK = 500  # ids per IN list: within every driver's parameter limits
 FETCH_BY_WINDOW = 2000  # more changed exams than this: read the window instead
 
@@ -49,14 +55,16 @@ class FeedScope:
     modified_at: datetime | None
 
 
-def create_clinic_feed(session: Session, actor: Actor, clinic_id: int,
-                       label: str | None = None) -> NewFeed:
+def create_clinic_feed(
+    session: Session, actor: Actor, clinic_id: int, label: str | None = None
+) -> NewFeed:
     """A feed of a clinic's controls."""
     return _create(session, actor, label, kind="clinic", clinic_id=clinic_id)
 
 
-def create_user_feed(session: Session, actor: Actor, user_id: int,
-                     label: str | None = None) -> NewFeed:
+def create_user_feed(
+    session: Session, actor: Actor, user_id: int, label: str | None = None
+) -> NewFeed:
     """A personal feed: the controls of the user's clinics, whichever they are at each fetch."""
     return _create(session, actor, label, kind="user", user_id=user_id)
 
@@ -64,21 +72,27 @@ def create_user_feed(session: Session, actor: Actor, user_id: int,
 def _create(session: Session, actor: Actor, label: str | None, **owner) -> NewFeed:
     token = new_token()
     with transaction(session):
-        feed = CalendarFeed(token_hash=token_hash(token), created_by=actor.name,
-                            label=parse_text("label", label, max_length=200, required=False) or "",
-                            **owner)
+        feed = CalendarFeed(
+            token_hash=token_hash(token),
+            created_by=actor.name,
+            label=parse_text("label", label, max_length=200, required=False) or "",
+            **owner,
+        )
         session.add(feed)
         session.flush()
         record_event(session, actor, "feed.create", feed=feed.id, **owner)
     return NewFeed(feed.id, token)
 
 
-def list_feeds(session: Session, user_id: int | None = None,
-               clinic_ids: list[int] | None = None) -> list[CalendarFeed]:
+def list_feeds(
+    session: Session, user_id: int | None = None, clinic_ids: list[int] | None = None
+) -> list[CalendarFeed]:
     """Every feed (command line), or a user's own and their clinics' (dashboard); newest first."""
-    query = (sa.select(CalendarFeed)
-             .options(selectinload(CalendarFeed.clinic), selectinload(CalendarFeed.user))
-             .order_by(CalendarFeed.created_at.desc(), CalendarFeed.id.desc()))
+    query = (
+        sa.select(CalendarFeed)
+        .options(selectinload(CalendarFeed.clinic), selectinload(CalendarFeed.user))
+        .order_by(CalendarFeed.created_at.desc(), CalendarFeed.id.desc())
+    )
     if user_id is not None:
         query = query.where(_managed_by(user_id, clinic_ids or []))
     return list(session.scalars(query))
@@ -89,8 +103,13 @@ def _managed_by(user_id: int, clinic_ids: list[int]):
     return sa.or_(mine, CalendarFeed.clinic_id.in_(clinic_ids)) if clinic_ids else mine
 
 
-def revoke_feed(session: Session, actor: Actor, feed_id: int, user_id: int | None = None,
-                clinic_ids: list[int] | None = None) -> CalendarFeed:
+def revoke_feed(
+    session: Session,
+    actor: Actor,
+    feed_id: int,
+    user_id: int | None = None,
+    clinic_ids: list[int] | None = None,
+) -> CalendarFeed:
     """Revoke a feed at once; a user may revoke their own feeds and their clinics'."""
     with transaction(session):
         query = sa.select(CalendarFeed).where(CalendarFeed.id == feed_id)
@@ -111,56 +130,93 @@ def find_scope(session: Session, token: str) -> FeedScope | None:
         return None
     owner_clinic = sa.func.coalesce(CalendarFeed.clinic_id, user_clinics.c.clinic_id)
     rows = session.execute(
-        sa.select(CalendarFeed.id, CalendarFeed.token_hash, CalendarFeed.kind, CalendarFeed.label,
-                  CalendarFeed.etag, CalendarFeed.modified_at, User.active,
-                  Clinic.id.label("clinic_id"), Clinic.code, Clinic.feed_include_details)
+        sa.select(
+            CalendarFeed.id,
+            CalendarFeed.token_hash,
+            CalendarFeed.kind,
+            CalendarFeed.label,
+            CalendarFeed.etag,
+            CalendarFeed.modified_at,
+            User.active,
+            Clinic.id.label("clinic_id"),
+            Clinic.code,
+            Clinic.feed_include_details,
+        )
         .select_from(CalendarFeed)
         .outerjoin(User, User.id == CalendarFeed.user_id)
         .outerjoin(user_clinics, user_clinics.c.user_id == CalendarFeed.user_id)
         .outerjoin(Clinic, Clinic.id == owner_clinic)
         .where(CalendarFeed.token_hash == token_hash(token), CalendarFeed.revoked_at.is_(None))
-        .order_by(Clinic.code)).all()
+        .order_by(Clinic.code)
+    ).all()
     if not rows or not same_hash(rows[0].token_hash, token):
         return None
     first = rows[0]
     if first.kind == "user" and not first.active:  # a disabled account's feeds stop with it
         return None
     clinics = [r for r in rows if r.clinic_id is not None]
-    return FeedScope(first.id, first.label, tuple(r.clinic_id for r in clinics),
-                     tuple(r.code for r in clinics),
-                     tuple(r.clinic_id for r in clinics if r.feed_include_details),
-                     first.etag, first.modified_at)
+    return FeedScope(
+        first.id,
+        first.label,
+        tuple(r.clinic_id for r in clinics),
+        tuple(r.code for r in clinics),
+        tuple(r.clinic_id for r in clinics if r.feed_include_details),
+        first.etag,
+        first.modified_at,
+    )
 
 
 def _in_window(scope: FeedScope, first: date, last: date):
     exam = PlannedExam
     if not scope.clinic_ids:
         return sa.false()
-    clinic = (exam.clinic_id == scope.clinic_ids[0] if len(scope.clinic_ids) == 1
-              else exam.clinic_id.in_(scope.clinic_ids))
+    clinic = (
+        exam.clinic_id == scope.clinic_ids[0]
+        if len(scope.clinic_ids) == 1
+        else exam.clinic_id.in_(scope.clinic_ids)
+    )
     return sa.and_(clinic, exam.due_working_day.between(first, last))
 
 
 def feed_stamp(session: Session, scope: FeedScope, first: date, last: date) -> tuple:
     """What the feed's ETag is made of: count, sequence sum and latest change in the window."""
     exam = PlannedExam
-    stamp = tuple(session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(exam.sequence), 0),
-                  sa.func.max(exam.updated_at)).where(_in_window(scope, first, last))).one())
+    stamp = tuple(
+        session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(exam.sequence), 0),
+                sa.func.max(exam.updated_at),
+            ).where(_in_window(scope, first, last))
+        ).one()
+    )
     if scope.details_ids:  # names are shown: a renamed patient changes the feed
-        stamp += (session.scalar(sa.select(sa.func.max(Patient.updated_at))
-                                 .where(Patient.clinic_id.in_(scope.details_ids))),)
+        stamp += (
+            session.scalar(
+                sa.select(sa.func.max(Patient.updated_at)).where(
+                    Patient.clinic_id.in_(scope.details_ids)
+                )
+            ),
+        )
     # The same instant reads back with another tzinfo on another driver or connection.
-    return tuple(v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v
-                 for v in stamp)
+    return tuple(
+        v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v for v in stamp
+    )
 
 
 def feed_versions(session: Session, scope: FeedScope, first: date, last: date) -> list[tuple]:
     """The versions of the window's exams, from the feed's index alone unless names are shown."""
     exam, patient = PlannedExam, Patient
-    query = sa.select(exam.id, exam.patient_id, exam.anchor_treatment_id, exam.month, exam.state,
-                      exam.sequence, _as_read(exam.updated_at),
-                      _shown_patient(scope, _as_read(patient.updated_at)))
+    query = sa.select(
+        exam.id,
+        exam.patient_id,
+        exam.anchor_treatment_id,
+        exam.month,
+        exam.state,
+        exam.sequence,
+        _as_read(exam.updated_at),
+        _shown_patient(scope, _as_read(patient.updated_at)),
+    )
     if scope.details_ids:
         query = query.join(patient, patient.id == exam.patient_id)
     # In the index's order: each control's exams come together, by id, with no sort.
@@ -182,35 +238,58 @@ def _shown_patient(scope: FeedScope, column):
     return sa.case((PlannedExam.clinic_id.in_(scope.details_ids), column), else_=sa.null())
 
 
-def feed_rows(session: Session, scope: FeedScope, first: date, last: date,
-              ids: list[int]) -> list[ExamRow]:
+def feed_rows(
+    session: Session, scope: FeedScope, first: date, last: date, ids: list[int]
+) -> list[ExamRow]:
     """The exams of these ids, with what an event shows of their patient."""
     exam, patient = PlannedExam, Patient
     details = exam.clinic_id.in_(scope.details_ids) if scope.details_ids else sa.false()
-    query = (sa.select(exam.id, exam.patient_id, exam.anchor_treatment_id, exam.month,
-                       exam.state, exam.sequence, exam.updated_at, exam.uid, exam.code, exam.due,
-                       exam.due_working_day, exam.booked_date, exam.booked_time,
-                       exam.booked_place, exam.coordinated_date, patient.local_number, details,
-                       _shown_patient(scope, patient.name))
-             .join(patient, patient.id == exam.patient_id))
+    query = sa.select(
+        exam.id,
+        exam.patient_id,
+        exam.anchor_treatment_id,
+        exam.month,
+        exam.state,
+        exam.sequence,
+        exam.updated_at,
+        exam.uid,
+        exam.code,
+        exam.due,
+        exam.due_working_day,
+        exam.booked_date,
+        exam.booked_time,
+        exam.booked_place,
+        exam.coordinated_date,
+        patient.local_number,
+        details,
+        _shown_patient(scope, patient.name),
+    ).join(patient, patient.id == exam.patient_id)
     connection = session.connection()
     if len(ids) > FETCH_BY_WINDOW:  # many: one pass over the window beats many lookups
         wanted = set(ids)
-        rows = connection.execute(query.where(_in_window(scope, first, last))
-                                  .order_by(*_INDEX_ORDER)).all()
+        rows = connection.execute(
+            query.where(_in_window(scope, first, last)).order_by(*_INDEX_ORDER)
+        ).all()
         return [ExamRow._make(row) for row in rows if row[0] in wanted]
     query = query.order_by(exam.patient_id, exam.anchor_treatment_id, exam.month, exam.id)
-    return [ExamRow._make(row) for chunk in range(0, len(ids), ID_CHUNK)
-            for row in connection.execute(query.where(exam.id.in_(ids[chunk:chunk + ID_CHUNK])))]
+    return [
+        ExamRow._make(row)
+        for chunk in range(0, len(ids), ID_CHUNK)
+        for row in connection.execute(query.where(exam.id.in_(ids[chunk : chunk + ID_CHUNK])))
+    ]
 
 
 def remember_etag(session: Session, feed_id: int, etag: str, now: datetime) -> None:
     """Keep the ETag just served and, when it changed, the time: the feed's Last-Modified."""
     with transaction(session):
-        session.execute(sa.update(CalendarFeed)
-                        .where(CalendarFeed.id == feed_id,
-                               sa.or_(CalendarFeed.etag.is_(None), CalendarFeed.etag != etag))
-                        .values(etag=etag, modified_at=now))
+        session.execute(
+            sa.update(CalendarFeed)
+            .where(
+                CalendarFeed.id == feed_id,
+                sa.or_(CalendarFeed.etag.is_(None), CalendarFeed.etag != etag),
+            )
+            .values(etag=etag, modified_at=now)
+        )
 
 
 def set_details(session: Session, actor: Actor, clinic_id: int, include: bool) -> None:

@@ -20,8 +20,10 @@ def vtimezone(tzid: str, year: int) -> str:
     if not changes:  # no daylight saving time: one observance
         start = datetime(year, 1, 1, tzinfo=timezone.utc).astimezone(zone)
         offset = start.utcoffset()
-        return _component(tzid, [_observance("STANDARD", datetime(year, 1, 1), offset, offset,
-                                             start.tzname(), None)])
+        return _component(
+            tzid,
+            [_observance("STANDARD", datetime(year, 1, 1), offset, offset, start.tzname(), None)],
+        )
     return _component(tzid, [_change(zone, moment) for moment in changes])
 
 
@@ -38,10 +40,20 @@ def _change(zone: ZoneInfo, moment: datetime) -> str:
     return _observance(kind, local, before, after.utcoffset(), after.tzname(), _rule(local))
 
 
-def _observance(kind: str, local: datetime, before: timedelta, after: timedelta,
-                name: str | None, rule: str | None) -> str:
-    lines = [f"BEGIN:{kind}", f"DTSTART:{ical_local(local.date(), local.time())}",
-             f"TZOFFSETFROM:{_offset(before)}", f"TZOFFSETTO:{_offset(after)}"]
+def _observance(
+    kind: str,
+    local: datetime,
+    before: timedelta,
+    after: timedelta,
+    name: str | None,
+    rule: str | None,
+) -> str:
+    lines = [
+        f"BEGIN:{kind}",
+        f"DTSTART:{ical_local(local.date(), local.time())}",
+        f"TZOFFSETFROM:{_offset(before)}",
+        f"TZOFFSETTO:{_offset(after)}",
+    ]
     lines += [f"TZNAME:{name}"] * bool(name) + [f"RRULE:{rule}"] * bool(rule) + [f"END:{kind}"]
     return CRLF.join(lines) + CRLF
 

@@ -27,8 +27,11 @@ def norwegian_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("NO", years=year, language="en_US"))
 
 
-def is_working_day(day: date, closed_days: frozenset[date] = frozenset(),
-                   closed_annual: frozenset[tuple[int, int]] = frozenset()) -> bool:
+def is_working_day(
+    day: date,
+    closed_days: frozenset[date] = frozenset(),
+    closed_annual: frozenset[tuple[int, int]] = frozenset(),
+) -> bool:
     """Not a weekend, a Norwegian public holiday or a day the clinic is closed."""
     return not (
         day.weekday() >= 5
@@ -38,8 +41,11 @@ def is_working_day(day: date, closed_days: frozenset[date] = frozenset(),
     )
 
 
-def working_day_on_or_after(day: date, closed_days: frozenset[date] = frozenset(),
-                            closed_annual: frozenset[tuple[int, int]] = frozenset()) -> date:
+def working_day_on_or_after(
+    day: date,
+    closed_days: frozenset[date] = frozenset(),
+    closed_annual: frozenset[tuple[int, int]] = frozenset(),
+) -> date:
     """The first working day on or after `day`."""
     while not is_working_day(day, closed_days, closed_annual):
         day += ONE_DAY

@@ -65,7 +65,9 @@ def _schedule(controls: tuple[ControlSpec, ...], kind: str):
 def _tables(data: dict, source: str) -> list[dict]:
     controls = data.get("controls", [])
     if not isinstance(controls, list) or not all(isinstance(c, dict) for c in controls):
-        raise ProtocolError(f"{source}: controls: {controls!r} is not a list of [[controls]] tables")
+        raise ProtocolError(
+            f"{source}: controls: {controls!r} is not a list of [[controls]] tables"
+        )
     return controls
 
 
@@ -80,14 +82,16 @@ def _control(data: dict, index: int, source: str) -> ControlSpec:
     if not _list_of(exams, str) or not set(exams) <= PLAN_EXAMS:
         raise ProtocolError(f"{where}.exams: {exams!r} names an unknown exam code")
     only_after = _kinds(data, "only_after", where) if "only_after" in data else None
-    return ControlSpec(tuple(months), tuple(exams),
-                       None if only_after is None else frozenset(only_after))
+    return ControlSpec(
+        tuple(months), tuple(exams), None if only_after is None else frozenset(only_after)
+    )
 
 
 def _kinds(data: dict, key: str, source: str) -> list[str]:
     kinds = data.get(key, [])
-    if not isinstance(kinds, list) or not all(isinstance(k, str) and k in TREATMENT_KINDS
-                                              for k in kinds):
+    if not isinstance(kinds, list) or not all(
+        isinstance(k, str) and k in TREATMENT_KINDS for k in kinds
+    ):
         raise ProtocolError(f"{source}: {key}: {kinds!r} names an unknown treatment kind")
     return kinds
 

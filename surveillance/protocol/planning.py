@@ -25,8 +25,7 @@ def has_ended(protocol: Protocol, treatments: tuple[Treatment, ...], anchor: Tre
     return any(t.kind in protocol.ending_kinds and t.date >= anchor.date for t in treatments)
 
 
-def make_plan(protocol: Protocol, history: History,
-              settings: Settings = DEFAULT_SETTINGS) -> Plan:
+def make_plan(protocol: Protocol, history: History, settings: Settings = DEFAULT_SETTINGS) -> Plan:
     """The plan of R1-R5, R8 and R11: every exam dated from the anchor, never from each other."""
     anchor = find_anchor(protocol, history.treatments) if history.candidate else None
     if anchor is None or has_ended(protocol, history.treatments, anchor):
@@ -51,19 +50,21 @@ def _controls_by_code(controls: tuple[PrimaryControl, ...]) -> dict[str, list[Pr
     return by_code
 
 
-def _nearest(controls: list[PrimaryControl] | None, due: date,
-             window: int) -> PrimaryControl | None:
+def _nearest(
+    controls: list[PrimaryControl] | None, due: date, window: int
+) -> PrimaryControl | None:
     """R8: the control nearest `due` within the window; on a tie, the earlier one."""
     if not controls:
         return None
     i = bisect_left(controls, due, key=lambda c: c.date)
-    candidates = [c for c in controls[max(i - 1, 0):i + 1] if abs((c.date - due).days) <= window]
+    candidates = [c for c in controls[max(i - 1, 0) : i + 1] if abs((c.date - due).days) <= window]
     # Same distance: the earlier date sorts first, and min keeps the first of equals.
     return min(candidates, key=lambda c: (abs((c.date - due).days), c.date), default=None)
 
 
-def timing_state(due: date, today: date, *, booked: bool = False,
-                 settings: Settings = DEFAULT_SETTINGS) -> str:
+def timing_state(
+    due: date, today: date, *, booked: bool = False, settings: Settings = DEFAULT_SETTINGS
+) -> str:
     """R10 for an open exam: upcoming, to_book, booked or overdue."""
     if today > due + timedelta(days=settings.overdue_after_days):
         return "overdue"
@@ -74,8 +75,9 @@ def timing_state(due: date, today: date, *, booked: bool = False,
     return "to_book"
 
 
-def needs_mdt_review(code: str, result: str | None, value: float | None,
-                     settings: Settings = DEFAULT_SETTINGS) -> bool:
+def needs_mdt_review(
+    code: str, result: str | None, value: float | None, settings: Settings = DEFAULT_SETTINGS
+) -> bool:
     """R9: a suspicious CT, or a CEA above the upper limit."""
     if code == "cea":
         return value is not None and value > settings.cea_upper_limit

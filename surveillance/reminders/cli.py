@@ -22,13 +22,24 @@ def reminders() -> None:
 
 
 @reminders.command("send")
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The digest's day (default: the clinic's today).")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The digest's day (default: the clinic's today).",
+)
 @click.option("--clinic", "clinic_code", default=None, help="Only this clinic.")
-@click.option("--dry-run", is_flag=True,
-              help="Print each e-mail in full to standard output; record and send nothing.")
-@click.option("--retry-failed", is_flag=True,
-              help="Send the day's failed digests again (once their cause is fixed).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print each e-mail in full to standard output; record and send nothing.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Send the day's failed digests again (once their cause is fixed).",
+)
 @click.pass_context
 def send(ctx, day, clinic_code: str | None, dry_run: bool, retry_failed: bool) -> None:
     """Make and send the day's digests; a rerun sends nothing new."""
@@ -39,9 +50,16 @@ def send(ctx, day, clinic_code: str | None, dry_run: bool, retry_failed: bool) -
     app = _app(ctx.find_root(), day)
     backend = None if dry_run else make_backend(app.config.mail)
     try:
-        outcomes = send_daily(app.engine, app.config, backend, today=app.today, now=utcnow(),
-                              clinic_code=clinic_code, dry_run=dry_run,
-                              retry_failed=retry_failed)
+        outcomes = send_daily(
+            app.engine,
+            app.config,
+            backend,
+            today=app.today,
+            now=utcnow(),
+            clinic_code=clinic_code,
+            dry_run=dry_run,
+            retry_failed=retry_failed,
+        )
     except SenderBusy as exc:
         click.echo(f"error: {exc}; try again later", err=True)
         sys.exit(EX_TEMPFAIL)
@@ -54,25 +72,32 @@ def _report(outcomes, dry_run: bool) -> None:
     for outcome in outcomes:
         if outcome.message is not None:
             click.echo(readable(outcome.message))
-        click.echo(f"{outcome.clinic} {outcome.day}: {outcome.state.replace('_', ' ')}"
-                   + (f" ({outcome.detail})" if outcome.detail else ""), err=dry_run)
+        click.echo(
+            f"{outcome.clinic} {outcome.day}: {outcome.state.replace('_', ' ')}"
+            + (f" ({outcome.detail})" if outcome.detail else ""),
+            err=dry_run,
+        )
     if not outcomes:
         click.echo("nothing new to send", err=dry_run)
 
 
 def readable(message: EmailMessage) -> str:
     """An e-mail as a person reads it: its headers, then each part decoded."""
-    headers = [f"{name}: {value}" for name, value in message.items()
-               if name.lower() not in MIME_PLUMBING]
-    parts = [f"--- {part.get_content_type()} ---\n{part.get_content().rstrip()}"
-             for part in message.iter_parts()]
+    headers = [
+        f"{name}: {value}" for name, value in message.items() if name.lower() not in MIME_PLUMBING
+    ]
+    parts = [
+        f"--- {part.get_content_type()} ---\n{part.get_content().rstrip()}"
+        for part in message.iter_parts()
+    ]
     return "\n".join(headers) + "\n\n" + "\n\n".join(parts) + "\n"
 
 
 @reminders.command("status")
 @click.option("--clinic", "clinic_code", default=None, help="Only this clinic.")
-@click.option("--days", default=14, show_default=True, type=click.IntRange(1),
-              help="How many days back.")
+@click.option(
+    "--days", default=14, show_default=True, type=click.IntRange(1), help="How many days back."
+)
 @click.pass_context
 def status(ctx, clinic_code: str | None, days: int) -> None:
     """The digests of the last days: sent, pending (and when next tried), failed and why."""
@@ -96,17 +121,26 @@ def status(ctx, clinic_code: str | None, days: int) -> None:
 def _status_line(row, tz: ZoneInfo) -> str:
     when = row.sent_at if row.state == "sent" else row.next_attempt_at
     shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else ""
-    line = (f"{row.day}  {row.clinic.code:<8}  {row.state:<8}  {row.attempts:>5}  {shown:<16}  "
-            f"{row.message_id}")
+    line = (
+        f"{row.day}  {row.clinic.code:<8}  {row.state:<8}  {row.attempts:>5}  {shown:<16}  "
+        f"{row.message_id}"
+    )
     return line + (f"\n            error: {row.last_error}" if row.last_error else "")
 
 
 @reminders.command("recipients")
 @click.option("--clinic", "clinic_code", required=True)
-@click.option("--set", "addresses", default=None,
-              help='The clinic\'s recipients, comma-separated ("" for none).')
-@click.option("--references/--no-references", default=None,
-              help="Name patients by local reference in the e-mail (off unless chosen).")
+@click.option(
+    "--set",
+    "addresses",
+    default=None,
+    help='The clinic\'s recipients, comma-separated ("" for none).',
+)
+@click.option(
+    "--references/--no-references",
+    default=None,
+    help="Name patients by local reference in the e-mail (off unless chosen).",
+)
 @click.pass_context
 def recipients(ctx, clinic_code: str, addresses: str | None, references: bool | None) -> None:
     """Show, or change, who gets a clinic's digest and what it may name."""
@@ -117,15 +151,24 @@ def recipients(ctx, clinic_code: str, addresses: str | None, references: bool | 
     app = _app(ctx.find_root())
     with app.session() as session:
         if addresses is not None or references is not None:
-            set_clinic_digest(session, app.context().actor, clinic_code,
-                              recipients=addresses, include_references=references)
+            set_clinic_digest(
+                session,
+                app.context().actor,
+                clinic_code,
+                recipients=addresses,
+                include_references=references,
+            )
         clinic = clinic_by_code(session, clinic_code)
         everyone = clinic_recipients(session, clinic)
     click.echo(f"{clinic.code}: listed: {clinic.digest_recipients or '(none)'}")
-    click.echo(f"{clinic.code}: all recipients, with users who opted in: "
-               f"{', '.join(everyone) or '(none: no digest is made)'}")
-    click.echo(f"{clinic.code}: local references in the e-mail: "
-               f"{'yes' if clinic.digest_include_references else 'no'}")
+    click.echo(
+        f"{clinic.code}: all recipients, with users who opted in: "
+        f"{', '.join(everyone) or '(none: no digest is made)'}"
+    )
+    click.echo(
+        f"{clinic.code}: local references in the e-mail: "
+        f"{'yes' if clinic.digest_include_references else 'no'}"
+    )
 
 
 @reminders.command("opt-in")
@@ -152,8 +195,11 @@ def worker(ctx) -> None:
     from .mail import make_backend
     from .worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     app = _app(ctx.find_root())
     engine = make_engine(app.config.database.url, pool_pre_ping=True)
     try:

@@ -44,15 +44,25 @@ class Outcome:
     message: EmailMessage | None = None  # dry runs only
 
 
-def send_daily(engine: sa.Engine, config: Config, backend: Backend | None, *, today: date,
-               now: datetime, clinic_code: str | None = None, dry_run: bool = False,
-               retry_failed: bool = False) -> list[Outcome]:
+def send_daily(
+    engine: sa.Engine,
+    config: Config,
+    backend: Backend | None,
+    *,
+    today: date,
+    now: datetime,
+    clinic_code: str | None = None,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+) -> list[Outcome]:
     """Make the day's missing digests and send every due one; a dry run only shows them."""
     sessions = make_sessionmaker(engine)
     if dry_run:
         with sessions() as session:
-            return [preview(session, config, clinic, today, now)
-                    for clinic in _clinics(session, clinic_code)]
+            return [
+                preview(session, config, clinic, today, now)
+                for clinic in _clinics(session, clinic_code)
+            ]
     lock = make_lock(engine, "sender")
     if not lock.acquire():
         raise SenderBusy("another process is sending digests; nothing was done")
@@ -63,16 +73,24 @@ def send_daily(engine: sa.Engine, config: Config, backend: Backend | None, *, to
         lock.release()
 
 
-def _run(session: Session, config: Config, backend: Backend | None, today: date, now: datetime,
-         clinic_code: str | None, retry_failed: bool) -> list[Outcome]:
+def _run(
+    session: Session,
+    config: Config,
+    backend: Backend | None,
+    today: date,
+    now: datetime,
+    clinic_code: str | None,
+    retry_failed: bool,
+) -> list[Outcome]:
     clinics = _clinics(session, clinic_code)
     with writing(session):
         expired = outbox.expire(session, today, now)
         if retry_failed:
             for clinic in clinics:
                 outbox.retry_failed(session, today, now, clinic.id)
-    outcomes = [Outcome(row.clinic.code, row.day, "failed", row.last_error or "")
-                for row in expired]
+    outcomes = [
+        Outcome(row.clinic.code, row.day, "failed", row.last_error or "") for row in expired
+    ]
     for clinic in clinics:
         if made := _make(session, config, clinic, today, now):
             outcomes.append(made)
@@ -89,16 +107,18 @@ def _clinics(session: Session, clinic_code: str | None) -> list[Clinic]:
     return list(session.scalars(sa.select(Clinic).order_by(Clinic.code)))
 
 
-def _make(session: Session, config: Config, clinic: Clinic, today: date,
-          now: datetime) -> Outcome | None:
+def _make(
+    session: Session, config: Config, clinic: Clinic, today: date, now: datetime
+) -> Outcome | None:
     """The clinic's digest of the day, unless made already or nobody gets it."""
     if outbox.find(session, clinic.id, today) or not clinic_recipients(session, clinic):
         return None
     snapshot = take_snapshot(session, config, clinic, today)
     state = "pending" if _worth_sending(config, snapshot) else "skipped"
     with writing(session):
-        outbox.add(session, clinic, today, snapshot, state=state, now=now,
-                   sender=config.mail.sender)
+        outbox.add(
+            session, clinic, today, snapshot, state=state, now=now, sender=config.mail.sender
+        )
     return Outcome(clinic.code, today, "skipped", "nothing to do") if state == "skipped" else None
 
 
@@ -106,8 +126,9 @@ def _worth_sending(config: Config, snapshot: Snapshot) -> bool:
     return has_news(snapshot.counts) or config.reminders.send_when_empty
 
 
-def send_one(session: Session, config: Config, backend: Backend, digest_id: int,
-             now: datetime) -> Outcome | None:
+def send_one(
+    session: Session, config: Config, backend: Backend, digest_id: int, now: datetime
+) -> Outcome | None:
     """Claim one due digest, send it, and record what the server said."""
     with writing(session):
         row = outbox.claim(session, digest_id, now)
@@ -141,38 +162,76 @@ def send_one(session: Session, config: Config, backend: Backend, digest_id: int,
 
 def _outcome(row: Digest) -> Outcome:
     if row.state == "pending":
-        return Outcome(row.clinic.code, row.day, "retry",
-                       f"{row.last_error}; next attempt {row.next_attempt_at:%Y-%m-%d %H:%M} UTC")
+        return Outcome(
+            row.clinic.code,
+            row.day,
+            "retry",
+            f"{row.last_error}; next attempt {row.next_attempt_at:%Y-%m-%d %H:%M} UTC",
+        )
     detail = row.recipients if row.state == "sent" else ""
-    return Outcome(row.clinic.code, row.day, row.state,
-                   "; ".join(filter(None, [detail and f"to {detail}", row.last_error or ""])))
+    return Outcome(
+        row.clinic.code,
+        row.day,
+        row.state,
+        "; ".join(filter(None, [detail and f"to {detail}", row.last_error or ""])),
+    )
 
 
-def message_for(session: Session, config: Config, row: Digest, recipients: list[str],
-                now: datetime) -> EmailMessage:
+def message_for(
+    session: Session, config: Config, row: Digest, recipients: list[str], now: datetime
+) -> EmailMessage:
     """The e-mail of an outbox row, as it is sent (and resent: same Message-ID)."""
     # References only while the clinic still opts in: withdrawing the opt-in takes effect at once.
     references = row.local_references if row.clinic.digest_include_references else None
-    return _message(session, config, row.clinic, row.day, row.counts, references,
-                    row.message_id, recipients, now)
+    return _message(
+        session,
+        config,
+        row.clinic,
+        row.day,
+        row.counts,
+        references,
+        row.message_id,
+        recipients,
+        now,
+    )
 
 
-def _message(session: Session, config: Config, clinic: Clinic, day: date, counts: dict,
-             references: dict | None, message_id: str, recipients: list[str],
-             now: datetime) -> EmailMessage:
+def _message(
+    session: Session,
+    config: Config,
+    clinic: Clinic,
+    day: date,
+    counts: dict,
+    references: dict | None,
+    message_id: str,
+    recipients: list[str],
+    now: datetime,
+) -> EmailMessage:
     before = outbox.previous(session, clinic.id, day)
-    content = DigestContent(clinic.code, clinic.name, day, counts,
-                            worklist_url(config.web.base_url, clinic.id),
-                            before.day if before else None, before.counts if before else None,
-                            references)
+    content = DigestContent(
+        clinic.code,
+        clinic.name,
+        day,
+        counts,
+        worklist_url(config.web.base_url, clinic.id),
+        before.day if before else None,
+        before.counts if before else None,
+        references,
+    )
     rendered = render(content, config.reminders.language)
-    return compose(rendered, sender=config.mail.sender, recipients=recipients,
-                   message_id=message_id, date=now.astimezone(ZoneInfo(config.protocol.timezone)),
-                   language=config.reminders.language)
+    return compose(
+        rendered,
+        sender=config.mail.sender,
+        recipients=recipients,
+        message_id=message_id,
+        date=now.astimezone(ZoneInfo(config.protocol.timezone)),
+        language=config.reminders.language,
+    )
 
 
-def preview(session: Session, config: Config, clinic: Clinic, today: date,
-            now: datetime) -> Outcome:
+def preview(
+    session: Session, config: Config, clinic: Clinic, today: date, now: datetime
+) -> Outcome:
     """What a run would do for the clinic today, with the e-mail it would send."""
     recipients = clinic_recipients(session, clinic)
     row = outbox.find(session, clinic.id, today)
@@ -181,12 +240,31 @@ def preview(session: Session, config: Config, clinic: Clinic, today: date,
     if not recipients:
         return Outcome(clinic.code, today, "no_recipients")
     if row is not None:
-        return Outcome(clinic.code, today, "would_send", "pending",
-                       message_for(session, config, row, recipients, now))
+        return Outcome(
+            clinic.code,
+            today,
+            "would_send",
+            "pending",
+            message_for(session, config, row, recipients, now),
+        )
     snapshot = take_snapshot(session, config, clinic, today)
     if not _worth_sending(config, snapshot):
         return Outcome(clinic.code, today, "skipped", "nothing to do")
     message_id = outbox.new_message_id(clinic.code, today, config.mail.sender)
-    return Outcome(clinic.code, today, "would_send", "", _message(
-        session, config, clinic, today, snapshot.counts, snapshot.references, message_id,
-        recipients, now))
+    return Outcome(
+        clinic.code,
+        today,
+        "would_send",
+        "",
+        _message(
+            session,
+            config,
+            clinic,
+            today,
+            snapshot.counts,
+            snapshot.references,
+            message_id,
+            recipients,
+            now,
+        ),
+    )

@@ -50,9 +50,15 @@ class DigestContent:
 
     def lines(self) -> tuple[Line, ...]:
         """The lists in the e-mail's order."""
-        return tuple(Line(action, self.counts.get(action, 0), self._change(action),
-                          tuple((self.references or {}).get(action, ())))
-                     for action in ACTIONS)
+        return tuple(
+            Line(
+                action,
+                self.counts.get(action, 0),
+                self._change(action),
+                tuple((self.references or {}).get(action, ())),
+            )
+            for action in ACTIONS
+        )
 
     def _change(self, action: str) -> str | None:
         if self.previous_counts is None:
@@ -90,8 +96,11 @@ def render(digest: DigestContent, language: str) -> Rendered:
     values = _values(digest, language)
     subject = " ".join(env.get_template("email/digest_subject.txt").render(values).split())
     values["subject"] = subject
-    return Rendered(subject, env.get_template("email/digest.txt").render(values),
-                    env.get_template("email/digest.html").render(values))
+    return Rendered(
+        subject,
+        env.get_template("email/digest.txt").render(values),
+        env.get_template("email/digest.html").render(values),
+    )
 
 
 def _values(digest: DigestContent, language: str) -> dict:
@@ -118,15 +127,24 @@ def _environment(language: str) -> Environment:
         loader=FileSystemLoader(shipped_dir("templates")),
         extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(["html"], default_for_string=False),
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.install_gettext_translations(translations(language), newstyle=True)
     return env
 
 
-def compose(rendered: Rendered, *, sender: str, recipients: Sequence[str], message_id: str,
-            date: datetime, language: str) -> EmailMessage:
+def compose(
+    rendered: Rendered,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    message_id: str,
+    date: datetime,
+    language: str,
+) -> EmailMessage:
     """The MIME message: plain text and HTML alternatives, our key as its Message-ID."""
     message = EmailMessage()
     message["Subject"] = rendered.subject

@@ -42,8 +42,15 @@ class Backend(Protocol):
 def make_backend(config: MailConfig) -> Backend:
     """The configured backend."""
     if config.backend == "smtp":
-        return SmtpBackend(config.host, config.port, config.security, config.sender,
-                           config.username, config.password, config.timeout_seconds)
+        return SmtpBackend(
+            config.host,
+            config.port,
+            config.security,
+            config.sender,
+            config.username,
+            config.password,
+            config.timeout_seconds,
+        )
     return FileBackend(Path(config.outbox_dir))
 
 
@@ -68,8 +75,9 @@ class SmtpBackend:
                     smtp.starttls(context=self._context())
                 if self.username:
                     smtp.login(self.username, self.password)
-                refused = smtp.send_message(message, envelope_address(self.sender),
-                                            list(recipients))
+                refused = smtp.send_message(
+                    message, envelope_address(self.sender), list(recipients)
+                )
         except smtplib.SMTPRecipientsRefused as exc:
             raise _refusal(exc.recipients) from None
         except smtplib.SMTPResponseException as exc:
@@ -82,8 +90,9 @@ class SmtpBackend:
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                    context=self._context())
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self._context()
+            )
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
 
     def _context(self) -> ssl.SSLContext:

@@ -33,40 +33,66 @@ def new_message_id(clinic_code: str, day: date, sender: str) -> str:
 
 def find(session: Session, clinic_id: int, day: date) -> Digest | None:
     """The clinic's digest of the day, if made."""
-    return session.scalar(sa.select(Digest).where(Digest.clinic_id == clinic_id,
-                                                  Digest.day == day))
+    return session.scalar(sa.select(Digest).where(Digest.clinic_id == clinic_id, Digest.day == day))
 
 
-def add(session: Session, clinic: Clinic, day: date, snapshot: Snapshot, *, state: str,
-        now: datetime, sender: str) -> Digest:
+def add(
+    session: Session,
+    clinic: Clinic,
+    day: date,
+    snapshot: Snapshot,
+    *,
+    state: str,
+    now: datetime,
+    sender: str,
+) -> Digest:
     """A new outbox row for the clinic's day (the caller holds the sender lock)."""
-    row = Digest(clinic_id=clinic.id, day=day, state=state, counts=snapshot.counts,
-                 local_references=snapshot.references, next_attempt_at=now, created_at=now,
-                 message_id=new_message_id(clinic.code, day, sender))
+    row = Digest(
+        clinic_id=clinic.id,
+        day=day,
+        state=state,
+        counts=snapshot.counts,
+        local_references=snapshot.references,
+        next_attempt_at=now,
+        created_at=now,
+        message_id=new_message_id(clinic.code, day, sender),
+    )
     session.add(row)
     return row
 
 
 def previous(session: Session, clinic_id: int, day: date) -> Digest | None:
     """The clinic's last digest before `day`, sent or not: the change is counted from it."""
-    return session.scalar(sa.select(Digest).where(Digest.clinic_id == clinic_id, Digest.day < day)
-                          .order_by(Digest.day.desc()).limit(1))
+    return session.scalar(
+        sa.select(Digest)
+        .where(Digest.clinic_id == clinic_id, Digest.day < day)
+        .order_by(Digest.day.desc())
+        .limit(1)
+    )
 
 
 def expire(session: Session, today: date, now: datetime) -> list[Digest]:
     """Pending digests of past days fail: yesterday's counts are no use tomorrow."""
-    rows = session.scalars(sa.select(Digest).where(Digest.state == "pending",
-                                                   Digest.day < today)).all()
+    rows = session.scalars(
+        sa.select(Digest).where(Digest.state == "pending", Digest.day < today)
+    ).all()
     for row in rows:
-        mark_failed(row, now, "expired: not sent on its day" +
-                    (f" (last error: {row.last_error})" if row.last_error else ""))
+        mark_failed(
+            row,
+            now,
+            "expired: not sent on its day"
+            + (f" (last error: {row.last_error})" if row.last_error else ""),
+        )
     return list(rows)
 
 
 def due_ids(session: Session, day: date, now: datetime, clinic_id: int | None = None) -> list[int]:
     """The pending digests of the day whose (next) attempt is due."""
-    query = sa.select(Digest.id).where(Digest.state == "pending", Digest.day == day,
-                                       Digest.next_attempt_at <= now).order_by(Digest.id)
+    query = (
+        sa.select(Digest.id)
+        .where(Digest.state == "pending", Digest.day == day, Digest.next_attempt_at <= now)
+        .order_by(Digest.id)
+    )
     if clinic_id is not None:
         query = query.where(Digest.clinic_id == clinic_id)
     return list(session.scalars(query))
@@ -75,10 +101,11 @@ def due_ids(session: Session, day: date, now: datetime, clinic_id: int | None = 
 def claim(session: Session, digest_id: int, now: datetime) -> Digest | None:
     """Count an attempt on a due digest before calling the server; None if no longer due."""
     claimed = session.execute(
-        sa.update(Digest).where(Digest.id == digest_id, Digest.state == "pending",
-                                Digest.next_attempt_at <= now)
+        sa.update(Digest)
+        .where(Digest.id == digest_id, Digest.state == "pending", Digest.next_attempt_at <= now)
         .values(attempts=Digest.attempts + 1, claimed_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not claimed:
         return None
     row = session.get(Digest, digest_id)
@@ -90,8 +117,9 @@ def mark_sent(row: Digest, now: datetime, recipients: list[str], refused: dict[s
     """The server took it; recipients it refused are noted as the error."""
     row.state, row.sent_at, row.next_attempt_at = "sent", now, None
     row.recipients = ", ".join(recipients)
-    row.last_error = ("refused: " + "; ".join(f"{a}: {e}" for a, e in refused.items())
-                      if refused else None)
+    row.last_error = (
+        "refused: " + "; ".join(f"{a}: {e}" for a, e in refused.items()) if refused else None
+    )
 
 
 def mark_retry(row: Digest, now: datetime, error: str, config: RemindersConfig) -> None:
@@ -116,9 +144,12 @@ def backoff(attempts: int, config: RemindersConfig) -> timedelta:
 
 def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | None = None) -> int:
     """Failed digests of the day become pending again (after the cause was fixed)."""
-    query = (sa.update(Digest).where(Digest.state == "failed", Digest.day == day)
-             .values(state="pending", attempts=0, next_attempt_at=now)
-             .execution_options(synchronize_session=False))
+    query = (
+        sa.update(Digest)
+        .where(Digest.state == "failed", Digest.day == day)
+        .values(state="pending", attempts=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if clinic_id is not None:
         query = query.where(Digest.clinic_id == clinic_id)
     return session.execute(query).rowcount
@@ -126,8 +157,12 @@ def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | No
 
 def recent(session: Session, since: date, clinic_id: int | None = None) -> list[Digest]:
     """Digests from `since` on, newest first."""
-    query = (sa.select(Digest).join(Digest.clinic).where(Digest.day >= since)
-             .order_by(Digest.day.desc(), Clinic.code))
+    query = (
+        sa.select(Digest)
+        .join(Digest.clinic)
+        .where(Digest.day >= since)
+        .order_by(Digest.day.desc(), Clinic.code)
+    )
     if clinic_id is not None:
         query = query.where(Digest.clinic_id == clinic_id)
     return list(session.scalars(query))

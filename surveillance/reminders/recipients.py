@@ -28,15 +28,22 @@ def parse_addresses(text: str) -> list[str]:
 def clinic_recipients(session: Session, clinic: Clinic) -> list[str]:
     """The clinic's listed addresses and its active users who opted in, sorted, each once."""
     opted_in = session.scalars(
-        sa.select(User.email).join(user_clinics, user_clinics.c.user_id == User.id)
-        .where(user_clinics.c.clinic_id == clinic.id, User.active, User.digest_opt_in))
+        sa.select(User.email)
+        .join(user_clinics, user_clinics.c.user_id == User.id)
+        .where(user_clinics.c.clinic_id == clinic.id, User.active, User.digest_opt_in)
+    )
     addresses = parse_addresses(clinic.digest_recipients) + [e.lower() for e in opted_in]
     return sorted(set(addresses))
 
 
-def set_clinic_digest(session: Session, actor: Actor, clinic_code: str, *,
-                      recipients: str | None = None,
-                      include_references: bool | None = None) -> Clinic:
+def set_clinic_digest(
+    session: Session,
+    actor: Actor,
+    clinic_code: str,
+    *,
+    recipients: str | None = None,
+    include_references: bool | None = None,
+) -> Clinic:
     """Change a clinic's digest recipients or its opt-in to local references."""
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
@@ -44,9 +51,15 @@ def set_clinic_digest(session: Session, actor: Actor, clinic_code: str, *,
             clinic.digest_recipients = ", ".join(parse_addresses(recipients))
         if include_references is not None:
             clinic.digest_include_references = include_references
-        record_event(session, actor, "clinic.digest", None, clinic=clinic.code,
-                     recipients=clinic.digest_recipients,
-                     include_references=clinic.digest_include_references)
+        record_event(
+            session,
+            actor,
+            "clinic.digest",
+            None,
+            clinic=clinic.code,
+            recipients=clinic.digest_recipients,
+            include_references=clinic.digest_include_references,
+        )
     return clinic
 
 

@@ -34,18 +34,28 @@ def take_snapshot(session: Session, config: Config, clinic: Clinic, today: date)
     return Snapshot(counts, _references(session, ctx, clinic.id, counts))
 
 
-def _references(session: Session, ctx: Context, clinic_id: int,
-                counts: dict[str, int]) -> dict[str, list[str]]:
+def _references(
+    session: Session, ctx: Context, clinic_id: int, counts: dict[str, int]
+) -> dict[str, list[str]]:
     size = max(1, sum(counts[c] for c in CATEGORIES))
     found: dict[str, list[str]] = {action: [] for action in ACTIONS}
     for item in worklist(session, ctx, [clinic_id], page_size=size).items:
         if item.category in found and item.reference not in found[item.category]:
             found[item.category].append(item.reference)
-    found["mdt_review"] = _numbered(session, ctx, sa.select(Patient.local_number).where(
-        Patient.clinic_id == clinic_id, sa.text("mdt_review")))
-    found["booking_to_cancel"] = _numbered(session, ctx, sa.select(Patient.local_number).join(
-        PlannedExam, PlannedExam.patient_id == Patient.id).where(
-        PlannedExam.clinic_id == clinic_id, sa.text("booking_to_cancel")))
+    found["mdt_review"] = _numbered(
+        session,
+        ctx,
+        sa.select(Patient.local_number).where(
+            Patient.clinic_id == clinic_id, sa.text("mdt_review")
+        ),
+    )
+    found["booking_to_cancel"] = _numbered(
+        session,
+        ctx,
+        sa.select(Patient.local_number)
+        .join(PlannedExam, PlannedExam.patient_id == Patient.id)
+        .where(PlannedExam.clinic_id == clinic_id, sa.text("booking_to_cancel")),
+    )
     return found
 
 

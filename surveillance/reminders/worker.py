@@ -39,22 +39,28 @@ def sends_on(config: Config, day: date) -> bool:
     if not config.reminders.skip_closed_days:
         return True
     exact, annual = parse_closed_days(config.protocol.closed_days)
-    return not (day in norwegian_holidays(day.year) or day in exact
-                or (day.month, day.day) in annual)
+    return not (
+        day in norwegian_holidays(day.year) or day in exact or (day.month, day.day) in annual
+    )
 
 
 def send_due(config: Config, now: datetime) -> bool:
     """Whether today's digests are due at `now`: a send day, at or past the send time."""
     local = now.astimezone(ZoneInfo(config.protocol.timezone))
     return sends_on(config, local.date()) and local.time() >= time(
-        *parse_send_time(config.reminders.send_time))
+        *parse_send_time(config.reminders.send_time)
+    )
 
 
 def daily_trigger(config: Config) -> CronTrigger:
     """The send time, in the clinic's time zone, whatever the server's."""
     hour, minute = parse_send_time(config.reminders.send_time)
-    return CronTrigger(day_of_week="mon-fri" if config.reminders.weekdays_only else "*",
-                       hour=hour, minute=minute, timezone=ZoneInfo(config.protocol.timezone))
+    return CronTrigger(
+        day_of_week="mon-fri" if config.reminders.weekdays_only else "*",
+        hour=hour,
+        minute=minute,
+        timezone=ZoneInfo(config.protocol.timezone),
+    )
 
 
 def make_scheduler(config: Config, job) -> BackgroundScheduler:
@@ -65,13 +71,18 @@ def make_scheduler(config: Config, job) -> BackgroundScheduler:
     grace = config.reminders.misfire_grace_hours * 3600
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace}
     scheduler.add_job(job, daily_trigger(config), id="daily", **options)
-    scheduler.add_job(job, IntervalTrigger(minutes=config.reminders.check_every_minutes,
-                                           timezone=tz), id="retries", **options)
+    scheduler.add_job(
+        job,
+        IntervalTrigger(minutes=config.reminders.check_every_minutes, timezone=tz),
+        id="retries",
+        **options,
+    )
     return scheduler
 
 
-def run_if_due(engine: sa.Engine, config: Config, backend: Backend,
-               now: datetime | None = None) -> list[Outcome] | None:
+def run_if_due(
+    engine: sa.Engine, config: Config, backend: Backend, now: datetime | None = None
+) -> list[Outcome] | None:
     """Today's daily job, if due now; None if not due or another process is sending."""
     now = now or utcnow()
     if not send_due(config, now):
@@ -115,8 +126,12 @@ def _serve(engine: sa.Engine, config: Config, backend: Backend) -> None:
     scheduler.add_job(job, id="catch_up")  # now, once: the run missed while no worker was up
     try:
         scheduler.start()
-        log.info("worker started: digests at %s %s%s", config.reminders.send_time,
-                 config.protocol.timezone, ", weekdays" if config.reminders.weekdays_only else "")
+        log.info(
+            "worker started: digests at %s %s%s",
+            config.reminders.send_time,
+            config.protocol.timezone,
+            ", weekdays" if config.reminders.weekdays_only else "",
+        )
         log.info("stopping on %s", signal.Signals(signal.sigwait(STOP_SIGNALS)).name)
     finally:
         if scheduler.running:

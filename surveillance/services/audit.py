@@ -17,8 +17,16 @@ class Actor:
     user_id: int | None = None
 
 
-def record_event(session: Session, actor: Actor, action: str, patient_id: int | None = None,
-                 **details) -> None:
+def record_event(
+    session: Session, actor: Actor, action: str, patient_id: int | None = None, **details
+) -> None:
     """Add an audit event to the session's transaction (never a national ID or a name)."""
-    session.add(AuditEvent(user_id=actor.user_id, actor=actor.name, action=action,
-                           patient_id=patient_id, details=details))
+    session.add(
+        AuditEvent(
+            user_id=actor.user_id,
+            actor=actor.name,
+            action=action,
+            patient_id=patient_id,
+            details=details,
+        )
+    )

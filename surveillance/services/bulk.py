@@ -41,8 +41,9 @@ class NewPatient:
     protocol: str | None = None
 
 
-def load_patients(session: Session, ctx: Context, clinic_code: str,
-                  patients: Sequence[NewPatient]) -> int:
+def load_patients(
+    session: Session, ctx: Context, clinic_code: str, patients: Sequence[NewPatient]
+) -> int:
     """Register every patient with their treatments and plan in one transaction; return the count."""
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
@@ -50,23 +51,60 @@ def load_patients(session: Session, ctx: Context, clinic_code: str,
         _refuse_duplicates(session, checked)
         first = next_local_number(session)
         now = utcnow()
-        patient_ids = _insert(session, Patient, [
-            {"clinic_id": clinic.id, "local_number": first + i, "national_id": p.national_id,
-             "name": p.name, "name_key": p.name.casefold(), "birth_date": birth,
-             "protocol": p.protocol, "status": _status(p), "version": 1, "created_at": now,
-             "updated_at": now}
-            for i, (p, birth) in enumerate(checked)])
-        treatments = _insert(session, LiverTreatment, [
-            {"patient_id": pid, "date": day, "kind": kind, "created_at": now}
-            for pid, (p, _) in zip(patient_ids, checked) for day, kind in p.treatments])
-        controls = _insert(session, PrimaryControl, [
-            {"patient_id": pid, "date": day, "exams": " ".join(codes), "created_at": now}
-            for pid, (p, _) in zip(patient_ids, checked) for day, codes in p.primary_controls])
-        exams, all_done = _insert_exams(session, _planned_rows(
-            ctx, clinic.id, checked, patient_ids, iter(treatments), iter(controls), now))
+        patient_ids = _insert(
+            session,
+            Patient,
+            [
+                {
+                    "clinic_id": clinic.id,
+                    "local_number": first + i,
+                    "national_id": p.national_id,
+                    "name": p.name,
+                    "name_key": p.name.casefold(),
+                    "birth_date": birth,
+                    "protocol": p.protocol,
+                    "status": _status(p),
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, (p, birth) in enumerate(checked)
+            ],
+        )
+        treatments = _insert(
+            session,
+            LiverTreatment,
+            [
+                {"patient_id": pid, "date": day, "kind": kind, "created_at": now}
+                for pid, (p, _) in zip(patient_ids, checked)
+                for day, kind in p.treatments
+            ],
+        )
+        controls = _insert(
+            session,
+            PrimaryControl,
+            [
+                {"patient_id": pid, "date": day, "exams": " ".join(codes), "created_at": now}
+                for pid, (p, _) in zip(patient_ids, checked)
+                for day, codes in p.primary_controls
+            ],
+        )
+        exams, all_done = _insert_exams(
+            session,
+            _planned_rows(
+                ctx, clinic.id, checked, patient_ids, iter(treatments), iter(controls), now
+            ),
+        )
         _mark_completed(session, all_done)
-        record_event(session, ctx.actor, "patient.bulk_load", None, clinic=clinic.code,
-                     patients=len(checked), exams=exams)
+        record_event(
+            session,
+            ctx.actor,
+            "patient.bulk_load",
+            None,
+            clinic=clinic.code,
+            patients=len(checked),
+            exams=exams,
+        )
     return len(checked)
 
 
@@ -97,15 +135,21 @@ def _mark_completed(session: Session, patient_ids: list[int]) -> None:
     # By id, from the rows just written: a query of the exams is planned without statistics
     # (they are not committed yet) and PostgreSQL took 154 s for 20,000 patients, squared.
     for start in range(0, len(patient_ids), CHUNK):
-        session.execute(sa.update(Patient).where(
-            Patient.id.in_(patient_ids[start:start + CHUNK]), Patient.status == "active",
-        ).values(status="completed"))
+        session.execute(
+            sa.update(Patient)
+            .where(
+                Patient.id.in_(patient_ids[start : start + CHUNK]),
+                Patient.status == "active",
+            )
+            .values(status="completed")
+        )
 
 
 def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
     try:
-        number, birth = parse_national_id(p.national_id, accept_synthetic=ctx.accept_synthetic_ids,
-                                          today=ctx.today)
+        number, birth = parse_national_id(
+            p.national_id, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
+        )
         for day, kind in p.treatments:
             parse_choice("treatment kind", kind, TREATMENT_KINDS)
             if check_not_future("treatment date", day, ctx.today) < birth:
@@ -115,10 +159,20 @@ def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
                 parse_choice("primary control exams", code, PRIMARY_EXAMS)
         # Exams due before done_before count as done: none of them may lie ahead.
         if p.done_before and p.done_before > ctx.today + timedelta(days=1):
-            raise InputError("done_before", p.done_before.isoformat(),
-                             "is in the future (today is %(today)s)", today=ctx.today.isoformat())
-        p = NewPatient(number, parse_text("name", p.name, max_length=200), p.treatments,
-                       p.primary_controls, p.done_before, p.protocol or ctx.default_protocol)
+            raise InputError(
+                "done_before",
+                p.done_before.isoformat(),
+                "is in the future (today is %(today)s)",
+                today=ctx.today.isoformat(),
+            )
+        p = NewPatient(
+            number,
+            parse_text("name", p.name, max_length=200),
+            p.treatments,
+            p.primary_controls,
+            p.done_before,
+            p.protocol or ctx.default_protocol,
+        )
         load_protocol(p.protocol)
     except InputError as exc:
         raise InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params) from None
@@ -131,13 +185,20 @@ def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]])
     seen: dict[str, int] = {}
     for row, (p, _) in enumerate(checked, 1):
         if p.national_id in seen:
-            raise InputError(f"row {row}: national_id", p.national_id,
-                             "appears twice (also row %(row)d)", row=seen[p.national_id])
+            raise InputError(
+                f"row {row}: national_id",
+                p.national_id,
+                "appears twice (also row %(row)d)",
+                row=seen[p.national_id],
+            )
         seen[p.national_id] = row
     numbers = list(seen)
     for start in range(0, len(numbers), CHUNK):
-        found = session.scalar(sa.select(Patient.national_id).where(
-            Patient.national_id.in_(numbers[start:start + CHUNK])).limit(1))
+        found = session.scalar(
+            sa.select(Patient.national_id)
+            .where(Patient.national_id.in_(numbers[start : start + CHUNK]))
+            .limit(1)
+        )
         if found:
             raise InputError(f"row {seen[found]}: national_id", found, "is already registered")
 
@@ -148,7 +209,7 @@ def _insert(session: Session, model, rows: list[dict]) -> list[int]:
     statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
-        ids.extend(session.execute(statement, rows[start:start + CHUNK]).scalars())
+        ids.extend(session.execute(statement, rows[start : start + CHUNK]).scalars())
     return ids
 
 
@@ -159,25 +220,39 @@ def _chunks(rows: Iterable[dict]) -> Iterator[list[dict]]:
         yield chunk
 
 
-def _planned_rows(ctx: Context, clinic_id: int, checked, patient_ids, treatment_ids, control_ids,
-                  now) -> Iterable[dict]:
+def _planned_rows(
+    ctx: Context, clinic_id: int, checked, patient_ids, treatment_ids, control_ids, now
+) -> Iterable[dict]:
     for pid, (p, _) in zip(patient_ids, checked):
         history = History(
-            treatments=tuple(TreatmentValue(day, kind, next(treatment_ids))
-                             for day, kind in p.treatments),
-            primary_controls=tuple(PrimaryControlValue(day, frozenset(codes), next(control_ids))
-                                   for day, codes in p.primary_controls))
+            treatments=tuple(
+                TreatmentValue(day, kind, next(treatment_ids)) for day, kind in p.treatments
+            ),
+            primary_controls=tuple(
+                PrimaryControlValue(day, frozenset(codes), next(control_ids))
+                for day, codes in p.primary_controls
+            ),
+        )
         plan = make_plan(load_protocol(p.protocol), history, ctx.settings)
         for e in plan.exams:
             done = p.done_before is not None and e.due < p.done_before
             partner = e.coordinated_with
             yield {
-                "uid": str(uuid.uuid4()), "patient_id": pid, "clinic_id": clinic_id,
-                "anchor_treatment_id": plan.anchor.ref, "code": e.code, "month": e.month,
-                "due": e.due, "due_working_day": e.due_working_day,
-                "state": "done" if done else "open", "done_date": e.due if done else None,
+                "uid": str(uuid.uuid4()),
+                "patient_id": pid,
+                "clinic_id": clinic_id,
+                "anchor_treatment_id": plan.anchor.ref,
+                "code": e.code,
+                "month": e.month,
+                "due": e.due,
+                "due_working_day": e.due_working_day,
+                "state": "done" if done else "open",
+                "done_date": e.due if done else None,
                 "coordinated_with_id": partner.ref if partner else None,
                 "coordinated_date": partner.date if partner else None,
-                "booking_to_cancel": False, "version": 1, "sequence": 0,
-                "created_at": now, "updated_at": now,
+                "booking_to_cancel": False,
+                "version": 1,
+                "sequence": 0,
+                "created_at": now,
+                "updated_at": now,
             }

@@ -24,12 +24,19 @@ class Context:
     clinic_ids: frozenset[int] | None = None
 
     @classmethod
-    def from_config(cls, config: Config, actor: Actor, today: date,
-                    clinic_ids: frozenset[int] | None = None) -> Context:
+    def from_config(
+        cls, config: Config, actor: Actor, today: date, clinic_ids: frozenset[int] | None = None
+    ) -> Context:
         """A context from the loaded configuration."""
-        return cls(actor, today, config.settings, config.protocol.default,
-                   config.patients.accept_synthetic_ids, config.patients.reference_prefix,
-                   clinic_ids)
+        return cls(
+            actor,
+            today,
+            config.settings,
+            config.protocol.default,
+            config.patients.accept_synthetic_ids,
+            config.patients.reference_prefix,
+            clinic_ids,
+        )
 
     def reference(self, local_number: int) -> str:
         """The patient's local reference, shown where a name must not be: "P-0042"."""

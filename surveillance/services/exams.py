@@ -15,12 +15,21 @@ from ..errors import Conflict, InputError, NotFound
 from .plans import replan
 from .unit import transaction
 from .validate import (
-    check_not_future, parse_cea, parse_choice, parse_date, parse_text, parse_time,
+    check_not_future,
+    parse_cea,
+    parse_choice,
+    parse_date,
+    parse_text,
+    parse_time,
 )
 
 
-def get_exam(session: Session, exam_id: int, clinic_ids: set[int] | None = None,
-             expected_version: int | None = None) -> PlannedExam:
+def get_exam(
+    session: Session,
+    exam_id: int,
+    clinic_ids: set[int] | None = None,
+    expected_version: int | None = None,
+) -> PlannedExam:
     """A planned exam by id, within the given clinics; a stale version is refused."""
     exam = session.get(PlannedExam, exam_id)
     if exam is None or (clinic_ids is not None and exam.clinic_id not in clinic_ids):
@@ -30,9 +39,16 @@ def get_exam(session: Session, exam_id: int, clinic_ids: set[int] | None = None,
     return exam
 
 
-def record_booking(session: Session, ctx: Context, exam_id: int, *, date: date | str,
-                   time: time | str | None = None, place: str | None = None,
-                   expected_version: int | None = None) -> PlannedExam:
+def record_booking(
+    session: Session,
+    ctx: Context,
+    exam_id: int,
+    *,
+    date: date | str,
+    time: time | str | None = None,
+    place: str | None = None,
+    expected_version: int | None = None,
+) -> PlannedExam:
     """Book an open (or missed, or re-book a booked) exam for a date, maybe a time and place."""
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
@@ -42,19 +58,28 @@ def record_booking(session: Session, ctx: Context, exam_id: int, *, date: date |
         exam.booked_time = parse_time("time", time)
         exam.booked_place = parse_text("place", place, max_length=200, required=False)
         exam.sequence += 1
-        record_event(session, ctx.actor, "exam.book", exam.patient_id, exam=exam.id,
-                     date=day.isoformat())
+        record_event(
+            session, ctx.actor, "exam.book", exam.patient_id, exam=exam.id, date=day.isoformat()
+        )
     return exam
 
 
-def record_result(session: Session, ctx: Context, exam_id: int, *, done_date: date | str,
-                  result: str | None = None, value: float | str | None = None,
-                  expected_version: int | None = None) -> PlannedExam:
+def record_result(
+    session: Session,
+    ctx: Context,
+    exam_id: int,
+    *,
+    done_date: date | str,
+    result: str | None = None,
+    value: float | str | None = None,
+    expected_version: int | None = None,
+) -> PlannedExam:
     """Record a result: CT normal/suspicious, CEA in µg/L; an alarming one flags MDT review."""
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
-        _require_state(exam, ("open", "booked", "missed"),
-                       "is %(state)s and cannot be given a result")
+        _require_state(
+            exam, ("open", "booked", "missed"), "is %(state)s and cannot be given a result"
+        )
         day = check_not_future("done_date", parse_date("done_date", done_date), ctx.today)
         exam.done_date = _after_treatment("done_date", day, exam)
         if exam.code in CT_EXAMS:
@@ -68,29 +93,48 @@ def record_result(session: Session, ctx: Context, exam_id: int, *, done_date: da
             patient.mdt_review = True
             patient.mdt_reason = f"{exam.code} {exam.done_date.isoformat()}"
         replan(session, patient, ctx)  # the last control done completes surveillance (R7)
-        record_event(session, ctx.actor, "exam.result", exam.patient_id, exam=exam.id,
-                     mdt_review=patient.mdt_review)
+        record_event(
+            session,
+            ctx.actor,
+            "exam.result",
+            exam.patient_id,
+            exam=exam.id,
+            mdt_review=patient.mdt_review,
+        )
     return exam
 
 
-def record_missed(session: Session, ctx: Context, exam_id: int, *, reason: str,
-                  contact_attempt: str | None = None,
-                  expected_version: int | None = None) -> PlannedExam:
+def record_missed(
+    session: Session,
+    ctx: Context,
+    exam_id: int,
+    *,
+    reason: str,
+    contact_attempt: str | None = None,
+    expected_version: int | None = None,
+) -> PlannedExam:
     """The patient did not come: say why, and how they were contacted."""
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
         _require_state(exam, ("open", "booked"), "is %(state)s and cannot be marked missed")
         exam.missed_reason = parse_text("reason", reason, max_length=2000)
-        exam.contact_attempt = parse_text("contact_attempt", contact_attempt, max_length=2000,
-                                          required=False)
+        exam.contact_attempt = parse_text(
+            "contact_attempt", contact_attempt, max_length=2000, required=False
+        )
         exam.state = "missed"
         exam.sequence += 1
         record_event(session, ctx.actor, "exam.missed", exam.patient_id, exam=exam.id)
     return exam
 
 
-def cancel_exam(session: Session, ctx: Context, exam_id: int, *, reason: str,
-                expected_version: int | None = None) -> PlannedExam:
+def cancel_exam(
+    session: Session,
+    ctx: Context,
+    exam_id: int,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+) -> PlannedExam:
     """The clinic decides an exam will not be done (the patient declined it, say); a re-plan keeps it so."""
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
@@ -99,13 +143,16 @@ def cancel_exam(session: Session, ctx: Context, exam_id: int, *, reason: str,
         exam.booking_to_cancel = exam.state == "booked"
         exam.state, exam.cancel_reason = "cancelled", "by_clinic"
         exam.sequence += 1
-        replan(session, exam.patient, ctx)  # cancelling the last control completes surveillance (R7)
+        replan(
+            session, exam.patient, ctx
+        )  # cancelling the last control completes surveillance (R7)
         record_event(session, ctx.actor, "exam.cancel", exam.patient_id, exam=exam.id)
     return exam
 
 
-def confirm_booking_cancelled(session: Session, ctx: Context, exam_id: int, *,
-                              expected_version: int | None = None) -> PlannedExam:
+def confirm_booking_cancelled(
+    session: Session, ctx: Context, exam_id: int, *, expected_version: int | None = None
+) -> PlannedExam:
     """The nurse has cancelled the appointment of an exam a re-plan cancelled."""
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)

@@ -39,8 +39,14 @@ def N_plural(singular: str, plural: str) -> tuple[str, str]:
 
 # Header names as _normalise leaves them: lower case, æ/ø/å folded, words joined by "_".
 COLUMNS = {
-    "national_id": ("fodselsnummer", "foedselsnummer", "fnr", "personnummer", "national_id",
-                    "id_number"),
+    "national_id": (
+        "fodselsnummer",
+        "foedselsnummer",
+        "fnr",
+        "personnummer",
+        "national_id",
+        "id_number",
+    ),
     "name": ("navn", "name", "pasientnavn", "patient_name"),
     "treatment_date": ("behandlingsdato", "dato", "treatment_date", "date"),
     "treatment_kind": ("behandling", "behandlingstype", "treatment_kind", "treatment", "kind"),
@@ -53,19 +59,32 @@ HEADER_WORDS = {word: name for name, words in COLUMNS.items() for word in words}
 # The codes of protocol.md and the words nurses write for them (the dashboard's labels too).
 KINDS = {
     "resection": ("resection", "reseksjon", "leverreseksjon", "liver_resection"),
-    "ablation": ("ablation", "ablasjon", "rfa", "mwa", "ire", "ablasjon_rfa_mwa_ire",
-                 "ablation_rfa_mwa_ire"),
-    "resection_with_ablation": ("resection_with_ablation", "resection_ablation",
-                                "resection_and_ablation", "reseksjon_ablasjon",
-                                "reseksjon_og_ablasjon", "reseksjon_med_ablasjon"),
+    "ablation": (
+        "ablation",
+        "ablasjon",
+        "rfa",
+        "mwa",
+        "ire",
+        "ablasjon_rfa_mwa_ire",
+        "ablation_rfa_mwa_ire",
+    ),
+    "resection_with_ablation": (
+        "resection_with_ablation",
+        "resection_ablation",
+        "resection_and_ablation",
+        "reseksjon_ablasjon",
+        "reseksjon_og_ablasjon",
+        "reseksjon_med_ablasjon",
+    ),
     "pve": ("pve", "portvenembolisering", "portal_vein_embolisation", "portal_vein_embolization"),
     "biopsy": ("biopsy", "biopsi"),
     "sbrt": ("sbrt", "stereotaktisk_stralebehandling"),
 }
 KIND_WORDS = {word: code for code, words in KINDS.items() for word in words}
 # A transplant ends this surveillance; the bulk loader would leave the patient active.
-TRANSPLANT_WORDS = frozenset({"transplant", "liver_transplant", "transplantasjon",
-                              "levertransplantasjon"})
+TRANSPLANT_WORDS = frozenset(
+    {"transplant", "liver_transplant", "transplantasjon", "levertransplantasjon"}
+)
 
 _FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a"})
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -127,7 +146,7 @@ class Row:
 
     @property
     def status(self) -> str:
-        """"problem", "registered" (skipped) or "new"."""
+        """ "problem", "registered" (skipped) or "new"."""
         return "problem" if self.problems else "registered" if self.registered else "new"
 
     @property
@@ -179,8 +198,9 @@ def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
         columns, places, ignored = _columns(header)
         rows = _rows(reader, places, len(header), max_rows)
     except csv.Error as exc:
-        raise BadFile(N_("Row %(row)d cannot be read: %(detail)s"), row=reader.line_num,
-                      detail=str(exc)) from None
+        raise BadFile(
+            N_("Row %(row)d cannot be read: %(detail)s"), row=reader.line_num, detail=str(exc)
+        ) from None
     if not rows:
         raise BadFile(N_("The file has no patient rows below the header."))
     return Table(columns, ignored, tuple(rows))
@@ -207,9 +227,14 @@ def _decode(data: bytes) -> str:
         return data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
         at = bom + exc.start
-        raise BadFile(N_("The file is not UTF-8 text (not UTF-8 at byte %(byte)d, row %(row)d): "
-                         "save it as “CSV UTF-8”."),
-                      byte=at, row=data[:at].count(b"\n") + 1) from None
+        raise BadFile(
+            N_(
+                "The file is not UTF-8 text (not UTF-8 at byte %(byte)d, row %(row)d): "
+                "save it as “CSV UTF-8”."
+            ),
+            byte=at,
+            row=data[:at].count(b"\n") + 1,
+        ) from None
 
 
 def _delimiter(text: str) -> str:
@@ -230,13 +255,18 @@ def _columns(header: list[str]) -> tuple[dict[str, str], dict[str, int], tuple[s
             if title.strip():
                 ignored.append(title.strip())
         elif name in columns:
-            raise BadFile(N_("The columns “%(first)s” and “%(second)s” mean the same thing."),
-                          first=columns[name], second=title.strip())
+            raise BadFile(
+                N_("The columns “%(first)s” and “%(second)s” mean the same thing."),
+                first=columns[name],
+                second=title.strip(),
+            )
         else:
             columns[name], places[name] = title.strip(), i
     if missing := [name for name in REQUIRED if name not in columns]:
-        raise BadFile(N_("The file has no column %(missing)s (the first row must name the "
-                         "columns)."), missing=", ".join(_column_names(m) for m in missing))
+        raise BadFile(
+            N_("The file has no column %(missing)s (the first row must name the columns)."),
+            missing=", ".join(_column_names(m) for m in missing),
+        )
     return columns, places, tuple(ignored)
 
 
@@ -268,8 +298,12 @@ def parse_kind(text: str) -> str:
     if word in TRANSPLANT_WORDS:
         raise _Bad(N_("is a transplant, which ends this surveillance: register it by hand"))
     if word not in KIND_WORDS:
-        raise _Bad(N_("is not a known treatment (resection, ablation, resection_with_ablation, "
-                      "reseksjon, ablasjon, reseksjon + ablasjon, ...)"))
+        raise _Bad(
+            N_(
+                "is not a known treatment (resection, ablation, resection_with_ablation, "
+                "reseksjon, ablasjon, reseksjon + ablasjon, ...)"
+            )
+        )
     return KIND_WORDS[word]
 
 
@@ -295,8 +329,10 @@ def _not_future(day: date, today: date) -> date:
 
 def _protocol(text: str) -> str:
     if text not in available_protocols():
-        raise _Bad(N_("is not a known protocol (%(choices)s)"),
-                   choices=", ".join(sorted(available_protocols())))
+        raise _Bad(
+            N_("is not a known protocol (%(choices)s)"),
+            choices=", ".join(sorted(available_protocols())),
+        )
     return text
 
 
@@ -325,16 +361,30 @@ class _RowCheck:
 
     def problem(self, name: str, message: str, plural: str | None = None, **params) -> None:
         """Note a problem of the field `name` ("" for the whole row)."""
-        self.problems.append(Problem(self.number, name, self.columns.get(name, ""),
-                                     self.cells.get(name, ""), message, params, plural))
+        self.problems.append(
+            Problem(
+                self.number,
+                name,
+                self.columns.get(name, ""),
+                self.cells.get(name, ""),
+                message,
+                params,
+                plural,
+            )
+        )
 
 
-def check_row(number: int, cells: dict[str, str], columns: dict[str, str], ctx: Context,
-              extra_cells: int = 0) -> Row:
+def check_row(
+    number: int, cells: dict[str, str], columns: dict[str, str], ctx: Context, extra_cells: int = 0
+) -> Row:
     """Parse and check one row on its own (duplicates and registrations come later)."""
     check = _RowCheck(number, cells, columns)
-    identity = check.parse("national_id", lambda text: parse_national_id(
-        text, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today))
+    identity = check.parse(
+        "national_id",
+        lambda text: parse_national_id(
+            text, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
+        ),
+    )
     if identity:
         check.values["national_id"], check.values["birth_date"] = identity
     check.parse("name", lambda text: parse_text("name", text, max_length=200))
@@ -344,19 +394,29 @@ def check_row(number: int, cells: dict[str, str], columns: dict[str, str], ctx: 
     check.parse("done_until", lambda text: _done_until(text, treated, ctx.today))
     check.parse("protocol", _protocol)
     if extra_cells:
-        check.problem("", *N_plural("has %(num)d cell more than the header has columns",
-                                    "has %(num)d cells more than the header has columns"),
-                      num=extra_cells)
+        check.problem(
+            "",
+            *N_plural(
+                "has %(num)d cell more than the header has columns",
+                "has %(num)d cells more than the header has columns",
+            ),
+            num=extra_cells,
+        )
     return Row(number, cells, check.values, tuple(check.problems))
 
 
 def check_table(table: Table, ctx: Context, registered: Callable[[list[str]], set[str]]) -> Preview:
     """Check every row; rows of registered patients are skipped, duplicates in the file refused."""
-    rows = [check_row(number, cells, table.columns, ctx, extra)
-            for number, cells, extra in table.rows]
+    rows = [
+        check_row(number, cells, table.columns, ctx, extra) for number, cells, extra in table.rows
+    ]
     known = registered([row.values["national_id"] for row in rows if "national_id" in row.values])
-    rows = [replace(row, registered=True, problems=())
-            if row.values.get("national_id") in known else row for row in rows]
+    rows = [
+        replace(row, registered=True, problems=())
+        if row.values.get("national_id") in known
+        else row
+        for row in rows
+    ]
     return Preview(table.columns, table.ignored, tuple(_refuse_duplicates(rows, table.columns)))
 
 
@@ -373,9 +433,14 @@ def _with_duplicate(row: Row, seen: dict[str, list[int]], columns: dict[str, str
     if len(numbers) < 2:
         return row
     others = ", ".join(str(n) for n in numbers if n != row.number)
-    problem = Problem(row.number, "national_id", columns["national_id"], row.cells["national_id"],
-                      N_("appears more than once in the file (also row %(rows)s)"),
-                      {"rows": others})
+    problem = Problem(
+        row.number,
+        "national_id",
+        columns["national_id"],
+        row.cells["national_id"],
+        N_("appears more than once in the file (also row %(rows)s)"),
+        {"rows": others},
+    )
     return replace(row, problems=row.problems + (problem,))
 
 
@@ -383,8 +448,13 @@ def registered_ids(session: Session, numbers: Sequence[str]) -> set[str]:
     """Which of these national IDs are registered already (in any clinic)."""
     found: set[str] = set()
     for start in range(0, len(numbers), CHUNK):
-        found.update(session.scalars(sa.select(Patient.national_id).where(
-            Patient.national_id.in_(numbers[start:start + CHUNK]))))
+        found.update(
+            session.scalars(
+                sa.select(Patient.national_id).where(
+                    Patient.national_id.in_(numbers[start : start + CHUNK])
+                )
+            )
+        )
     return found
 
 
@@ -418,11 +488,13 @@ def _new_patient(row: Row) -> NewPatient:
     values = row.values
     done = values.get("done_until")
     return NewPatient(
-        values["national_id"], values["name"],
+        values["national_id"],
+        values["name"],
         treatments=((values["treatment_date"], values["treatment_kind"]),),
         # The loader counts exams due *before* its date as done; the file says "on or before".
         done_before=done + timedelta(days=1) if done else None,
-        protocol=values.get("protocol"))
+        protocol=values.get("protocol"),
+    )
 
 
 def _in_file_rows(exc: InputError, new: list[Row]) -> InputError:

@@ -22,9 +22,17 @@ END_STATUSES = ("not_candidate", "deceased", "moved", "transplanted")
 MDT_DECISIONS = ("no_recurrence",)
 
 
-def register_patient(session: Session, ctx: Context, *, clinic_code: str, national_id: str,
-                     name: str, protocol: str | None = None, treatment_date: date | str | None = None,
-                     treatment_kind: str | None = None) -> Patient:
+def register_patient(
+    session: Session,
+    ctx: Context,
+    *,
+    clinic_code: str,
+    national_id: str,
+    name: str,
+    protocol: str | None = None,
+    treatment_date: date | str | None = None,
+    treatment_kind: str | None = None,
+) -> Patient:
     """Register a patient in a clinic, with their latest liver treatment if given (one transaction)."""
     from .treatments import add_treatment  # treatments builds on this module
 
@@ -32,15 +40,22 @@ def register_patient(session: Session, ctx: Context, *, clinic_code: str, nation
         clinic = clinic_by_code(session, clinic_code)
         if ctx.clinic_ids is not None and clinic.id not in ctx.clinic_ids:
             raise InputError("clinic", clinic_code, "is not one of your clinics")
-        number, birth = parse_national_id(national_id, accept_synthetic=ctx.accept_synthetic_ids,
-                                          today=ctx.today)
+        number, birth = parse_national_id(
+            national_id, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
+        )
         name = parse_text("name", name, max_length=200)
         protocol = parse_choice("protocol", protocol or ctx.default_protocol, available_protocols())
         if session.scalar(sa.select(Patient.id).where(Patient.national_id == number)):
             raise InputError("national_id", national_id, "is already registered")
-        patient = Patient(clinic_id=clinic.id, local_number=next_local_number(session),
-                          national_id=number, name=name, birth_date=birth, protocol=protocol,
-                          status="active")
+        patient = Patient(
+            clinic_id=clinic.id,
+            local_number=next_local_number(session),
+            national_id=number,
+            name=name,
+            birth_date=birth,
+            protocol=protocol,
+            status="active",
+        )
         session.add(patient)
         session.flush()
         record_event(session, ctx.actor, "patient.register", patient.id, clinic=clinic.code)
@@ -62,8 +77,12 @@ def clinic_by_code(session: Session, code: str) -> Clinic:
     return clinic
 
 
-def get_patient(session: Session, patient_id: int, clinic_ids: set[int] | None = None,
-                expected_version: int | None = None) -> Patient:
+def get_patient(
+    session: Session,
+    patient_id: int,
+    clinic_ids: set[int] | None = None,
+    expected_version: int | None = None,
+) -> Patient:
     """A patient by id, within the given clinics; a stale `expected_version` is refused."""
     patient = session.get(Patient, patient_id)
     if patient is None or (clinic_ids is not None and patient.clinic_id not in clinic_ids):
@@ -73,21 +92,33 @@ def get_patient(session: Session, patient_id: int, clinic_ids: set[int] | None =
     return patient
 
 
-def find_by_reference(session: Session, ctx: Context, reference: str,
-                      clinic_ids: set[int] | None = None) -> Patient:
+def find_by_reference(
+    session: Session, ctx: Context, reference: str, clinic_ids: set[int] | None = None
+) -> Patient:
     """A patient by local reference ("P-0042", or just 42)."""
     digits = reference.strip().removeprefix(ctx.reference_prefix)
     if not digits.isdigit() or len(digits) > 9:  # more would overflow the column
-        raise InputError("reference", reference, "is not a local reference like %(example)s",
-                         example=ctx.reference(42))
+        raise InputError(
+            "reference",
+            reference,
+            "is not a local reference like %(example)s",
+            example=ctx.reference(42),
+        )
     patient_id = session.scalar(sa.select(Patient.id).where(Patient.local_number == int(digits)))
     if patient_id is None:
         raise NotFound(f"no patient with reference {reference}")
     return get_patient(session, patient_id, clinic_ids)
 
 
-def end_surveillance(session: Session, ctx: Context, patient_id: int, *, status: str,
-                     reason: str | None = None, expected_version: int | None = None) -> Patient:
+def end_surveillance(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    *,
+    status: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Patient:
     """R1: the patient leaves surveillance; open exams are cancelled, done ones stay."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
@@ -95,13 +126,25 @@ def end_surveillance(session: Session, ctx: Context, patient_id: int, *, status:
         patient.status_reason = parse_text("reason", reason, max_length=2000, required=False)
         patient.mdt_review, patient.mdt_reason = False, None
         changes = replan(session, patient, ctx)
-        record_event(session, ctx.actor, "patient.end", patient.id, status=status,
-                     cancelled=len(changes.cancel))
+        record_event(
+            session,
+            ctx.actor,
+            "patient.end",
+            patient.id,
+            status=status,
+            cancelled=len(changes.cancel),
+        )
     return patient
 
 
-def resume_surveillance(session: Session, ctx: Context, patient_id: int, *,
-                        reason: str | None = None, expected_version: int | None = None) -> Patient:
+def resume_surveillance(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Patient:
     """A patient becomes a candidate again; the plan of the current anchor comes back."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
@@ -110,22 +153,43 @@ def resume_surveillance(session: Session, ctx: Context, patient_id: int, *,
         patient.status = "active"
         patient.status_reason = parse_text("reason", reason, max_length=2000, required=False)
         changes = replan(session, patient, ctx)
-        record_event(session, ctx.actor, "patient.resume", patient.id,
-                     reopened=len(changes.update), created=len(changes.create))
+        record_event(
+            session,
+            ctx.actor,
+            "patient.resume",
+            patient.id,
+            reopened=len(changes.update),
+            created=len(changes.create),
+        )
     return patient
 
 
-def record_mdt_decision(session: Session, ctx: Context, patient_id: int, *, decision: str,
-                        note: str | None = None, expected_version: int | None = None) -> Patient:
+def record_mdt_decision(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    *,
+    decision: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Patient:
     """R9: "no recurrence" clears the MDT flag (a treatment or an end of surveillance also do)."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
         parse_choice("decision", decision, MDT_DECISIONS)
         if not patient.mdt_review:
-            raise InputError("decision", decision, "has nothing to decide: no MDT review is pending")
+            raise InputError(
+                "decision", decision, "has nothing to decide: no MDT review is pending"
+            )
         patient.mdt_review, patient.mdt_reason = False, None
-        record_event(session, ctx.actor, "patient.mdt_decision", patient.id, decision=decision,
-                     note=parse_text("note", note, max_length=2000, required=False))
+        record_event(
+            session,
+            ctx.actor,
+            "patient.mdt_decision",
+            patient.id,
+            decision=decision,
+            note=parse_text("note", note, max_length=2000, required=False),
+        )
     return patient
 
 

@@ -8,7 +8,13 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Patient, PlannedExam
 from ..protocol import (
-    Changes, History, PrimaryControl, StoredExam, Treatment, load_protocol, make_plan,
+    Changes,
+    History,
+    PrimaryControl,
+    StoredExam,
+    Treatment,
+    load_protocol,
+    make_plan,
     reconcile,
 )
 from .context import Context
@@ -19,10 +25,12 @@ CANDIDATE_STATUSES = frozenset({"active", "completed"})
 def patient_history(patient: Patient) -> History:
     """The protocol engine's view of a patient's records (voided treatments left out)."""
     return History(
-        treatments=tuple(Treatment(t.date, t.kind, t.id) for t in patient.treatments
-                         if t.voided_at is None),
-        primary_controls=tuple(PrimaryControl(c.date, c.exam_codes, c.id)
-                               for c in patient.primary_controls),
+        treatments=tuple(
+            Treatment(t.date, t.kind, t.id) for t in patient.treatments if t.voided_at is None
+        ),
+        primary_controls=tuple(
+            PrimaryControl(c.date, c.exam_codes, c.id) for c in patient.primary_controls
+        ),
         candidate=patient.status in CANDIDATE_STATUSES,
     )
 
@@ -48,18 +56,32 @@ def new_exam(patient: Patient, anchor_id: int, planned) -> PlannedExam:
     """A stored exam for one exam of a plan."""
     partner = planned.coordinated_with
     return PlannedExam(
-        uid=str(uuid.uuid4()), patient_id=patient.id, clinic_id=patient.clinic_id,
-        anchor_treatment_id=anchor_id, code=planned.code, month=planned.month,
-        due=planned.due, due_working_day=planned.due_working_day, state="open",
+        uid=str(uuid.uuid4()),
+        patient_id=patient.id,
+        clinic_id=patient.clinic_id,
+        anchor_treatment_id=anchor_id,
+        code=planned.code,
+        month=planned.month,
+        due=planned.due,
+        due_working_day=planned.due_working_day,
+        state="open",
         coordinated_with_id=partner.ref if partner else None,
         coordinated_date=partner.date if partner else None,
     )
 
 
 def _stored(exam: PlannedExam) -> StoredExam:
-    return StoredExam(exam.id, exam.anchor_treatment_id, exam.code, exam.month, exam.due,
-                      exam.due_working_day, exam.state, exam.coordinated_with_id,
-                      exam.cancel_reason)
+    return StoredExam(
+        exam.id,
+        exam.anchor_treatment_id,
+        exam.code,
+        exam.month,
+        exam.due,
+        exam.due_working_day,
+        exam.state,
+        exam.coordinated_with_id,
+        exam.cancel_reason,
+    )
 
 
 def _cancel(exam: PlannedExam, reason: str) -> None:

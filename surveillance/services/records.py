@@ -12,13 +12,15 @@ from .unit import transaction
 from .validate import parse_text
 
 
-def view_patient(session: Session, ctx: Context, patient_id: int, *,
-                 reveal_id: bool = False) -> Patient:
+def view_patient(
+    session: Session, ctx: Context, patient_id: int, *, reveal_id: bool = False
+) -> Patient:
     """Load a patient for display and record who saw it (and whether the ID was shown)."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids)
-        record_event(session, ctx.actor, "patient.reveal_id" if reveal_id else "patient.view",
-                     patient.id)
+        record_event(
+            session, ctx.actor, "patient.reveal_id" if reveal_id else "patient.view", patient.id
+        )
     return patient
 
 
@@ -26,8 +28,11 @@ def add_note(session: Session, ctx: Context, patient_id: int, *, text: str) -> P
     """Add a free-text note to a patient's record."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids)
-        note = PatientNote(patient_id=patient.id, author=ctx.actor.name,
-                           text=parse_text("text", text, max_length=5000))
+        note = PatientNote(
+            patient_id=patient.id,
+            author=ctx.actor.name,
+            text=parse_text("text", text, max_length=5000),
+        )
         session.add(note)
         session.flush()
         record_event(session, ctx.actor, "patient.note", patient.id, note=note.id)

@@ -36,33 +36,62 @@ class CancelRow:
     version: int
 
 
-def mdt_review(session: Session, ctx: Context, clinic_ids: list[int], *, limit: int = 50,
-               offset: int = 0) -> list[PatientRow]:
+def mdt_review(
+    session: Session, ctx: Context, clinic_ids: list[int], *, limit: int = 50, offset: int = 0
+) -> list[PatientRow]:
     """Patients waiting for an MDT decision (R9), oldest registration first, a page of them."""
     rows = session.execute(
-        sa.select(Patient.id, Patient.local_number, Patient.name, Patient.status, Patient.mdt_reason)
+        sa.select(
+            Patient.id, Patient.local_number, Patient.name, Patient.status, Patient.mdt_reason
+        )
         .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
-        .order_by(Patient.local_number).limit(limit).offset(offset))
-    return [PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, r.mdt_reason)
-            for r in rows]
+        .order_by(Patient.local_number)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, r.mdt_reason)
+        for r in rows
+    ]
 
 
-def bookings_to_cancel(session: Session, ctx: Context, clinic_ids: list[int], *, limit: int = 50,
-                       offset: int = 0) -> list[CancelRow]:
+def bookings_to_cancel(
+    session: Session, ctx: Context, clinic_ids: list[int], *, limit: int = 50, offset: int = 0
+) -> list[CancelRow]:
     """Booked exams that a re-plan or an end of surveillance cancelled, a page of them."""
     rows = session.execute(
-        sa.select(PlannedExam.id, PlannedExam.patient_id, Patient.local_number, Patient.name,
-                  PlannedExam.code, PlannedExam.booked_date, PlannedExam.version)
+        sa.select(
+            PlannedExam.id,
+            PlannedExam.patient_id,
+            Patient.local_number,
+            Patient.name,
+            PlannedExam.code,
+            PlannedExam.booked_date,
+            PlannedExam.version,
+        )
         .join(Patient, Patient.id == PlannedExam.patient_id)
         .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
         .order_by(PlannedExam.booked_date, Patient.local_number, PlannedExam.code)
-        .limit(limit).offset(offset))
-    return [CancelRow(r.id, r.patient_id, ctx.reference(r.local_number), r.name, r.code,
-                      r.booked_date, r.version) for r in rows]
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        CancelRow(
+            r.id,
+            r.patient_id,
+            ctx.reference(r.local_number),
+            r.name,
+            r.code,
+            r.booked_date,
+            r.version,
+        )
+        for r in rows
+    ]
 
 
-def search_patients(session: Session, ctx: Context, clinic_ids: list[int], text: str,
-                    limit: int = 50) -> list[PatientRow]:
+def search_patients(
+    session: Session, ctx: Context, clinic_ids: list[int], text: str, limit: int = 50
+) -> list[PatientRow]:
     """Patients whose name, local reference or national ID matches `text`."""
     text = text.strip()
     digits = text.removeprefix(ctx.reference_prefix).replace(" ", "")
@@ -72,8 +101,14 @@ def search_patients(session: Session, ctx: Context, clinic_ids: list[int], text:
         if len(digits) <= 9:
             conditions.append(Patient.local_number == int(digits))
     rows = session.execute(
-        sa.select(Patient.id, Patient.local_number, Patient.name, Patient.status, Patient.status_reason)
+        sa.select(
+            Patient.id, Patient.local_number, Patient.name, Patient.status, Patient.status_reason
+        )
         .where(Patient.clinic_id.in_(clinic_ids), sa.or_(*conditions))
-        .order_by(Patient.name, Patient.local_number).limit(limit))
-    return [PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, r.status_reason)
-            for r in rows]
+        .order_by(Patient.name, Patient.local_number)
+        .limit(limit)
+    )
+    return [
+        PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, r.status_reason)
+        for r in rows
+    ]

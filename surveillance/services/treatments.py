@@ -19,33 +19,61 @@ from .unit import transaction
 from .validate import check_not_future, parse_choice, parse_date, parse_text
 
 
-def record_treatment(session: Session, ctx: Context, patient_id: int, *, date: date | str,
-                     kind: str, note: str | None = None,
-                     expected_version: int | None = None) -> Changes:
+def record_treatment(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    *,
+    date: date | str,
+    kind: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Changes:
     """Record a liver treatment; a new anchor supersedes the open exams of the old plan."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
         return add_treatment(session, ctx, patient, date=date, kind=kind, note=note)
 
 
-def add_treatment(session: Session, ctx: Context, patient: Patient, *, date: date | str,
-                  kind: str, note: str | None = None) -> Changes:
+def add_treatment(
+    session: Session,
+    ctx: Context,
+    patient: Patient,
+    *,
+    date: date | str,
+    kind: str,
+    note: str | None = None,
+) -> Changes:
     """record_treatment inside the caller's transaction (registration with a first treatment)."""
-    treatment = LiverTreatment(kind=parse_choice("kind", kind, TREATMENT_KINDS),
-                               date=_treatment_date(date, patient, ctx),
-                               note=parse_text("note", note, max_length=2000, required=False))
+    treatment = LiverTreatment(
+        kind=parse_choice("kind", kind, TREATMENT_KINDS),
+        date=_treatment_date(date, patient, ctx),
+        note=parse_text("note", note, max_length=2000, required=False),
+    )
     patient.treatments.append(treatment)
     patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
     _apply_decision(patient, treatment)
     changes = replan(session, patient, ctx)
-    record_event(session, ctx.actor, "treatment.record", patient.id, treatment=treatment.id,
-                 **_summary(changes))
+    record_event(
+        session,
+        ctx.actor,
+        "treatment.record",
+        patient.id,
+        treatment=treatment.id,
+        **_summary(changes),
+    )
     return changes
 
 
-def correct_treatment(session: Session, ctx: Context, treatment_id: int, *,
-                      date: date | str | None = None, kind: str | None = None,
-                      expected_version: int | None = None) -> Changes:
+def correct_treatment(
+    session: Session,
+    ctx: Context,
+    treatment_id: int,
+    *,
+    date: date | str | None = None,
+    kind: str | None = None,
+    expected_version: int | None = None,
+) -> Changes:
     """Correct a treatment's date or kind; the plan is recomputed under the same rules."""
     with transaction(session):
         treatment = _treatment(session, ctx, treatment_id, expected_version)
@@ -59,13 +87,21 @@ def correct_treatment(session: Session, ctx: Context, treatment_id: int, *,
             _end_if_transplant(patient, treatment)
         patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
         changes = replan(session, patient, ctx)
-        record_event(session, ctx.actor, "treatment.correct", patient.id, treatment=treatment.id,
-                     before=before, **_summary(changes))
+        record_event(
+            session,
+            ctx.actor,
+            "treatment.correct",
+            patient.id,
+            treatment=treatment.id,
+            before=before,
+            **_summary(changes),
+        )
     return changes
 
 
-def delete_treatment(session: Session, ctx: Context, treatment_id: int, *,
-                     expected_version: int | None = None) -> Changes:
+def delete_treatment(
+    session: Session, ctx: Context, treatment_id: int, *, expected_version: int | None = None
+) -> Changes:
     """Void a treatment entered by mistake; exams planned from it keep their history."""
     with transaction(session):
         treatment = _treatment(session, ctx, treatment_id, expected_version)
@@ -73,14 +109,26 @@ def delete_treatment(session: Session, ctx: Context, treatment_id: int, *,
         patient = treatment.patient
         patient.updated_at = utcnow()
         changes = replan(session, patient, ctx)
-        record_event(session, ctx.actor, "treatment.delete", patient.id, treatment=treatment.id,
-                     **_summary(changes))
+        record_event(
+            session,
+            ctx.actor,
+            "treatment.delete",
+            patient.id,
+            treatment=treatment.id,
+            **_summary(changes),
+        )
     return changes
 
 
-def record_primary_control(session: Session, ctx: Context, patient_id: int, *,
-                           date: date | str, exams: list[str] | str,
-                           expected_version: int | None = None) -> Changes:
+def record_primary_control(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    *,
+    date: date | str,
+    exams: list[str] | str,
+    expected_version: int | None = None,
+) -> Changes:
     """Register a primary-tumour control (done or scheduled); matching exams are coordinated."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
@@ -89,18 +137,27 @@ def record_primary_control(session: Session, ctx: Context, patient_id: int, *,
             raise InputError("exams", exams, "must name at least one exam code")
         for code in codes:
             parse_choice("exams", code, PRIMARY_EXAMS)
-        control = PrimaryControl(date=birth_date_check("date", parse_date("date", date), patient),
-                                 exams=" ".join(sorted(set(codes))))
+        control = PrimaryControl(
+            date=birth_date_check("date", parse_date("date", date), patient),
+            exams=" ".join(sorted(set(codes))),
+        )
         patient.primary_controls.append(control)
         patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
         changes = replan(session, patient, ctx)
-        record_event(session, ctx.actor, "primary_control.record", patient.id,
-                     control=control.id, **_summary(changes))
+        record_event(
+            session,
+            ctx.actor,
+            "primary_control.record",
+            patient.id,
+            control=control.id,
+            **_summary(changes),
+        )
     return changes
 
 
-def _treatment(session: Session, ctx: Context, treatment_id: int,
-               expected_version: int | None) -> LiverTreatment:
+def _treatment(
+    session: Session, ctx: Context, treatment_id: int, expected_version: int | None
+) -> LiverTreatment:
     treatment = session.get(LiverTreatment, treatment_id)
     if treatment is None or treatment.voided_at is not None:
         raise NotFound(f"treatment {treatment_id} not found")
@@ -126,8 +183,10 @@ def _decides(patient: Patient, treatment: LiverTreatment) -> bool:
     decisive = set(protocol.anchoring_kinds) | protocol.ending_kinds
     # An older treatment is history: it changes nothing (R6).
     return treatment.kind in decisive and not any(
-        t.date > treatment.date for t in patient.treatments
-        if t is not treatment and t.voided_at is None and t.kind in decisive)
+        t.date > treatment.date
+        for t in patient.treatments
+        if t is not treatment and t.voided_at is None and t.kind in decisive
+    )
 
 
 def _end_if_transplant(patient: Patient, treatment: LiverTreatment) -> None:
@@ -137,5 +196,8 @@ def _end_if_transplant(patient: Patient, treatment: LiverTreatment) -> None:
 
 
 def _summary(changes: Changes) -> dict:
-    return {"created": len(changes.create), "cancelled": len(changes.cancel),
-            "updated": len(changes.update)}
+    return {
+        "created": len(changes.create),
+        "cancelled": len(changes.cancel),
+        "updated": len(changes.update),
+    }

@@ -20,18 +20,22 @@ def transaction(session: Session) -> Iterator[Session]:
         with writing(session):
             yield session
     except StaleDataError:
-        raise Conflict("The record was changed by someone else. "
-                       "Reload the page and try again.") from None
+        raise Conflict(
+            "The record was changed by someone else. Reload the page and try again."
+        ) from None
     except IntegrityError as exc:
         if not _unique_key_taken(exc):
             raise
-        raise Conflict("Someone else saved at the same moment. "
-                       "Reload the page and try again.") from None
+        raise Conflict(
+            "Someone else saved at the same moment. Reload the page and try again."
+        ) from None
 
 
 def _unique_key_taken(exc: IntegrityError) -> bool:
     # The verbs look for duplicates before they insert, so on PostgreSQL (which takes no
     # write lock up front) a unique key can only be taken by a transaction running alongside.
     orig = exc.orig
-    return (getattr(orig, "sqlstate", None) == "23505"
-            or getattr(orig, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE")
+    return (
+        getattr(orig, "sqlstate", None) == "23505"
+        or getattr(orig, "sqlite_errorname", None) == "SQLITE_CONSTRAINT_UNIQUE"
+    )

@@ -31,19 +31,23 @@ def parse_time(field: str, value: time | str | None) -> time | None:
 def parse_choice(field: str, value: str | None, choices) -> str:
     """One of a set of codes."""
     if value not in choices:
-        raise InputError(field, value, "is not one of %(choices)s",
-                         choices=", ".join(sorted(choices)))
+        raise InputError(
+            field, value, "is not one of %(choices)s", choices=", ".join(sorted(choices))
+        )
     return value
 
 
-def parse_text(field: str, value: str | None, *, max_length: int, required: bool = True) -> str | None:
+def parse_text(
+    field: str, value: str | None, *, max_length: int, required: bool = True
+) -> str | None:
     """Trimmed free text within a length."""
     text = (value or "").strip()
     if required and not text:
         raise InputError(field, value, "must not be empty")
     if len(text) > max_length:
-        raise InputError(field, value[:40] + "…", "is longer than %(max)d characters",
-                         max=max_length)
+        raise InputError(
+            field, value[:40] + "…", "is longer than %(max)d characters", max=max_length
+        )
     return text or None
 
 
@@ -61,6 +65,10 @@ def parse_cea(field: str, value: float | str | None) -> float:
 def check_not_future(field: str, value: date, today: date) -> date:
     """A date that has happened."""
     if value > today:
-        raise InputError(field, value.isoformat(), "is in the future (today is %(today)s)",
-                         today=today.isoformat())
+        raise InputError(
+            field,
+            value.isoformat(),
+            "is in the future (today is %(today)s)",
+            today=today.isoformat(),
+        )
     return value

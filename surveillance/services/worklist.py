@@ -48,7 +48,10 @@ def _category(today: date, ctx: Context):
     late = today - timedelta(days=ctx.settings.overdue_after_days)
     return sa.case(
         (PlannedExam.due < late, "overdue"),
-        (sa.and_(PlannedExam.state == "booked", PlannedExam.booked_date < today), "results_missing"),
+        (
+            sa.and_(PlannedExam.state == "booked", PlannedExam.booked_date < today),
+            "results_missing",
+        ),
         (PlannedExam.state == "booked", "booked"),
         else_="to_book",
     )
@@ -67,8 +70,12 @@ def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details:
         ]
     query = (
         sa.select(*columns)
-        .where(PlannedExam.clinic_id.in_(clinic_ids), OPEN_EXAM,
-               PlannedExam.due <= horizon, PlannedExam.coordinated_with_id.is_(None))
+        .where(
+            PlannedExam.clinic_id.in_(clinic_ids),
+            OPEN_EXAM,
+            PlannedExam.due <= horizon,
+            PlannedExam.coordinated_with_id.is_(None),
+        )
         .group_by(category, PlannedExam.patient_id, PlannedExam.due)
     )
     if code:
@@ -76,27 +83,43 @@ def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details:
     return query.subquery("controls")
 
 
-def worklist(session: Session, ctx: Context, clinic_ids: list[int], *, category: str | None = None,
-             code: str | None = None, page: int = 1, page_size: int = 50) -> WorklistPage:
+def worklist(
+    session: Session,
+    ctx: Context,
+    clinic_ids: list[int],
+    *,
+    category: str | None = None,
+    code: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
     _check_arguments(category, code, page, page_size)
     counted = _controls(ctx, clinic_ids, code, details=False)
     counts = dict.fromkeys(LISTS, 0)
-    counts.update(session.execute(
-        sa.select(counted.c.category, sa.func.count()).group_by(counted.c.category)).all())
+    counts.update(
+        session.execute(
+            sa.select(counted.c.category, sa.func.count()).group_by(counted.c.category)
+        ).all()
+    )
     counts["mdt_review"] = session.scalar(
-        sa.select(sa.func.count()).select_from(Patient)
-        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review")))
+        sa.select(sa.func.count())
+        .select_from(Patient)
+        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
+    )
     counts["booking_to_cancel"] = session.scalar(
-        sa.select(sa.func.count()).select_from(PlannedExam)
-        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel")))
+        sa.select(sa.func.count())
+        .select_from(PlannedExam)
+        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
+    )
     controls = _controls(ctx, clinic_ids, code)
     rank = sa.case({c: i for i, c in enumerate(CATEGORIES)}, value=controls.c.category)
     query = (
         sa.select(controls, Patient.local_number, Patient.name)
         .join(Patient, Patient.id == controls.c.patient_id)
         .order_by(rank, controls.c.due, Patient.local_number)
-        .limit(page_size).offset((page - 1) * page_size)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     )
     if category:
         query = query.where(controls.c.category == category)
@@ -107,10 +130,13 @@ def worklist(session: Session, ctx: Context, clinic_ids: list[int], *, category:
 
 def _check_arguments(category: str | None, code: str | None, page: int, page_size: int) -> None:
     if category is not None and category not in CATEGORIES:
-        raise InputError("category", category, "is not one of %(choices)s", choices=", ".join(CATEGORIES))
+        raise InputError(
+            "category", category, "is not one of %(choices)s", choices=", ".join(CATEGORIES)
+        )
     if code is not None and code not in PLAN_EXAMS:
-        raise InputError("code", code, "is not one of %(choices)s",
-                         choices=", ".join(sorted(PLAN_EXAMS)))
+        raise InputError(
+            "code", code, "is not one of %(choices)s", choices=", ".join(sorted(PLAN_EXAMS))
+        )
     for field, value in (("page", page), ("page_size", page_size)):
         if value < 1:
             raise InputError(field, value, "must be at least %(min)d", min=1)
@@ -118,7 +144,13 @@ def _check_arguments(category: str | None, code: str | None, page: int, page_siz
 
 def _item(row, ctx: Context) -> WorklistItem:
     return WorklistItem(
-        row.category, row.patient_id, ctx.reference(row.local_number), row.name,
-        tuple(sorted(row.codes.split())), row.due, row.due_working_day, row.booked_date,
+        row.category,
+        row.patient_id,
+        ctx.reference(row.local_number),
+        row.name,
+        tuple(sorted(row.codes.split())),
+        row.due,
+        row.due_working_day,
+        row.booked_date,
         (ctx.today - row.due).days,
     )

@@ -25,8 +25,7 @@ class Surveillance:
 def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:
     """Make the dashboard for `config` (default: the one SURVEILLANCE_CONFIG names)."""
     config = config or load_config()
-    app = Flask(__name__, template_folder=str(shipped_dir("templates")),
-                static_folder="static")
+    app = Flask(__name__, template_folder=str(shipped_dir("templates")), static_folder="static")
     app.config.update(
         SECRET_KEY=config.web.secret_key or _instance_secret(Path(config.web.instance_dir)),
         MAX_CONTENT_LENGTH=config.web.max_upload_megabytes * 1024 * 1024,

@@ -41,8 +41,13 @@ def users():
 
 def _users_page(error: str | None = None, values: dict | None = None, status: int = 200):
     clinics = db().scalars(sa.select(Clinic).order_by(Clinic.code)).all()
-    return render_template("admin/users.html", users=list_users(db()), clinics=clinics,
-                           error=error, values=values or {}), status
+    return render_template(
+        "admin/users.html",
+        users=list_users(db()),
+        clinics=clinics,
+        error=error,
+        values=values or {},
+    ), status
 
 
 @bp.post("/users")
@@ -51,8 +56,14 @@ def add():
     """Create an account."""
     f = request.form
     try:
-        add_user(db(), _actor(), email=f.get("email", ""), password=f.get("password", ""),
-                 role=f.get("role", ""), clinic_codes=f.getlist("clinics"))
+        add_user(
+            db(),
+            _actor(),
+            email=f.get("email", ""),
+            password=f.get("password", ""),
+            role=f.get("role", ""),
+            clinic_codes=f.getlist("clinics"),
+        )
     except InputError as exc:
         values = {k: v for k, v in f.items() if k != "password"}
         values["clinics"] = f.getlist("clinics")
@@ -70,7 +81,9 @@ def activate(user_id: int):
         return _users_page(_("No such account."), status=404)
     active = request.form.get("active") == "1"
     set_active(db(), _actor(), user.email, active, utcnow())
-    flash(_("Account enabled.") if active else _("Account disabled; its sessions are ended."), "info")
+    flash(
+        _("Account enabled.") if active else _("Account disabled; its sessions are ended."), "info"
+    )
     return redirect(url_for("admin.users"))
 
 
@@ -87,8 +100,9 @@ def clinics():
         except InputError as exc:
             error, status = describe(exc), 400
     rows = db().scalars(sa.select(Clinic).order_by(Clinic.code)).all()
-    return render_template("admin/clinics.html", clinics=rows, error=error,
-                           values=request.form), status
+    return render_template(
+        "admin/clinics.html", clinics=rows, error=error, values=request.form
+    ), status
 
 
 def _add_clinic(code: str, name: str) -> None:
@@ -114,19 +128,35 @@ def audit():
     email = request.args.get("user", "").strip().lower()
     page = page_number()
     query = sa.select(AuditEvent, Patient.local_number).outerjoin(
-        Patient, Patient.id == AuditEvent.patient_id)
+        Patient, Patient.id == AuditEvent.patient_id
+    )
     patient_id = _patient_id(ctx, reference) if reference else None
     if reference:
         query = query.where(AuditEvent.patient_id == (patient_id or -1))
     if email:
         query = query.where(AuditEvent.actor == email)
     total = db().scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db().execute(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                        .limit(AUDIT_PAGE).offset((page - 1) * AUDIT_PAGE)).all()
+    rows = (
+        db()
+        .execute(
+            query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(AUDIT_PAGE)
+            .offset((page - 1) * AUDIT_PAGE)
+        )
+        .all()
+    )
     viewers = _viewers(patient_id) if patient_id else []
-    return render_template("admin/audit.html", rows=rows, ctx=ctx, reference=reference,
-                           email=email, viewers=viewers, total=total, page=page,
-                           page_size=AUDIT_PAGE)
+    return render_template(
+        "admin/audit.html",
+        rows=rows,
+        ctx=ctx,
+        reference=reference,
+        email=email,
+        viewers=viewers,
+        total=total,
+        page=page,
+        page_size=AUDIT_PAGE,
+    )
 
 
 def _patient_id(ctx, reference: str) -> int | None:
@@ -138,11 +168,24 @@ def _patient_id(ctx, reference: str) -> int | None:
 
 def _viewers(patient_id: int):
     """Who has seen the patient's record, and when last: for the patient's right of access."""
-    return db().execute(
-        sa.select(AuditEvent.actor, sa.func.count(), sa.func.min(AuditEvent.at), sa.func.max(AuditEvent.at))
-        .where(AuditEvent.patient_id == patient_id,
-               AuditEvent.action.in_(["patient.view", "patient.reveal_id"]))
-        .group_by(AuditEvent.actor).order_by(sa.func.max(AuditEvent.at).desc())).all()
+    return (
+        db()
+        .execute(
+            sa.select(
+                AuditEvent.actor,
+                sa.func.count(),
+                sa.func.min(AuditEvent.at),
+                sa.func.max(AuditEvent.at),
+            )
+            .where(
+                AuditEvent.patient_id == patient_id,
+                AuditEvent.action.in_(["patient.view", "patient.reveal_id"]),
+            )
+            .group_by(AuditEvent.actor)
+            .order_by(sa.func.max(AuditEvent.at).desc())
+        )
+        .all()
+    )
 
 
 @bp.get("/digests")
@@ -163,13 +206,22 @@ def retry_digests():
     with transaction(session):
         count = outbox.retry_failed(session, today, utcnow())
         record_event(session, _actor(), "digest.retry", None, count=count)
-    flash(ngettext("%(num)d e-mail will be sent again within minutes.",
-                   "%(num)d e-mails will be sent again within minutes.", count), "info")
+    flash(
+        ngettext(
+            "%(num)d e-mail will be sent again within minutes.",
+            "%(num)d e-mails will be sent again within minutes.",
+            count,
+        ),
+        "info",
+    )
     return redirect(url_for("admin.digests"))
 
 
 def failed_digest_count() -> int:
     """Failed e-mails of the last two weeks, for the administrators' warning."""
     since = clinic_today(config().protocol.timezone) - timedelta(days=DIGEST_DAYS)
-    return db().scalar(sa.select(sa.func.count()).select_from(Digest).where(
-        Digest.state == "failed", Digest.day >= since))
+    return db().scalar(
+        sa.select(sa.func.count())
+        .select_from(Digest)
+        .where(Digest.state == "failed", Digest.day >= since)
+    )

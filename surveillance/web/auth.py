@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -59,12 +69,14 @@ def _load(token: str):
 
 def admin_required(view):
     """Only administrators."""
+
     @wraps(view)
     @login_required
     def wrapper(*args, **kwargs):
         if not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
+
     return wrapper
 
 
@@ -79,13 +91,25 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            result = log_in(db(), form.email.data, form.password.data,
-                            request.remote_addr or "?", config().web, utcnow())
+            result = log_in(
+                db(),
+                form.email.data,
+                form.password.data,
+                request.remote_addr or "?",
+                config().web,
+                utcnow(),
+            )
         except LoginRefused as refused:
-            flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                           "Too many failed attempts. Try again in %(num)d minutes.",
-                           refused.minutes) if refused.minutes
-                  else _("Wrong e-mail or password."), "error")
+            flash(
+                ngettext(
+                    "Too many failed attempts. Try again in %(num)d minute.",
+                    "Too many failed attempts. Try again in %(num)d minutes.",
+                    refused.minutes,
+                )
+                if refused.minutes
+                else _("Wrong e-mail or password."),
+                "error",
+            )
         else:
             lang = session.get("lang")
             session.clear()  # a new session id at login: nothing carried over but the language

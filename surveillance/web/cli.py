@@ -39,8 +39,14 @@ def add(ctx, email: str, role: str, clinics: tuple[str, ...]) -> None:
 
     app = _app(ctx.find_root())
     with app.session() as session:
-        add_user(session, app.context().actor, email=email, password=_read_password(),
-                 role=role, clinic_codes=list(clinics))
+        add_user(
+            session,
+            app.context().actor,
+            email=email,
+            password=_read_password(),
+            role=role,
+            clinic_codes=list(clinics),
+        )
     click.echo(f"account {email.strip().lower()} created")
 
 
@@ -91,8 +97,8 @@ def register(main: click.Group) -> None:
     main.add_command(serve)
     main.add_command(users)
     from ..imports_cli import import_command
+
     main.add_command(import_command)
     from ..feeds.cli import feeds
+
     main.add_command(feeds)
-
-

@@ -51,8 +51,9 @@ def service_context() -> Context:
     """The services' context for the logged-in user, on the clinic's today."""
     cfg = config()
     actor = Actor(current_user.email, current_user.id)
-    return Context.from_config(cfg, actor, clinic_today(cfg.protocol.timezone),
-                               frozenset(current_user.clinic_ids))
+    return Context.from_config(
+        cfg, actor, clinic_today(cfg.protocol.timezone), frozenset(current_user.clinic_ids)
+    )
 
 
 def _close(_exc) -> None:

@@ -8,7 +8,15 @@ import uuid
 from datetime import datetime
 
 from flask import (
-    Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for,
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -56,8 +64,14 @@ def _setup(state) -> None:
 def feed(token: str):
     """A calendar feed; 404 at once for an unknown or revoked token, 304 for a current client."""
     try:
-        served = serve_feed(db(), current_app.extensions["feeds"], token,
-                            clinic_today(config().protocol.timezone), utcnow(), _not_modified)
+        served = serve_feed(
+            db(),
+            current_app.extensions["feeds"],
+            token,
+            clinic_today(config().protocol.timezone),
+            utcnow(),
+            _not_modified,
+        )
     except Exception:
         incident = uuid.uuid4().hex[:10]
         # Not the app's error page: it logs the request's path, and the path holds the token.
@@ -78,8 +92,9 @@ def _not_modified(etag: str, modified_at: datetime) -> bool:
 
 def _calendar(served: Served) -> Response:
     # No Content-Disposition: an attachment breaks Google's "add by URL" (design.md).
-    response = Response(served.body or b"", 200 if served.body is not None else 304,
-                        mimetype="text/calendar")
+    response = Response(
+        served.body or b"", 200 if served.body is not None else 304, mimetype="text/calendar"
+    )
     response.set_etag(served.etag)
     response.last_modified = served.modified_at
     response.cache_control.private = True  # a shared cache must not keep it, a client may
@@ -121,8 +136,13 @@ def _create(owner: str, label: str | None):
 def revoke(feed_id: int):
     """Revoke a feed: its address answers 404 from now on."""
     try:
-        revoke_feed(db(), Actor(current_user.email, current_user.id), feed_id, current_user.id,
-                    current_user.clinic_ids)
+        revoke_feed(
+            db(),
+            Actor(current_user.email, current_user.id),
+            feed_id,
+            current_user.id,
+            current_user.clinic_ids,
+        )
     except NotFound:
         abort(404)
     flash(_("The feed is revoked: its address no longer works."), "info")
@@ -131,5 +151,6 @@ def revoke(feed_id: int):
 
 def _page(created: tuple[str, str] | None = None, error: str | None = None) -> str:
     feeds = list_feeds(db(), current_user.id, current_user.clinic_ids)
-    return render_template("feeds.html", feeds=feeds, clinics=current_user.clinics,
-                           created=created, error=error)
+    return render_template(
+        "feeds.html", feeds=feeds, clinics=current_user.clinics, created=created, error=error
+    )

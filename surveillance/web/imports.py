@@ -17,7 +17,13 @@ from flask_login import current_user, login_required
 
 from ..errors import InputError
 from ..services.imports import (
-    COLUMNS, BadFile, ImportRefused, Preview, Problem, import_csv, preview_import,
+    COLUMNS,
+    BadFile,
+    ImportRefused,
+    Preview,
+    Problem,
+    import_csv,
+    preview_import,
 )
 from .database import config, db, service_context
 from .labels import describe as describe_refusal
@@ -29,9 +35,11 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 SHOWN_ROWS = 500  # the table; every problem is listed above it (up to SHOWN_PROBLEMS)
 SHOWN_PROBLEMS = 2000
 # A synthetic number (month + 80): it can never be a real person's.
-EXAMPLE = ("fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til\n"
-           "17856000281;Kari Nordmann;15.01.2025;reseksjon;15.07.2025\n"
-           "03917200040;Ola Østgård;2025-03-31;ablasjon;\n")
+EXAMPLE = (
+    "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til\n"
+    "17856000281;Kari Nordmann;15.01.2025;reseksjon;15.07.2025\n"
+    "03917200040;Ola Østgård;2025-03-31;ablasjon;\n"
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,11 @@ def check():
         preview = preview_import(db(), service_context(), clinic.code, data)
     except BadFile as exc:
         return _form(_reason(exc), 400)
-    token = _store(Upload(current_user.id, clinic.code, sent.filename, data)) \
-        if preview.importable else None
+    token = (
+        _store(Upload(current_user.id, clinic.code, sent.filename, data))
+        if preview.importable
+        else None
+    )
     return _preview(preview, clinic, sent.filename, token)
 
 
@@ -78,8 +89,10 @@ def confirm():
     """Import the kept file, all or nothing, and go to the worklist."""
     kept = _claim(request.form.get("token", ""))
     if kept is None:
-        flash(_("This upload has expired or was already imported. Please upload the file again."),
-              "error")
+        flash(
+            _("This upload has expired or was already imported. Please upload the file again."),
+            "error",
+        )
         return redirect(url_for("imports.upload"))
     clinic = _clinic(kept.clinic)
     try:
@@ -88,13 +101,18 @@ def confirm():
         return _preview(refused.preview, clinic, kept.filename, None, 400)
     except (BadFile, InputError) as exc:
         return _form(_("Nothing was imported: %(reason)s", reason=_reason(exc)), 400)
-    message = ngettext("%(num)d patient imported into %(clinic)s.",
-                       "%(num)d patients imported into %(clinic)s.", preview.count("new"),
-                       clinic=clinic.name)
+    message = ngettext(
+        "%(num)d patient imported into %(clinic)s.",
+        "%(num)d patients imported into %(clinic)s.",
+        preview.count("new"),
+        clinic=clinic.name,
+    )
     if skipped := preview.count("registered"):
-        message += " " + ngettext("%(num)d patient was already registered and skipped.",
-                                  "%(num)d patients were already registered and skipped.",
-                                  skipped)
+        message += " " + ngettext(
+            "%(num)d patient was already registered and skipped.",
+            "%(num)d patients were already registered and skipped.",
+            skipped,
+        )
     flash(message, "info")
     return redirect(url_for("worklist.today"))
 
@@ -107,17 +125,28 @@ def discard():
 
 
 def _form(error: str | None = None, status: int = 200):
-    return render_template("import.html", error=error, columns=COLUMNS, example=EXAMPLE,
-                           chosen=request.form.get("clinic")), status
+    return render_template(
+        "import.html",
+        error=error,
+        columns=COLUMNS,
+        example=EXAMPLE,
+        chosen=request.form.get("clinic"),
+    ), status
 
 
 def _preview(preview: Preview, clinic, filename: str, token: str | None, status: int = 200):
     problems = preview.problems
     shown = [row for i, row in enumerate(preview.rows) if row.problems or i < SHOWN_ROWS]
     return render_template(
-        "import_preview.html", preview=preview, clinic=clinic, filename=filename, token=token,
-        problems=problems[:SHOWN_PROBLEMS], more_problems=max(0, len(problems) - SHOWN_PROBLEMS),
-        rows=shown[:SHOWN_ROWS], more_rows=len(preview.rows) - min(len(shown), SHOWN_ROWS),
+        "import_preview.html",
+        preview=preview,
+        clinic=clinic,
+        filename=filename,
+        token=token,
+        problems=problems[:SHOWN_PROBLEMS],
+        more_problems=max(0, len(problems) - SHOWN_PROBLEMS),
+        rows=shown[:SHOWN_ROWS],
+        more_rows=len(preview.rows) - min(len(shown), SHOWN_ROWS),
         describe=describe,
     ), status
 

@@ -13,10 +13,21 @@ from ..db.models import LiverTreatment
 from ..errors import Conflict, InputError, NotFound
 from ..protocol.vocabulary import CT_RESULTS, PRIMARY_EXAMS, TREATMENT_KINDS
 from ..services import (
-    cancel_exam, confirm_booking_cancelled, correct_treatment, delete_treatment, end_surveillance, get_exam,
+    cancel_exam,
+    confirm_booking_cancelled,
+    correct_treatment,
+    delete_treatment,
+    end_surveillance,
+    get_exam,
     get_patient,
-    record_booking, record_mdt_decision, record_missed, record_primary_control, record_result,
-    record_treatment, register_patient, resume_surveillance,
+    record_booking,
+    record_mdt_decision,
+    record_missed,
+    record_primary_control,
+    record_result,
+    record_treatment,
+    register_patient,
+    resume_surveillance,
 )
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
@@ -54,14 +65,25 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         patient = view_patient(db(), ctx, patient_id, reveal_id=reveal)
     except NotFound:
         abort(404)
-    cea = [(e.done_date, e.result_value) for e in patient.exams
-           if e.code == "cea" and e.state == "done" and e.result_value is not None]
+    cea = [
+        (e.done_date, e.result_value)
+        for e in patient.exams
+        if e.code == "cea" and e.state == "done" and e.result_value is not None
+    ]
     return render_template(
-        "patient.html", patient=patient, reference=ctx.reference(patient.local_number),
-        reveal=reveal, failed=failed, today=ctx.today, timeline=timeline(patient.exams, ctx.today),
-        chart=cea_chart(cea, ctx.settings.cea_upper_limit), limit=ctx.settings.cea_upper_limit,
-        treatment_kinds=sorted(TREATMENT_KINDS), primary_exams=sorted(PRIMARY_EXAMS),
-        ct_results=CT_RESULTS, end_statuses=END_STATUSES,
+        "patient.html",
+        patient=patient,
+        reference=ctx.reference(patient.local_number),
+        reveal=reveal,
+        failed=failed,
+        today=ctx.today,
+        timeline=timeline(patient.exams, ctx.today),
+        chart=cea_chart(cea, ctx.settings.cea_upper_limit),
+        limit=ctx.settings.cea_upper_limit,
+        treatment_kinds=sorted(TREATMENT_KINDS),
+        primary_exams=sorted(PRIMARY_EXAMS),
+        ct_results=CT_RESULTS,
+        end_statuses=END_STATUSES,
     ), status
 
 
@@ -104,10 +126,11 @@ def _replan_message(changes) -> str:
     if not changes:
         return _("Saved. The plan is unchanged.")
     counts = len(changes.create), len(changes.cancel), len(changes.update)
-    parts = (ngettext("%(num)d exam planned", "%(num)d exams planned", counts[0]),
-             ngettext("%(num)d exam cancelled", "%(num)d exams cancelled", counts[1]),
-             ngettext("%(num)d exam moved or reopened", "%(num)d exams moved or reopened",
-                      counts[2]))
+    parts = (
+        ngettext("%(num)d exam planned", "%(num)d exams planned", counts[0]),
+        ngettext("%(num)d exam cancelled", "%(num)d exams cancelled", counts[1]),
+        ngettext("%(num)d exam moved or reopened", "%(num)d exams moved or reopened", counts[2]),
+    )
     happened = [part for part, count in zip(parts, counts) if count]
     return _("Saved. The plan changed: %(changes)s.", changes=", ".join(happened))
 
@@ -137,9 +160,21 @@ def _treatment_patient(treatment_id: int) -> int:
 def add_treatment(patient_id: int):
     """Record a liver treatment; the page says how the plan changed."""
     f = request.form
-    return _act(patient_id, "treatment", None, lambda ctx: record_treatment(
-        db(), ctx, patient_id, date=f.get("date"), kind=f.get("kind"), note=f.get("note"),
-        expected_version=_version()), _replan_message)
+    return _act(
+        patient_id,
+        "treatment",
+        None,
+        lambda ctx: record_treatment(
+            db(),
+            ctx,
+            patient_id,
+            date=f.get("date"),
+            kind=f.get("kind"),
+            note=f.get("note"),
+            expected_version=_version(),
+        ),
+        _replan_message,
+    )
 
 
 @bp.post("/treatments/<int:treatment_id>/correct")
@@ -147,25 +182,52 @@ def fix_treatment(treatment_id: int):
     """Correct a treatment's date or kind."""
     patient_id = _treatment_patient(treatment_id)
     f = request.form
-    return _act(patient_id, "correct", treatment_id, lambda ctx: correct_treatment(
-        db(), ctx, treatment_id, date=f.get("date"), kind=f.get("kind"),
-        expected_version=_version()), _replan_message)
+    return _act(
+        patient_id,
+        "correct",
+        treatment_id,
+        lambda ctx: correct_treatment(
+            db(),
+            ctx,
+            treatment_id,
+            date=f.get("date"),
+            kind=f.get("kind"),
+            expected_version=_version(),
+        ),
+        _replan_message,
+    )
 
 
 @bp.post("/treatments/<int:treatment_id>/delete")
 def remove_treatment(treatment_id: int):
     """Delete a treatment entered by mistake."""
     patient_id = _treatment_patient(treatment_id)
-    return _act(patient_id, "correct", treatment_id, lambda ctx: delete_treatment(
-        db(), ctx, treatment_id, expected_version=_version()), _replan_message)
+    return _act(
+        patient_id,
+        "correct",
+        treatment_id,
+        lambda ctx: delete_treatment(db(), ctx, treatment_id, expected_version=_version()),
+        _replan_message,
+    )
 
 
 @bp.post("/patients/<int:patient_id>/primary-controls")
 def add_primary_control(patient_id: int):
     """Register a control of the primary-tumour follow-up."""
-    return _act(patient_id, "primary", None, lambda ctx: record_primary_control(
-        db(), ctx, patient_id, date=request.form.get("date"),
-        exams=request.form.getlist("exams"), expected_version=_version()), _replan_message)
+    return _act(
+        patient_id,
+        "primary",
+        None,
+        lambda ctx: record_primary_control(
+            db(),
+            ctx,
+            patient_id,
+            date=request.form.get("date"),
+            exams=request.form.getlist("exams"),
+            expected_version=_version(),
+        ),
+        _replan_message,
+    )
 
 
 @bp.post("/exams/<int:exam_id>/book")
@@ -173,9 +235,21 @@ def book(exam_id: int):
     """Book an exam: date, maybe time and place."""
     patient_id = _exam_patient(exam_id)
     f = request.form
-    return _act(patient_id, "exam", exam_id, lambda ctx: record_booking(
-        db(), ctx, exam_id, date=f.get("date"), time=f.get("time"), place=f.get("place"),
-        expected_version=_version()), _("Booking saved."))
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: record_booking(
+            db(),
+            ctx,
+            exam_id,
+            date=f.get("date"),
+            time=f.get("time"),
+            place=f.get("place"),
+            expected_version=_version(),
+        ),
+        _("Booking saved."),
+    )
 
 
 @bp.post("/exams/<int:exam_id>/result")
@@ -183,9 +257,21 @@ def result(exam_id: int):
     """Record a result; an alarming one puts the patient on the MDT list."""
     patient_id = _exam_patient(exam_id)
     f = request.form
-    return _act(patient_id, "exam", exam_id, lambda ctx: record_result(
-        db(), ctx, exam_id, done_date=f.get("done_date"), result=f.get("result"),
-        value=f.get("value"), expected_version=_version()), _("Result saved."))
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: record_result(
+            db(),
+            ctx,
+            exam_id,
+            done_date=f.get("done_date"),
+            result=f.get("result"),
+            value=f.get("value"),
+            expected_version=_version(),
+        ),
+        _("Result saved."),
+    )
 
 
 @bp.post("/exams/<int:exam_id>/missed")
@@ -193,60 +279,114 @@ def missed(exam_id: int):
     """The patient did not come."""
     patient_id = _exam_patient(exam_id)
     f = request.form
-    return _act(patient_id, "exam", exam_id, lambda ctx: record_missed(
-        db(), ctx, exam_id, reason=f.get("reason"), contact_attempt=f.get("contact_attempt"),
-        expected_version=_version()), _("Marked as missed."))
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: record_missed(
+            db(),
+            ctx,
+            exam_id,
+            reason=f.get("reason"),
+            contact_attempt=f.get("contact_attempt"),
+            expected_version=_version(),
+        ),
+        _("Marked as missed."),
+    )
 
 
 @bp.post("/exams/<int:exam_id>/cancel")
 def cancel(exam_id: int):
     """The clinic decides the exam will not be done."""
     patient_id = _exam_patient(exam_id)
-    return _act(patient_id, "exam", exam_id, lambda ctx: cancel_exam(
-        db(), ctx, exam_id, reason=request.form.get("cancel_note"),
-        expected_version=_version()), _("Exam cancelled."))
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: cancel_exam(
+            db(), ctx, exam_id, reason=request.form.get("cancel_note"), expected_version=_version()
+        ),
+        _("Exam cancelled."),
+    )
 
 
 @bp.post("/exams/<int:exam_id>/booking-cancelled")
 def booking_cancelled(exam_id: int):
     """The appointment of a cancelled exam has been cancelled."""
     patient_id = _exam_patient(exam_id)
-    return _act(patient_id, "exam", exam_id, lambda ctx: confirm_booking_cancelled(
-        db(), ctx, exam_id, expected_version=_version()), _("Noted: the booking is cancelled."))
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: confirm_booking_cancelled(db(), ctx, exam_id, expected_version=_version()),
+        _("Noted: the booking is cancelled."),
+    )
 
 
 @bp.post("/patients/<int:patient_id>/end")
 def end(patient_id: int):
     """End surveillance with a reason (R1)."""
     f = request.form
-    return _act(patient_id, "status", None, lambda ctx: end_surveillance(
-        db(), ctx, patient_id, status=f.get("status"), reason=f.get("reason"),
-        expected_version=_version()), _("Surveillance ended; open exams are cancelled."))
+    return _act(
+        patient_id,
+        "status",
+        None,
+        lambda ctx: end_surveillance(
+            db(),
+            ctx,
+            patient_id,
+            status=f.get("status"),
+            reason=f.get("reason"),
+            expected_version=_version(),
+        ),
+        _("Surveillance ended; open exams are cancelled."),
+    )
 
 
 @bp.post("/patients/<int:patient_id>/resume")
 def resume(patient_id: int):
     """Resume surveillance."""
-    return _act(patient_id, "status", None, lambda ctx: resume_surveillance(
-        db(), ctx, patient_id, reason=request.form.get("reason"), expected_version=_version()),
-        _("Surveillance resumed."))
+    return _act(
+        patient_id,
+        "status",
+        None,
+        lambda ctx: resume_surveillance(
+            db(), ctx, patient_id, reason=request.form.get("reason"), expected_version=_version()
+        ),
+        _("Surveillance resumed."),
+    )
 
 
 @bp.post("/patients/<int:patient_id>/mdt")
 def mdt(patient_id: int):
     """Clear the MDT flag with the decision."""
     f = request.form
-    return _act(patient_id, "mdt", None, lambda ctx: record_mdt_decision(
-        db(), ctx, patient_id, decision=f.get("decision"), note=f.get("note"),
-        expected_version=_version()), _("MDT decision recorded."))
+    return _act(
+        patient_id,
+        "mdt",
+        None,
+        lambda ctx: record_mdt_decision(
+            db(),
+            ctx,
+            patient_id,
+            decision=f.get("decision"),
+            note=f.get("note"),
+            expected_version=_version(),
+        ),
+        _("MDT decision recorded."),
+    )
 
 
 @bp.post("/patients/<int:patient_id>/notes")
 def note(patient_id: int):
     """Add a note."""
-    return _act(patient_id, "note", None, lambda ctx: add_note(
-        db(), ctx, patient_id, text=request.form.get("text")),
-        _("Note saved."))
+    return _act(
+        patient_id,
+        "note",
+        None,
+        lambda ctx: add_note(db(), ctx, patient_id, text=request.form.get("text")),
+        _("Note saved."),
+    )
 
 
 @bp.route("/patients/new", methods=["GET", "POST"])
@@ -261,13 +401,19 @@ def new():
         else:
             flash(_("Patient registered."), "info")
             return redirect(url_for("patients.show", patient_id=patient.id))
-    return render_template("patient_new.html", error=error, values=values,
-                           treatment_kinds=sorted(TREATMENT_KINDS)), 400 if error else 200
+    return render_template(
+        "patient_new.html", error=error, values=values, treatment_kinds=sorted(TREATMENT_KINDS)
+    ), 400 if error else 200
 
 
 def _register(values: dict):
     code = values.get("clinic") or (current_user.clinics[0].code if current_user.clinics else "")
     return register_patient(
-        db(), service_context(), clinic_code=code, national_id=values.get("national_id", ""),
-        name=values.get("name", ""), treatment_date=values.get("treatment_date") or None,
-        treatment_kind=values.get("treatment_kind") or None)
+        db(),
+        service_context(),
+        clinic_code=code,
+        national_id=values.get("national_id", ""),
+        name=values.get("name", ""),
+        treatment_date=values.get("treatment_date") or None,
+        treatment_kind=values.get("treatment_kind") or None,
+    )

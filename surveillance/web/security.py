@@ -13,10 +13,18 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-    "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
-))
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 
 def init_app(app: Flask) -> None:
@@ -46,8 +54,12 @@ def _csrf_error(error: CSRFError):
 
 
 def _http_error(error: HTTPException):
-    titles = {404: _("Not found"), 403: _("Not allowed"), 405: _("Not allowed"),
-              413: _("The file is too large")}
+    titles = {
+        404: _("Not found"),
+        403: _("Not allowed"),
+        405: _("Not allowed"),
+        413: _("The file is too large"),
+    }
     title = titles.get(error.code, error.name)
     return render_template("error.html", title=title, message=None), error.code
 
@@ -55,7 +67,7 @@ def _http_error(error: HTTPException):
 def _unexpected_error(error: Exception):
     incident = uuid.uuid4().hex[:10]
     log.exception("incident %s on %s %s", incident, request.method, request.path)
-    message = _("Something went wrong. Nothing was saved. Incident: %(incident)s",
-                incident=incident)
-    return render_template("error.html", title=_("Error"), message=message,
-                           incident=incident), 500
+    message = _(
+        "Something went wrong. Nothing was saved. Incident: %(incident)s", incident=incident
+    )
+    return render_template("error.html", title=_("Error"), message=message, incident=incident), 500

@@ -40,15 +40,29 @@ def _page(query: str):
     category = _choice("list", CATEGORIES + ("mdt_review", "booking_to_cancel"))
     exam = _choice("exam", EXAM_CODES)
     session = db()
-    result = worklist(session, ctx, clinic_ids, category=category if category in CATEGORIES else None,
-                      code=exam, page=page_number(), page_size=config().worklist.page_size)
+    result = worklist(
+        session,
+        ctx,
+        clinic_ids,
+        category=category if category in CATEGORIES else None,
+        code=exam,
+        page=page_number(),
+        page_size=config().worklist.page_size,
+    )
     return render_template(
-        "worklist.html", result=result, lists=LISTS, category=category, exam=exam,
-        query=query, today=ctx.today, clinic_ids=clinic_ids,
+        "worklist.html",
+        result=result,
+        lists=LISTS,
+        category=category,
+        exam=exam,
+        query=query,
+        today=ctx.today,
+        clinic_ids=clinic_ids,
         found=search_patients(session, ctx, clinic_ids, query) if query else None,
         mdt=_side_list(mdt_review, "mdt_review", category, session, ctx, clinic_ids),
-        cancels=_side_list(bookings_to_cancel, "booking_to_cancel", category, session, ctx,
-                           clinic_ids),
+        cancels=_side_list(
+            bookings_to_cancel, "booking_to_cancel", category, session, ctx, clinic_ids
+        ),
         exam_codes=EXAM_CODES,
         failed_digests=failed_digest_count() if current_user.is_admin else 0,
     )

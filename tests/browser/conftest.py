@@ -20,9 +20,15 @@ from surveillance.services import Actor, Context
 CHROMIUM = os.environ.get("SURVEILLANCE_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("SURVEILLANCE_REQUIRE_BROWSER") == "1"
 # Without the networking flags Chromium keeps trying to reach the closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 NURSE = (DEMO_ACCOUNTS[0][0], DEMO_PASSWORD)
 
 
@@ -57,9 +63,12 @@ def server(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("site")
     base = load_config(environ={})
-    config = replace(base, database=replace(base.database, url=f"sqlite:///{folder}/demo.db"),
-                     patients=replace(base.patients, accept_synthetic_ids=True),
-                     web=replace(base.web, secret_key="b" * 32, instance_dir=str(folder)))
+    config = replace(
+        base,
+        database=replace(base.database, url=f"sqlite:///{folder}/demo.db"),
+        patients=replace(base.patients, accept_synthetic_ids=True),
+        web=replace(base.web, secret_key="b" * 32, instance_dir=str(folder)),
+    )
     engine = make_engine(config.database.url)
     upgrade(engine)
     with make_sessionmaker(engine)() as session:
@@ -87,8 +96,9 @@ def browser(server):
 @pytest.fixture
 def page(browser, server):
     """A fresh browser context (no cookies) with Norwegian as the browser's language."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO",
-                                  base_url=server)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="nb-NO", base_url=server
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

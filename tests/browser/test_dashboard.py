@@ -61,8 +61,11 @@ def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
     page.goto("/?list=to_book")
     page.locator("table.worklist tbody tr a").first.click()
     page.wait_for_url(re.compile(r"/patients/\d+$"))
-    actions = page.locator("[data-testid^=exam-actions-]").filter(
-        has=page.locator("input[name=value]")).first  # the CEA of the next control
+    actions = (
+        page.locator("[data-testid^=exam-actions-]")
+        .filter(has=page.locator("input[name=value]"))
+        .first
+    )  # the CEA of the next control
     actions.locator("summary").click()
     booking = actions.locator("form[action$='/book']")
     booking.locator("input[name=time]").fill("09:15")
@@ -71,8 +74,11 @@ def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
     page.wait_for_load_state()
     assert page.locator(".timeline .tag.booked").count() >= 1
 
-    actions = page.locator("[data-testid^=exam-actions-]").filter(
-        has=page.locator("input[name=value]")).first
+    actions = (
+        page.locator("[data-testid^=exam-actions-]")
+        .filter(has=page.locator("input[name=value]"))
+        .first
+    )
     actions.locator("summary").click()
     result = actions.locator("form[action$='/result']")
     result.locator("input[name=value]").fill("7,5")

@@ -26,8 +26,10 @@ class Attachment:
 def _multipart(data: dict) -> tuple[bytes, str]:
     """The body and content type of a form with files, made in memory (the test client would
     leave a temporary file open for a large one)."""
-    files = {k: FileStorage(BytesIO(v.data), v.filename) if isinstance(v, Attachment) else v
-             for k, v in data.items()}
+    files = {
+        k: FileStorage(BytesIO(v.data), v.filename) if isinstance(v, Attachment) else v
+        for k, v in data.items()
+    }
     boundary, body = encode_multipart(MultiDict(files))
     return body, f"multipart/form-data; boundary={boundary}"
 
@@ -160,14 +162,20 @@ def visible_text(page) -> str:
 
 def check_security_headers(response) -> None:
     """The headers every response carries, whatever its status."""
-    policy = dict((d.strip().split(" ", 1) + [""])[:2] for d in
-                  response.headers.get("Content-Security-Policy", "").split(";") if d.strip())
+    policy = dict(
+        (d.strip().split(" ", 1) + [""])[:2]
+        for d in response.headers.get("Content-Security-Policy", "").split(";")
+        if d.strip()
+    )
     scripts = policy.get("script-src", policy.get("default-src"))
     assert scripts and "'unsafe-inline'" not in scripts and "'unsafe-eval'" not in scripts, policy
     assert policy.get("frame-ancestors") == "'none'", policy
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
-    assert response.headers.get("Referrer-Policy") in ("no-referrer", "same-origin",
-                                                       "strict-origin-when-cross-origin")
+    assert response.headers.get("Referrer-Policy") in (
+        "no-referrer",
+        "same-origin",
+        "strict-origin-when-cross-origin",
+    )
 
 
 def path_of(app, case, values: dict) -> str:

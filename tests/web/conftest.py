@@ -29,18 +29,25 @@ from .route_table import FAILING_PATH, PUBLIC, ROUTES, RouteCase, Setup
 CHEAP_SCRYPT = "scrypt:1024:8:1"
 # A session's last-seen time is the login's bookkeeping, not data a page may not change.
 # Nor are a calendar feed's cache validators, which serving the feed keeps up to date.
-VOLATILE = {("user_sessions", "last_seen_at"), ("calendar_feeds", "etag"),
-            ("calendar_feeds", "modified_at")}
+VOLATILE = {
+    ("user_sessions", "last_seen_at"),
+    ("calendar_feeds", "etag"),
+    ("calendar_feeds", "modified_at"),
+}
 
 
 # ---- the application --------------------------------------------------------------------
 
+
 def web_config(url: str, instance_dir: str, **web) -> Config:
     """The configuration of the tests: this database, synthetic IDs, a fixed secret key."""
     base = load_config(environ={})
-    return replace(base, database=replace(base.database, url=url),
-                   patients=replace(base.patients, accept_synthetic_ids=True),
-                   web=replace(base.web, secret_key="t" * 32, instance_dir=instance_dir, **web))
+    return replace(
+        base,
+        database=replace(base.database, url=url),
+        patients=replace(base.patients, accept_synthetic_ids=True),
+        web=replace(base.web, secret_key="t" * 32, instance_dir=instance_dir, **web),
+    )
 
 
 def build_app(config: Config) -> Flask:
@@ -71,8 +78,9 @@ def pytest_generate_tests(metafunc):
         "private_post_route": lambda case: case.method == "POST" and case.endpoint not in PUBLIC,
         "scoped_route": lambda case: case.scoped,
         # posts that change a record (a route without a row is kept, to fail with a message)
-        "audited_route": lambda case: case.method == "POST" and (
-            case.endpoint not in ROUTES or ROUTES[case.endpoint].event),
+        "audited_route": lambda case: (
+            case.method == "POST" and (case.endpoint not in ROUTES or ROUTES[case.endpoint].event)
+        ),
     }
     for name, keep in subsets.items():
         if name in metafunc.fixturenames:
@@ -84,15 +92,21 @@ def pytest_generate_tests(metafunc):
 def route_cases() -> tuple[RouteCase, ...]:
     """Every rule and method of the app (HEAD and OPTIONS are Flask's own)."""
     rules = sorted(collection_app().url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
-    return tuple(RouteCase(rule.endpoint, rule.rule, method, frozenset(rule.arguments))
-                 for rule in rules for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
+    return tuple(
+        RouteCase(rule.endpoint, rule.rule, method, frozenset(rule.arguments))
+        for rule in rules
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    )
 
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashes(monkeypatch):
     """Accounts made by the tests get a cheap scrypt: what is tested is who gets in, not the cost."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password, method=None: generate_password_hash(password, CHEAP_SCRYPT))
+    monkeypatch.setattr(
+        users,
+        "generate_password_hash",
+        lambda password, method=None: generate_password_hash(password, CHEAP_SCRYPT),
+    )
 
 
 @pytest.fixture
@@ -116,6 +130,7 @@ def app(make_app) -> Flask:
 
 
 # ---- the database as a test sees it -------------------------------------------------------
+
 
 class Db:
     """Fresh reads of what the app wrote, snapshots of every table, and the audit log."""
@@ -172,8 +187,13 @@ def db(session, engine) -> Db:
 def log_in(app):
     """Log a new browser in through the login form; returns the browser (or the refusal)."""
 
-    def log_in_(email: str, password: str = PASSWORD, *, address: str = "127.0.0.1",
-                expect_success: bool = True):
+    def log_in_(
+        email: str,
+        password: str = PASSWORD,
+        *,
+        address: str = "127.0.0.1",
+        expect_success: bool = True,
+    ):
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = address
         browser = Browser(client)
@@ -193,6 +213,7 @@ def anonymous(app) -> Browser:
 
 
 # ---- two clinics, their people and a patient each -----------------------------------------
+
 
 @dataclass
 class Side:
@@ -233,8 +254,14 @@ def create_user(session):
     """Make an account; returns its e-mail."""
 
     def create(email: str, role: str = "nurse", clinics: tuple[str, ...] = ("A",)) -> str:
-        add_user(session, Actor("setup@test"), email=email, password=PASSWORD, role=role,
-                 clinic_codes=list(clinics))
+        add_user(
+            session,
+            Actor("setup@test"),
+            email=email,
+            password=PASSWORD,
+            role=role,
+            clinic_codes=list(clinics),
+        )
         return email
 
     return create
@@ -257,12 +284,24 @@ def create_clinic(session):
 def make_patient(session, ctx_today):
     """Register a patient treated `treated_days_ago` (a plan with overdue and coming exams)."""
 
-    def make(clinic_code: str = "A", *, name: str = "Kari Nordmann", treated_days_ago: int = 170,
-             kind: str = "resection_with_ablation", national_id: str | None = None) -> Patient:
+    def make(
+        clinic_code: str = "A",
+        *,
+        name: str = "Kari Nordmann",
+        treated_days_ago: int = 170,
+        kind: str = "resection_with_ablation",
+        national_id: str | None = None,
+    ) -> Patient:
         day = ctx_today.today - timedelta(days=treated_days_ago)
-        return register_patient(session, ctx_today, clinic_code=clinic_code,
-                                national_id=national_id or synthetic_id(), name=name,
-                                treatment_date=day, treatment_kind=kind)
+        return register_patient(
+            session,
+            ctx_today,
+            clinic_code=clinic_code,
+            national_id=national_id or synthetic_id(),
+            name=name,
+            treatment_date=day,
+            treatment_kind=kind,
+        )
 
     return make
 
@@ -285,9 +324,15 @@ def exam_of(db):
     """The first exam of a patient with a code and state (the page's forms act on exams)."""
 
     def exam_of_(patient_id: int, code: str = "cea", state: str = "open") -> PlannedExam:
-        exams = db.scalars(sa.select(PlannedExam).where(
-            PlannedExam.patient_id == patient_id, PlannedExam.code == code,
-            PlannedExam.state == state).order_by(PlannedExam.due))
+        exams = db.scalars(
+            sa.select(PlannedExam)
+            .where(
+                PlannedExam.patient_id == patient_id,
+                PlannedExam.code == code,
+                PlannedExam.state == state,
+            )
+            .order_by(PlannedExam.due)
+        )
         assert exams, f"patient {patient_id} has no {state} {code} exam"
         return exams[0]
 

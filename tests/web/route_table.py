@@ -14,7 +14,12 @@ import sqlalchemy as sa
 from surveillance.db.models import LiverTreatment, Patient, PlannedExam, User
 from surveillance.feeds.store import NewFeed, create_clinic_feed
 from surveillance.services import (
-    Actor, Context, end_surveillance, record_booking, record_result, record_treatment,
+    Actor,
+    Context,
+    end_surveillance,
+    record_booking,
+    record_result,
+    record_treatment,
 )
 
 from .browsing import PASSWORD, Attachment
@@ -57,9 +62,15 @@ class Setup:
 
     def exam(self, code: str = "cea", state: str = "open") -> PlannedExam:
         self.forget()
-        return self.session.scalars(sa.select(PlannedExam).where(
-            PlannedExam.patient_id == self.patient_id, PlannedExam.code == code,
-            PlannedExam.state == state).order_by(PlannedExam.due)).first()
+        return self.session.scalars(
+            sa.select(PlannedExam)
+            .where(
+                PlannedExam.patient_id == self.patient_id,
+                PlannedExam.code == code,
+                PlannedExam.state == state,
+            )
+            .order_by(PlannedExam.due)
+        ).first()
 
     def treatment(self) -> LiverTreatment:
         return self.patient().treatments[0]
@@ -110,7 +121,8 @@ class RouteCase:
     def row(self) -> Route:
         assert self.endpoint in ROUTES, (
             f"route {self.endpoint} ({self.rule}) has no row in tests/web/route_table.py: "
-            "say who may use it and how to fill it in")
+            "say who may use it and how to fill it in"
+        )
         return ROUTES[self.endpoint]
 
     @property
@@ -119,6 +131,7 @@ class RouteCase:
 
 
 # ---- the states some actions need ---------------------------------------------------------
+
 
 def _patient(s: Setup, **form) -> Reach:
     return Reach({"patient_id": s.patient_id}, {"version": s.patient().version, **form})
@@ -146,23 +159,30 @@ def _ended(s: Setup) -> Reach:
 def _booking_to_cancel(s: Setup) -> Reach:
     exam_id = s.exam("cea").id
     record_booking(s.session, s.ctx, exam_id, date=s.today + timedelta(days=5))
-    record_treatment(s.session, s.ctx, s.patient_id, date=s.today - timedelta(days=1),
-                     kind="resection")
+    record_treatment(
+        s.session, s.ctx, s.patient_id, date=s.today - timedelta(days=1), kind="resection"
+    )
     s.forget()
     return _exam(s, s.session.get(PlannedExam, exam_id))
 
 
 def _csv(s: Setup) -> Attachment:
-    text = f"fødselsnummer;navn;behandlingsdato;behandling\n{s.new_national_id()};Per Post;" \
-           f"{s.day(-100)};reseksjon\n"
+    text = (
+        f"fødselsnummer;navn;behandlingsdato;behandling\n{s.new_national_id()};Per Post;"
+        f"{s.day(-100)};reseksjon\n"
+    )
     return Attachment("pasienter.csv", text.encode())
 
 
 ROUTES: dict[str, Route] = {
     "static": Route("public", lambda s: Reach({"filename": "app.css"}), get=200),
     "auth.login": Route(
-        "public", lambda s: Reach({}, {"email": s.nurse, "password": PASSWORD}),
-        get=200, post=(302,), event="login"),
+        "public",
+        lambda s: Reach({}, {"email": s.nurse, "password": PASSWORD}),
+        get=200,
+        post=(302,),
+        event="login",
+    ),
     "auth.logout": Route("login", post=(302,), event="logout"),
     "i18n.choose_language": Route("public", lambda s: Reach({}, {"lang": "en"}), post=(302,)),
     "worklist.today": Route("login", get=200),
@@ -170,44 +190,86 @@ ROUTES: dict[str, Route] = {
     "admin.retry_digests": Route("admin", post=(302,), event="digest.retry"),
     "worklist.search": Route("login", lambda s: Reach({}, {"q": "Pasient"}), post=(200,)),
     "patients.show": Route("login", lambda s: _patient(s), get=200),
-    "patients.reveal": Route("login", lambda s: _patient(s), post=(200,),
-                             event="patient.reveal_id"),
+    "patients.reveal": Route(
+        "login", lambda s: _patient(s), post=(200,), event="patient.reveal_id"
+    ),
     "patients.add_treatment": Route(
-        "login", lambda s: _patient(s, date=s.day(-10), kind="resection", note="R0"),
-        post=(302,), event="treatment.record"),
+        "login",
+        lambda s: _patient(s, date=s.day(-10), kind="resection", note="R0"),
+        post=(302,),
+        event="treatment.record",
+    ),
     "patients.fix_treatment": Route(
-        "login", lambda s: _treatment(s, date=s.day(-171), kind="resection"),
-        post=(302,), event="treatment.correct"),
-    "patients.remove_treatment": Route("login", lambda s: _treatment(s), post=(302,),
-                                       event="treatment.delete"),
+        "login",
+        lambda s: _treatment(s, date=s.day(-171), kind="resection"),
+        post=(302,),
+        event="treatment.correct",
+    ),
+    "patients.remove_treatment": Route(
+        "login", lambda s: _treatment(s), post=(302,), event="treatment.delete"
+    ),
     "patients.add_primary_control": Route(
-        "login", lambda s: _patient(s, date=s.day(-5), exams="colonoscopy"),
-        post=(302,), event="primary_control.record"),
+        "login",
+        lambda s: _patient(s, date=s.day(-5), exams="colonoscopy"),
+        post=(302,),
+        event="primary_control.record",
+    ),
     "patients.book": Route(
-        "login", lambda s: _exam(s, s.exam(), date=s.day(7), time="09:30", place="Røntgen 2"),
-        post=(302,), event="exam.book"),
+        "login",
+        lambda s: _exam(s, s.exam(), date=s.day(7), time="09:30", place="Røntgen 2"),
+        post=(302,),
+        event="exam.book",
+    ),
     "patients.result": Route(
-        "login", lambda s: _exam(s, s.exam(), done_date=s.day(0), value="2,1"),
-        post=(302,), event="exam.result"),
+        "login",
+        lambda s: _exam(s, s.exam(), done_date=s.day(0), value="2,1"),
+        post=(302,),
+        event="exam.result",
+    ),
     "patients.missed": Route(
-        "login", lambda s: _exam(s, s.exam(), reason="Syk", contact_attempt="Ringt 2 ganger"),
-        post=(302,), event="exam.missed"),
+        "login",
+        lambda s: _exam(s, s.exam(), reason="Syk", contact_attempt="Ringt 2 ganger"),
+        post=(302,),
+        event="exam.missed",
+    ),
     "patients.cancel": Route(
-        "login", lambda s: _exam(s, s.exam(), cancel_note="Ønsker ikke denne kontrollen"),
-        post=(302,), event="exam.cancel"),
-    "patients.booking_cancelled": Route("login", _booking_to_cancel, post=(302,),
-                                        event="exam.booking_cancelled"),
+        "login",
+        lambda s: _exam(s, s.exam(), cancel_note="Ønsker ikke denne kontrollen"),
+        post=(302,),
+        event="exam.cancel",
+    ),
+    "patients.booking_cancelled": Route(
+        "login", _booking_to_cancel, post=(302,), event="exam.booking_cancelled"
+    ),
     "patients.end": Route(
-        "login", lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø"),
-        post=(302,), event="patient.end"),
+        "login",
+        lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø"),
+        post=(302,),
+        event="patient.end",
+    ),
     "patients.resume": Route("login", _ended, post=(302,), event="patient.resume"),
     "patients.mdt": Route("login", _under_review, post=(302,), event="patient.mdt_decision"),
-    "patients.note": Route("login", lambda s: _patient(s, text="Ønsker time om morgenen"),
-                           post=(302,), event="patient.note"),
+    "patients.note": Route(
+        "login",
+        lambda s: _patient(s, text="Ønsker time om morgenen"),
+        post=(302,),
+        event="patient.note",
+    ),
     "patients.new": Route(
-        "login", lambda s: Reach({}, {"national_id": s.new_national_id(), "name": "Ola Nordmann",
-                                      "treatment_date": s.day(-30), "treatment_kind": "ablation"}),
-        get=200, post=(302,), event="patient.register"),
+        "login",
+        lambda s: Reach(
+            {},
+            {
+                "national_id": s.new_national_id(),
+                "name": "Ola Nordmann",
+                "treatment_date": s.day(-30),
+                "treatment_kind": "ablation",
+            },
+        ),
+        get=200,
+        post=(302,),
+        event="patient.register",
+    ),
     # The import is another person's work: access is checked here, the import there.
     "imports.upload": Route("login", get=200),
     "imports.check": Route("login", lambda s: Reach({}, {"file": _csv(s)}), post=(200, 400)),
@@ -215,19 +277,43 @@ ROUTES: dict[str, Route] = {
     "imports.discard": Route("login", lambda s: Reach({}, {"token": "x" * 32}), post=(302,)),
     "admin.users": Route("admin", get=200),
     "admin.add": Route(
-        "admin", lambda s: Reach({}, {"email": "ny.sykepleier@test", "role": "nurse",
-                                      "clinics": "A", "password": "et langt passord 123"}),
-        post=(302,), event="user.add"),
-    "admin.activate": Route("admin", lambda s: Reach({"user_id": s.user_id()}, {"active": "0"}),
-                            post=(302,), event="user.disable"),
-    "admin.clinics": Route("admin", lambda s: Reach({}, {"code": "C-1", "name": "Klinikk C"}),
-                           get=200, post=(302,), event="clinic.add"),
+        "admin",
+        lambda s: Reach(
+            {},
+            {
+                "email": "ny.sykepleier@test",
+                "role": "nurse",
+                "clinics": "A",
+                "password": "et langt passord 123",
+            },
+        ),
+        post=(302,),
+        event="user.add",
+    ),
+    "admin.activate": Route(
+        "admin",
+        lambda s: Reach({"user_id": s.user_id()}, {"active": "0"}),
+        post=(302,),
+        event="user.disable",
+    ),
+    "admin.clinics": Route(
+        "admin",
+        lambda s: Reach({}, {"code": "C-1", "name": "Klinikk C"}),
+        get=200,
+        post=(302,),
+        event="clinic.add",
+    ),
     "admin.audit": Route("admin", get=200),
     "feeds.feed": Route("public", lambda s: Reach({"token": s.clinic_feed().token}), get=200),
     "feeds.index": Route("login", get=200),
-    "feeds.create": Route("login", lambda s: Reach({}, {"owner": str(s.clinic_id), "label": "Min"}),
-                          post=(201,), event="feed.create"),
-    "feeds.revoke": Route("login", lambda s: Reach({"feed_id": s.clinic_feed().id}), post=(302,),
-                          event="feed.revoke"),
+    "feeds.create": Route(
+        "login",
+        lambda s: Reach({}, {"owner": str(s.clinic_id), "label": "Min"}),
+        post=(201,),
+        event="feed.create",
+    ),
+    "feeds.revoke": Route(
+        "login", lambda s: Reach({"feed_id": s.clinic_feed().id}), post=(302,), event="feed.revoke"
+    ),
     "_test.fail": Route("login", get=500),
 }

@@ -40,8 +40,9 @@ def test_every_route_with_every_role(app, any_route, role, browser_of, setup_for
     assert db.snapshot() == before
 
 
-def test_anonymous_post_without_token_is_refused_too(app, private_post_route, anonymous,
-                                                     setup_for, db):
+def test_anonymous_post_without_token_is_refused_too(
+    app, private_post_route, anonymous, setup_for, db
+):
     reach = private_post_route.row.reach(setup_for("a"))
     before = db.snapshot()
     answer = anonymous.post(path_of(app, private_post_route, reach.values), reach.form, token=False)
@@ -69,7 +70,8 @@ def test_another_clinics_data_is_not_found(app, scoped_route, role, browser_of, 
 
 @pytest.mark.parametrize("endpoint", ["patients.fix_treatment", "patients.remove_treatment"])
 def test_another_clinics_treatment_is_not_found_whatever_patient_the_form_names(
-        app, endpoint, browser_of, setup_for, db):
+    app, endpoint, browser_of, setup_for, db
+):
     theirs, ours = ROUTES[endpoint].reach(setup_for("b")), setup_for("a")
     form = {**theirs.form, "patient_id": ours.patient_id, "version": ours.patient().version}
     browser = browser_of("nurse")
@@ -107,4 +109,5 @@ def test_a_nurse_cannot_register_a_patient_in_another_clinic(world, log_in, db):
 def test_only_the_public_routes_need_no_login():
     """The list of routes without login is short and deliberate."""
     assert {"auth.login", "static", "i18n.choose_language", "feeds.feed"} == {
-        endpoint for endpoint, row in ROUTES.items() if row.access == "public"}
+        endpoint for endpoint, row in ROUTES.items() if row.access == "public"
+    }

@@ -14,9 +14,18 @@ from .browsing import flashes, visible_text
 
 def _failed_digest(session, clinic_id: int, day) -> None:
     with session.begin():
-        session.add(Digest(clinic_id=clinic_id, day=day, message_id=f"<t.{day}@test>",
-                           state="failed", attempts=1, counts={}, created_at=utcnow(),
-                           last_error="550 5.1.1 mailbox unavailable"))
+        session.add(
+            Digest(
+                clinic_id=clinic_id,
+                day=day,
+                message_id=f"<t.{day}@test>",
+                state="failed",
+                attempts=1,
+                counts={},
+                created_at=utcnow(),
+                last_error="550 5.1.1 mailbox unavailable",
+            )
+        )
 
 
 def test_an_admin_sees_a_failed_email_and_sends_it_again(world, log_in, session, db):
@@ -29,7 +38,8 @@ def test_an_admin_sees_a_failed_email_and_sends_it_again(world, log_in, session,
     assert "550 5.1.1 mailbox unavailable" in visible_text(page)
     answer = admin.submit(page, "/admin/digests/retry")
     assert flashes(admin.get(answer.location)) == [
-        "1 e-post sendes på nytt i løpet av noen minutter."]
+        "1 e-post sendes på nytt i løpet av noen minutter."
+    ]
     state = session.scalar(sa.select(Digest.state).where(Digest.day == today))
     assert state == "pending"  # the worker sends it on its next round
     assert db.events("digest.retry")

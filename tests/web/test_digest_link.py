@@ -12,8 +12,9 @@ def path_of(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def test_the_digest_link_opens_the_clinics_worklist(app, create_clinic, create_user, log_in,
-                                                    anonymous):
+def test_the_digest_link_opens_the_clinics_worklist(
+    app, create_clinic, create_user, log_in, anonymous
+):
     a, b = create_clinic("A"), create_clinic("B")
     nurse = log_in(create_user("nurse.a@test", clinics=("A", "B")))
     link = path_of(worklist_url(app.extensions["surveillance"].config.web.base_url, a))

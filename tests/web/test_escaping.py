@@ -51,15 +51,17 @@ def test_a_name_on_the_worklist_search_and_patient_page(nurse, marked):
 
 def test_a_name_on_the_mdt_list_and_the_bookings_to_cancel(nurse, marked, world, session, exam_of):
     patient_id, name = marked
-    record_result(session, world.ctx, exam_of(patient_id, "cea").id, done_date=world.today,
-                  value="50")
+    record_result(
+        session, world.ctx, exam_of(patient_id, "cea").id, done_date=world.today, value="50"
+    )
     assert as_text(nurse.get("/?list=mdt_review"), name)
     assert as_text(nurse.get("/"), name)
 
 
 def test_a_name_typed_into_the_new_patient_form(nurse, world, payload):
-    answer = nurse.submit(nurse.get("/patients/new"), "", national_id=synthetic_id(),
-                          name=f"Ola {payload}")
+    answer = nurse.submit(
+        nurse.get("/patients/new"), "", national_id=synthetic_id(), name=f"Ola {payload}"
+    )
     assert as_text(nurse.get(answer.location), f"Ola {payload}")
 
 
@@ -72,12 +74,18 @@ def test_every_free_text_of_the_patient_page(nurse, world, exam_of, payload):
     path = f"/patients/{pid}"
     texts = {
         "note": (f"/patients/{pid}/notes", {"text": f"notat {payload}"}),
-        "place": (f"/exams/{exam_of(pid, 'cea').id}/book",
-                  {"date": day(world, 7), "place": f"sted {payload}"}),
-        "missed": (f"/exams/{exam_of(pid, 'ct_tap').id}/missed",
-                   {"reason": f"grunn {payload}", "contact_attempt": f"ringt {payload}"}),
-        "treatment": (f"/patients/{pid}/treatments",
-                      {"date": day(world, -10), "kind": "pve", "note": f"beh {payload}"}),
+        "place": (
+            f"/exams/{exam_of(pid, 'cea').id}/book",
+            {"date": day(world, 7), "place": f"sted {payload}"},
+        ),
+        "missed": (
+            f"/exams/{exam_of(pid, 'ct_tap').id}/missed",
+            {"reason": f"grunn {payload}", "contact_attempt": f"ringt {payload}"},
+        ),
+        "treatment": (
+            f"/patients/{pid}/treatments",
+            {"date": day(world, -10), "kind": "pve", "note": f"beh {payload}"},
+        ),
     }
     for action, form in texts.values():
         assert nurse.submit(nurse.get(path), action, **form).status_code == 302, action
@@ -90,8 +98,12 @@ def test_every_free_text_of_the_patient_page(nurse, world, exam_of, payload):
 
 def test_a_refused_entry_shows_the_typed_text_as_text(nurse, world, exam_of, payload):
     action = f"/exams/{exam_of(world.a.patient_id, 'cea').id}/book"
-    answer = nurse.submit(nurse.get(f"/patients/{world.a.patient_id}"), action,
-                          date=f"2025-02-30{payload}", place=f"sted {payload}")
+    answer = nurse.submit(
+        nurse.get(f"/patients/{world.a.patient_id}"),
+        action,
+        date=f"2025-02-30{payload}",
+        place=f"sted {payload}",
+    )
     assert answer.status_code == 400 and errors(answer)
     assert as_text(answer, f"sted {payload}")
     assert payload not in answer.text

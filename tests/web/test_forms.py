@@ -36,8 +36,9 @@ def test_a_logged_out_browser_token_does_not_carry_over_to_the_next_login(world,
     nurse.post("/logout")
     nurse = log_in(world.a.nurse)
     before = db.snapshot()
-    answer = nurse.post(f"/patients/{world.a.patient_id}/notes", {"text": "x", "csrf_token": old_token},
-                        token=False)
+    answer = nurse.post(
+        f"/patients/{world.a.patient_id}/notes", {"text": "x", "csrf_token": old_token}, token=False
+    )
     assert answer.status_code == 400
     assert db.snapshot() == before
 
@@ -51,12 +52,16 @@ def test_a_get_changes_nothing(app, get_route, role, world, log_in, setup_for, d
     assert db.snapshot(audit=False) == before
 
 
-@pytest.mark.parametrize("query", [
-    "list=overdue&exam=cea",  # a list and an exam
-    "list=mdt_review", "list=booking_to_cancel",  # the lists beside the worklist
-    "page=2&list=to_book",  # a page beyond the last
-    "list=nonsense&exam=nonsense&page=-1",  # what no form sends
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "list=overdue&exam=cea",  # a list and an exam
+        "list=mdt_review",
+        "list=booking_to_cancel",  # the lists beside the worklist
+        "page=2&list=to_book",  # a page beyond the last
+        "list=nonsense&exam=nonsense&page=-1",  # what no form sends
+    ],
+)
 def test_the_worklists_filters_change_nothing(world, log_in, db, query):
     nurse = log_in(world.a.nurse)
     before = db.snapshot()
@@ -81,7 +86,9 @@ def test_every_form_that_posts_carries_the_token(app, get_route, world, log_in, 
 
 
 @pytest.mark.parametrize("state", ["patients.mdt", "patients.resume", "patients.booking_cancelled"])
-def test_the_forms_of_a_patient_page_in_every_state_carry_the_token(state, world, log_in, setup_for):
+def test_the_forms_of_a_patient_page_in_every_state_carry_the_token(
+    state, world, log_in, setup_for
+):
     ROUTES[state].reach(setup_for("a"))  # under MDT review, ended, or a booking to cancel
     page = log_in(world.a.nurse).get(f"/patients/{world.a.patient_id}")
     posts = [f for f in page_forms(page.text) if f.method == "post"]

@@ -36,9 +36,14 @@ def without_values(page) -> str:
 def stays_on_this_site(answer) -> bool:
     """A redirect to a path of this site, which no browser reads as another host."""
     where = urlsplit(answer.location)
-    return (answer.status_code == 302 and not where.scheme and not where.netloc
-            and answer.location.startswith("/") and not answer.location.startswith("//")
-            and "\\" not in answer.location)
+    return (
+        answer.status_code == 302
+        and not where.scheme
+        and not where.netloc
+        and answer.location.startswith("/")
+        and not answer.location.startswith("//")
+        and "\\" not in answer.location
+    )
 
 
 def login_form(app):
@@ -101,7 +106,8 @@ def test_a_lock_of_one_minute_says_minute(make_app, world):
     log_in = login_form(make_app(max_failures_per_account=1, lockout_minutes=1))
     log_in(world.a.nurse, "not the password at all")
     assert flashes(log_in(world.a.nurse, PASSWORD)) == [
-        "For mange mislykkede forsøk. Prøv igjen om 1 minutt."]
+        "For mange mislykkede forsøk. Prøv igjen om 1 minutt."
+    ]
 
 
 def test_a_lock_ends_after_its_minutes(make_app, world, db):
@@ -167,15 +173,20 @@ def test_an_administrator_disabling_a_nurse_logs_the_nurse_out(world, log_in, db
 
     nurse, admin = log_in(world.a.nurse), log_in(world.a.admin)
     user_id = db.scalars(sa.select(User.id).where(User.email == world.a.nurse))[0]
-    assert admin.submit(admin.get("/admin/users"), f"/admin/users/{user_id}/active").status_code == 302
+    assert (
+        admin.submit(admin.get("/admin/users"), f"/admin/users/{user_id}/active").status_code == 302
+    )
     assert goes_to_login(nurse.get("/"))
     assert db.get(User, user_id).active is False
 
 
-@pytest.mark.parametrize("idle, still_in", [
-    (timedelta(minutes=29), True),  # within web.idle_timeout_minutes (30)
-    (timedelta(minutes=31), False),  # past it
-])
+@pytest.mark.parametrize(
+    "idle, still_in",
+    [
+        (timedelta(minutes=29), True),  # within web.idle_timeout_minutes (30)
+        (timedelta(minutes=31), False),  # past it
+    ],
+)
 def test_the_idle_timeout(world, log_in, db, idle, still_in):
     nurse = log_in(world.a.nurse)
     travel(db, UserSession, last_seen_at=idle)
@@ -190,10 +201,13 @@ def test_the_idle_time_counts_from_the_last_page(world, log_in, db):
     assert utcnow() - seen < timedelta(minutes=1)
 
 
-@pytest.mark.parametrize("age, still_in", [
-    (timedelta(hours=11, minutes=59), True),  # within web.absolute_timeout_hours (12)
-    (timedelta(hours=12, minutes=1), False),  # past it, however busy the nurse
-])
+@pytest.mark.parametrize(
+    "age, still_in",
+    [
+        (timedelta(hours=11, minutes=59), True),  # within web.absolute_timeout_hours (12)
+        (timedelta(hours=12, minutes=1), False),  # past it, however busy the nurse
+    ],
+)
 def test_the_absolute_timeout(world, log_in, db, age, still_in):
     nurse = log_in(world.a.nurse)
     travel(db, UserSession, created_at=age, last_seen_at=timedelta(0))
@@ -208,12 +222,15 @@ def test_an_ended_session_stays_ended(world, log_in, db):
     assert not logged_in(nurse)
 
 
-@pytest.mark.parametrize("target", [
-    "//evil.example/",  # another site, scheme-relative
-    "https://evil.example/",  # another site
-    "/\\evil.example/",  # a backslash browsers read as a slash
-    "javascript:alert(1)",  # a script
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/",  # another site, scheme-relative
+        "https://evil.example/",  # another site
+        "/\\evil.example/",  # a backslash browsers read as a slash
+        "javascript:alert(1)",  # a script
+    ],
+)
 def test_login_never_redirects_to_another_site(app, world, target):
     browser = Browser(app.test_client())
     page = browser.get("/login", query_string={"next": target})
@@ -224,8 +241,10 @@ def test_login_never_redirects_to_another_site(app, world, target):
 def test_login_goes_back_to_the_page_asked_for(app, world, anonymous):
     answer = anonymous.get(f"/patients/{world.a.patient_id}")
     page = anonymous.get(answer.location)
-    assert anonymous.submit(page, "", email=world.a.nurse, password=PASSWORD).location == \
-        f"/patients/{world.a.patient_id}"
+    assert (
+        anonymous.submit(page, "", email=world.a.nurse, password=PASSWORD).location
+        == f"/patients/{world.a.patient_id}"
+    )
 
 
 def test_the_login_page_speaks_norwegian_first(anonymous):
@@ -233,13 +252,16 @@ def test_the_login_page_speaks_norwegian_first(anonymous):
     assert '<html lang="nb"' in page.text
 
 
-@pytest.mark.parametrize("accept, lang", [
-    ("no", "nb"),  # Norwegian in general
-    ("nn", "nb"),  # nynorsk: bokmål is closer than English
-    ("nb-NO,nb;q=0.9", "nb"),
-    ("en-GB,en;q=0.8", "en"),
-    ("de-DE", "nb"),  # no catalogue: the default
-])
+@pytest.mark.parametrize(
+    "accept, lang",
+    [
+        ("no", "nb"),  # Norwegian in general
+        ("nn", "nb"),  # nynorsk: bokmål is closer than English
+        ("nb-NO,nb;q=0.9", "nb"),
+        ("en-GB,en;q=0.8", "en"),
+        ("de-DE", "nb"),  # no catalogue: the default
+    ],
+)
 def test_the_browsers_language_is_followed(world, log_in, accept, lang):
     nurse = log_in(world.a.nurse)
     page = nurse.get("/", headers={"Accept-Language": accept})

@@ -37,27 +37,39 @@ def shown(d: str) -> str:
 
 
 def open_exams(db, patient_id: int) -> list[PlannedExam]:
-    return db.scalars(sa.select(PlannedExam).where(
-        PlannedExam.patient_id == patient_id, PlannedExam.state.in_(["open", "booked"])))
+    return db.scalars(
+        sa.select(PlannedExam).where(
+            PlannedExam.patient_id == patient_id, PlannedExam.state.in_(["open", "booked"])
+        )
+    )
 
 
 def test_book_an_exam(nurse, patient_page, world, exam_of, db):
     exam = exam_of(world.a.patient_id, "cea")
-    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/book", date=day(world, 7),
-                          time="09:30", place="Røntgen 2")
+    answer = nurse.submit(
+        patient_page(),
+        f"/exams/{exam.id}/book",
+        date=day(world, 7),
+        time="09:30",
+        place="Røntgen 2",
+    )
     assert answer.status_code == 302
     page = nurse.get(answer.location)
     assert flashes(page)
     assert all(text in visible_text(page) for text in (shown(day(world, 7)), "09:30", "Røntgen 2"))
     booked = db.get(PlannedExam, exam.id)
-    assert (booked.state, booked.booked_date.isoformat(), booked.booked_place) == \
-        ("booked", day(world, 7), "Røntgen 2")
+    assert (booked.state, booked.booked_date.isoformat(), booked.booked_place) == (
+        "booked",
+        day(world, 7),
+        "Røntgen 2",
+    )
 
 
 def test_a_high_cea_puts_the_patient_on_the_mdt_list(nurse, patient_page, world, exam_of, db):
     exam = exam_of(world.a.patient_id, "cea")
-    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0),
-                          value="12,5")
+    answer = nurse.submit(
+        patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0), value="12,5"
+    )
     assert answer.status_code == 302
     assert db.get(PlannedExam, exam.id).result_value == 12.5
     assert db.get(Patient, world.a.patient_id).mdt_review
@@ -70,29 +82,46 @@ def test_a_high_cea_puts_the_patient_on_the_mdt_list(nurse, patient_page, world,
 
 def test_a_normal_ct_is_recorded_without_mdt_review(nurse, patient_page, world, exam_of, db):
     exam = exam_of(world.a.patient_id, "ct_tap")
-    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0),
-                          result="normal")
+    answer = nurse.submit(
+        patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0), result="normal"
+    )
     assert answer.status_code == 302
-    assert (db.get(PlannedExam, exam.id).state, db.get(PlannedExam, exam.id).result) == ("done", "normal")
+    assert (db.get(PlannedExam, exam.id).state, db.get(PlannedExam, exam.id).result) == (
+        "done",
+        "normal",
+    )
     assert not db.get(Patient, world.a.patient_id).mdt_review
 
 
-def test_mark_an_exam_missed_with_a_reason_and_contact_attempt(nurse, patient_page, world,
-                                                               exam_of, db):
+def test_mark_an_exam_missed_with_a_reason_and_contact_attempt(
+    nurse, patient_page, world, exam_of, db
+):
     exam = exam_of(world.a.patient_id, "cea")
-    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/missed", reason="Syk, ringer selv",
-                          contact_attempt="Ringt to ganger 12.03.")
+    answer = nurse.submit(
+        patient_page(),
+        f"/exams/{exam.id}/missed",
+        reason="Syk, ringer selv",
+        contact_attempt="Ringt to ganger 12.03.",
+    )
     assert answer.status_code == 302
     missed = db.get(PlannedExam, exam.id)
-    assert (missed.state, missed.missed_reason, missed.contact_attempt) == \
-        ("missed", "Syk, ringer selv", "Ringt to ganger 12.03.")
+    assert (missed.state, missed.missed_reason, missed.contact_attempt) == (
+        "missed",
+        "Syk, ringer selv",
+        "Ringt to ganger 12.03.",
+    )
     page = visible_text(patient_page())
     assert "Syk, ringer selv" in page and "Ringt to ganger 12.03." in page
 
 
 def test_a_new_treatment_says_how_the_plan_changed(nurse, patient_page, world, db):
-    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/treatments",
-                          date=day(world, -10), kind="resection", note="R0")
+    answer = nurse.submit(
+        patient_page(),
+        f"/patients/{world.a.patient_id}/treatments",
+        date=day(world, -10),
+        kind="resection",
+        note="R0",
+    )
     assert answer.status_code == 302
     treatment = db.scalars(sa.select(LiverTreatment).where(LiverTreatment.note == "R0"))[0]
     exams = db.scalars(sa.select(PlannedExam).where(PlannedExam.patient_id == world.a.patient_id))
@@ -100,8 +129,9 @@ def test_a_new_treatment_says_how_the_plan_changed(nurse, patient_page, world, d
     cancelled = sum(e.cancel_reason == "superseded" for e in exams)
     assert created and cancelled
     (message,) = flashes(nurse.get(answer.location))
-    assert message.startswith(f"Lagret. Planen er endret: {created} undersøkelser planlagt, "
-                              f"{cancelled} undersøkelse")
+    assert message.startswith(
+        f"Lagret. Planen er endret: {created} undersøkelser planlagt, {cancelled} undersøkelse"
+    )
 
 
 def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world, exam_of):
@@ -110,16 +140,20 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
     refused = nurse.post(f"/exams/{exam.id}/book", {"date": day(world, 7)})
     assert refused.status_code == 400
     assert errors(refused) == [f"Undersøkelse: “{exam.id}” er Utført og kan ikke bestilles"]
-    refused = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/end", status="gone",
-                           reason="Borte")
-    assert errors(refused) == ["Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
-                               "videre kreftbehandling, Transplantert"]
+    refused = nurse.submit(
+        patient_page(), f"/patients/{world.a.patient_id}/end", status="gone", reason="Borte"
+    )
+    assert errors(refused) == [
+        "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
+        "videre kreftbehandling, Transplantert"
+    ]
 
 
 def test_end_and_resume_surveillance(nurse, patient_page, world, db):
     pid = world.a.patient_id
-    answer = nurse.submit(patient_page(), f"/patients/{pid}/end", status="moved",
-                          reason="Flyttet til Tromsø")
+    answer = nurse.submit(
+        patient_page(), f"/patients/{pid}/end", status="moved", reason="Flyttet til Tromsø"
+    )
     assert answer.status_code == 302
     assert db.get(Patient, pid).status == "moved" and not open_exams(db, pid)
     page = patient_page()
@@ -131,8 +165,9 @@ def test_end_and_resume_surveillance(nurse, patient_page, world, db):
 
 def test_an_mdt_decision_clears_the_flag(nurse, patient_page, world, setup_for, db):
     ROUTES["patients.mdt"].reach(setup_for("a"))  # a high CEA: the patient awaits the MDT
-    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/mdt",
-                          note="MDT 12.3.: ingen residiv")
+    answer = nurse.submit(
+        patient_page(), f"/patients/{world.a.patient_id}/mdt", note="MDT 12.3.: ingen residiv"
+    )
     assert answer.status_code == 302
     assert not db.get(Patient, world.a.patient_id).mdt_review
     assert "Pasient A" not in visible_text(nurse.get("/?list=mdt_review"))
@@ -140,8 +175,9 @@ def test_an_mdt_decision_clears_the_flag(nurse, patient_page, world, setup_for, 
 
 
 def test_add_a_note(nurse, patient_page, world, db):
-    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/notes",
-                          text="Ønsker time om morgenen")
+    answer = nurse.submit(
+        patient_page(), f"/patients/{world.a.patient_id}/notes", text="Ønsker time om morgenen"
+    )
     assert answer.status_code == 302
     page = visible_text(patient_page())
     assert "Ønsker time om morgenen" in page and world.a.nurse in page
@@ -149,8 +185,12 @@ def test_add_a_note(nurse, patient_page, world, db):
 
 
 def test_register_a_primary_tumour_control(nurse, patient_page, world, db):
-    answer = nurse.submit(patient_page(), f"/patients/{world.a.patient_id}/primary-controls",
-                          date=day(world, -5), exams=["colonoscopy", "mri_pelvis"])
+    answer = nurse.submit(
+        patient_page(),
+        f"/patients/{world.a.patient_id}/primary-controls",
+        date=day(world, -5),
+        exams=["colonoscopy", "mri_pelvis"],
+    )
     assert answer.status_code == 302
     (control,) = db.scalars(sa.select(PrimaryControl))
     assert control.exam_codes == {"colonoscopy", "mri_pelvis"}
@@ -159,8 +199,9 @@ def test_register_a_primary_tumour_control(nurse, patient_page, world, db):
 
 def test_correct_and_delete_a_treatment(nurse, patient_page, world, db):
     (treatment,) = db.get(Patient, world.a.patient_id).treatments
-    answer = nurse.submit(patient_page(), f"/treatments/{treatment.id}/correct",
-                          date=day(world, -175))
+    answer = nurse.submit(
+        patient_page(), f"/treatments/{treatment.id}/correct", date=day(world, -175)
+    )
     assert answer.status_code == 302
     assert db.get(LiverTreatment, treatment.id).date.isoformat() == day(world, -175)
     answer = nurse.submit(patient_page(), f"/treatments/{treatment.id}/delete")
@@ -180,8 +221,14 @@ def test_confirm_a_booking_is_cancelled(nurse, patient_page, world, setup_for, d
 
 def test_register_a_new_patient(nurse, world, db):
     number = synthetic_id()
-    answer = nurse.submit(nurse.get("/patients/new"), "", national_id=number, name="Åse Øvrebø",
-                          treatment_date=day(world, -30), treatment_kind="ablation")
+    answer = nurse.submit(
+        nurse.get("/patients/new"),
+        "",
+        national_id=number,
+        name="Åse Øvrebø",
+        treatment_date=day(world, -30),
+        treatment_kind="ablation",
+    )
     assert answer.status_code == 302
     patient = db.scalars(sa.select(Patient).where(Patient.national_id == number))[0]
     assert answer.location == f"/patients/{patient.id}"
@@ -190,6 +237,7 @@ def test_register_a_new_patient(nurse, world, db):
 
 
 # ---- a bad entry: shown again with the error and everything typed, nothing saved ----------
+
 
 def _exam_form(kind: str, code: str = "cea"):
     return lambda w, exam_of: f"/exams/{exam_of(w.a.patient_id, code).id}/{kind}"
@@ -201,29 +249,54 @@ def _patient_form(kind: str):
 
 BAD_ENTRIES = {
     # what proves the row: form, what the nurse typed, the field in error
-    "book on 30 February": (_exam_form("book"),
-                            {"date": "2025-02-30", "time": "10:15", "place": "Røntgen 2"}, "date"),
-    "result on 30 February": (_exam_form("result"),
-                              {"done_date": "2025-02-30", "value": "3,4"}, "done_date"),
-    "CEA that is no number": (_exam_form("result"),
-                              {"done_date": "today", "value": "mye"}, "value"),
-    "CT result in the future": (_exam_form("result", "ct_tap"),
-                                {"done_date": "2099-01-01", "result": "suspicious"}, "done_date"),
-    "missed without a reason": (_exam_form("missed"),
-                                {"reason": "", "contact_attempt": "Ringt 12.03."}, "reason"),
-    "treatment on 30 February": (_patient_form("treatments"),
-                                 {"date": "2025-02-30", "kind": "ablation", "note": "R1"}, "date"),
-    "end with no such status": (_patient_form("end"),
-                                {"status": "gone", "reason": "Flyttet til Tromsø"}, "status"),
-    "control on 30 February": (_patient_form("primary-controls"),
-                               {"date": "2025-02-30", "exams": ["colonoscopy", "mri_pelvis"]}, "date"),
+    "book on 30 February": (
+        _exam_form("book"),
+        {"date": "2025-02-30", "time": "10:15", "place": "Røntgen 2"},
+        "date",
+    ),
+    "result on 30 February": (
+        _exam_form("result"),
+        {"done_date": "2025-02-30", "value": "3,4"},
+        "done_date",
+    ),
+    "CEA that is no number": (
+        _exam_form("result"),
+        {"done_date": "today", "value": "mye"},
+        "value",
+    ),
+    "CT result in the future": (
+        _exam_form("result", "ct_tap"),
+        {"done_date": "2099-01-01", "result": "suspicious"},
+        "done_date",
+    ),
+    "missed without a reason": (
+        _exam_form("missed"),
+        {"reason": "", "contact_attempt": "Ringt 12.03."},
+        "reason",
+    ),
+    "treatment on 30 February": (
+        _patient_form("treatments"),
+        {"date": "2025-02-30", "kind": "ablation", "note": "R1"},
+        "date",
+    ),
+    "end with no such status": (
+        _patient_form("end"),
+        {"status": "gone", "reason": "Flyttet til Tromsø"},
+        "status",
+    ),
+    "control on 30 February": (
+        _patient_form("primary-controls"),
+        {"date": "2025-02-30", "exams": ["colonoscopy", "mri_pelvis"]},
+        "date",
+    ),
     "note that is too long": (_patient_form("notes"), {"text": "Lang notat. " * 500}, "text"),
 }
 
 
 @pytest.mark.parametrize("form, typed, field", BAD_ENTRIES.values(), ids=BAD_ENTRIES.keys())
-def test_a_bad_entry_is_shown_again_as_typed(app, nurse, patient_page, world, exam_of, db,
-                                             form, typed, field):
+def test_a_bad_entry_is_shown_again_as_typed(
+    app, nurse, patient_page, world, exam_of, db, form, typed, field
+):
     action = form(world, exam_of)
     typed = {k: day(world, 0) if v == "today" else v for k, v in typed.items()}
     before = db.snapshot(audit=False)
@@ -249,8 +322,12 @@ def shown_field(app, field: str) -> str:
 
 
 def test_a_bad_new_patient_is_shown_again_as_typed(app, nurse, world, db):
-    typed = {"national_id": "12345678901", "name": "Åse Øvrebø",
-             "treatment_date": day(world, -30), "treatment_kind": "ablation"}
+    typed = {
+        "national_id": "12345678901",
+        "name": "Åse Øvrebø",
+        "treatment_date": day(world, -30),
+        "treatment_kind": "ablation",
+    }
     before = db.snapshot(audit=False)
     answer = nurse.submit(nurse.get("/patients/new"), "", **typed)
     assert answer.status_code == 400

@@ -13,8 +13,11 @@ from .browsing import Attachment, check_security_headers, path_of, visible_text
 from .route_table import FAILING_PATH
 
 # Tags and attributes the Content-Security-Policy would block: a page must not need them.
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<[a-z][^>]*\son[a-z]+\s*=|<[a-z][^>]*\sstyle\s*="
-                    r"|javascript:", re.I)
+INLINE = re.compile(
+    r"<script(?![^>]*\bsrc=)[^>]*>|<[a-z][^>]*\son[a-z]+\s*=|<[a-z][^>]*\sstyle\s*="
+    r"|javascript:",
+    re.I,
+)
 
 
 @pytest.fixture
@@ -29,12 +32,15 @@ def test_pages_need_no_inline_script_or_style(app, get_route, admin, setup_for):
         assert not INLINE.findall(page.text)
 
 
-@pytest.mark.parametrize("request_, status", [
-    (("GET", "/no-such-page"), 404),  # not found
-    (("GET", "/logout"), 405),  # a method the route does not take
-    (("POST", "/patients/1/notes"), 400),  # no CSRF token
-    (("GET", FAILING_PATH), 500),  # an error
-])
+@pytest.mark.parametrize(
+    "request_, status",
+    [
+        (("GET", "/no-such-page"), 404),  # not found
+        (("GET", "/logout"), 405),  # a method the route does not take
+        (("POST", "/patients/1/notes"), 400),  # no CSRF token
+        (("GET", FAILING_PATH), 500),  # an error
+    ],
+)
 def test_error_pages_carry_the_headers_too(admin, request_, status):
     method, path = request_
     answer = admin.client.open(path, method=method)
@@ -48,13 +54,16 @@ def test_a_redirect_and_a_static_file_carry_the_headers(anonymous):
     check_security_headers(anonymous.get("/static/app.css"))
 
 
-@pytest.mark.parametrize("path", [
-    "/",  # the worklist: names and exams
-    "/?list=mdt_review",
-    "/patients/{patient_id}",  # the patient page
-    "/admin/audit?patient=P-0001",  # who has seen a patient
-    "/admin/users",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",  # the worklist: names and exams
+        "/?list=mdt_review",
+        "/patients/{patient_id}",  # the patient page
+        "/admin/audit?patient=P-0001",  # who has seen a patient
+        "/admin/users",
+    ],
+)
 def test_pages_with_patient_data_are_not_kept_by_browsers_or_proxies(world, admin, path):
     page = admin.get(path.format(patient_id=world.a.patient_id))
     assert page.status_code == 200
@@ -97,19 +106,21 @@ def test_an_error_shows_a_plain_page_with_an_incident_id(admin, caplog):
     assert admin.get(FAILING_PATH).text != answer.text  # one id per incident
 
 
-
-@pytest.mark.parametrize("method, path, status", [
-    # numbers beyond the database's integers: nothing by that number, not an incident
-    ("GET", "/patients/99999999999", 404),
-    ("GET", "/patients/99999999999999999999", 404),
-    ("POST", "/exams/99999999999999999999/book", 404),
-    ("POST", "/treatments/99999999999/correct", 404),
-    ("GET", "/?page=100000000000000000000", 200),
-    ("GET", "/admin/audit?page=100000000000000000000", 200),
-    ("GET", "/admin/audit?patient=P-99999999999999999999", 200),
-    ("GET", "/?q=P-99999999999999999999", 200),
-    ("GET", "/?clinic=99999999999999999999", 404),
-])
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        # numbers beyond the database's integers: nothing by that number, not an incident
+        ("GET", "/patients/99999999999", 404),
+        ("GET", "/patients/99999999999999999999", 404),
+        ("POST", "/exams/99999999999999999999/book", 404),
+        ("POST", "/treatments/99999999999/correct", 404),
+        ("GET", "/?page=100000000000000000000", 200),
+        ("GET", "/admin/audit?page=100000000000000000000", 200),
+        ("GET", "/admin/audit?patient=P-99999999999999999999", 200),
+        ("GET", "/?q=P-99999999999999999999", 200),
+        ("GET", "/?clinic=99999999999999999999", 404),
+    ],
+)
 def test_numbers_too_large_for_the_database_are_no_error(admin, method, path, status):
     answer = admin.send(method, path, {"date": "2026-01-01"})
     assert answer.status_code == status

@@ -30,8 +30,9 @@ def counts(page) -> dict[str, int]:
 def test_overdue_comes_first(nurse):
     page = nurse.get("/")
     assert rows(page)[0] == "overdue"
-    assert rows(page) == sorted(rows(page), key=["overdue", "results_missing", "to_book",
-                                                 "booked"].index)
+    assert rows(page) == sorted(
+        rows(page), key=["overdue", "results_missing", "to_book", "booked"].index
+    )
 
 
 def test_the_counts_match_the_lists(nurse):
@@ -58,14 +59,18 @@ def test_search_by_name_reference_or_national_id(nurse, world, db, query):
 
 
 def test_the_mdt_list_shows_its_first_rows_under_all_lists_and_pages_alone(
-        nurse, world, session, make_patient):
+    nurse, world, session, make_patient
+):
     # 12 patients waiting for the MDT, more than the 10 rows shown beside the worklist.
     for n in range(11):
         make_patient("A", name=f"MDT {n:02d}")
     with session.begin():
         session.execute(sa.update(Patient).values(mdt_review=True))
-    flagged = session.scalar(sa.select(sa.func.count()).select_from(Patient).where(
-        Patient.mdt_review, Patient.clinic_id == world.a.clinic_id))
+    flagged = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Patient)
+        .where(Patient.mdt_review, Patient.clinic_id == world.a.clinic_id)
+    )
     everything = nurse.get("/")
     mdt_section = everything.text.split('id="mdt-list"')[1].split("</section>")[0]
     assert "/?list=mdt_review" in mdt_section  # "show all"
