@@ -13,7 +13,8 @@ import psycopg
 import sqlalchemy as sa
 
 from surveillance.clock import utcnow
-from surveillance.db import make_engine, upgrade
+from surveillance.db import make_engine
+from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic
 
 from _synthetic import CLINIC

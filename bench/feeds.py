@@ -23,7 +23,8 @@ import sqlalchemy as sa
 
 from surveillance.clock import clinic_today
 from surveillance.config import Config
-from surveillance.db import make_engine, make_sessionmaker, upgrade, writing
+from surveillance.db import make_engine, make_sessionmaker, writing
+from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic, PlannedExam
 from surveillance.feeds.events import group_controls, is_shown
 from surveillance.feeds.render import EventCache, feed_text

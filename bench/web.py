@@ -126,7 +126,7 @@ def _floor_page():
     from surveillance.db.models import OPEN_EXAM
     from surveillance.services.review import CancelRow, PatientRow
     from surveillance.services.worklist import CATEGORIES, LISTS, WorklistItem, WorklistPage
-    from surveillance.web.database import config, db, service_context
+    from surveillance.web.per_request import config, db, service_context
     from surveillance.web.worklist import EXAM_CODES, SIDE_LIST_PREVIEW
 
     ctx = service_context()

@@ -21,7 +21,7 @@ from .services import (
     record_treatment,
 )
 from .services.bulk import NewPatient, load_patients
-from .services.unit import transaction
+from .services.transactions import transaction
 from .users import add_user
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")

@@ -15,7 +15,7 @@ from .config import WebConfig
 from .db.models import LoginThrottle, User, UserSession
 from .errors import ServiceError
 from .services.audit import Actor, record_event
-from .services.unit import transaction
+from .services.transactions import transaction
 from .users import password_matches
 
 # Checked when the account does not exist, so both answers take as long.

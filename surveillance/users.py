@@ -10,7 +10,7 @@ from .db.models import ROLES, User
 from .services.audit import Actor, record_event
 from .errors import InputError
 from .services.patients import clinic_by_code
-from .services.unit import transaction
+from .services.transactions import transaction
 from .services.validate import parse_choice
 
 MIN_PASSWORD_LENGTH = 12

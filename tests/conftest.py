@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from surveillance.db import make_engine, make_sessionmaker, upgrade
+from surveillance.db import make_engine, make_sessionmaker
+from surveillance.db.migrate import upgrade
 from surveillance.db.models import Base, Clinic
 from surveillance.identity import make_synthetic_id
 from surveillance.services import Actor, Context, record_treatment, register_patient

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+import click
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from surveillance.cli import main
+from surveillance.cli import COMMANDS, main
+from surveillance.cli.base import Command, Group
 from surveillance.db import make_engine
 from surveillance.db.models import AuditEvent, Clinic, Patient, User
 from surveillance.services.worklist import CATEGORIES, LISTS
@@ -311,3 +313,27 @@ def test_the_main_flow_on_postgresql(fresh_database, use_database):
         ("patient.view",)
     ]
     assert query(url, sa.select(Clinic.code).order_by(Clinic.code)) == [("C",), ("DEMO",)]
+
+
+# -- the command package ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_listing_says_what_each_command_says_of_itself(name):
+    """`surveillance --help` lists commands without importing them: their help must agree."""
+    command = main.get_command(click.Context(main), name)
+    assert command is not None and command.name == name
+    assert COMMANDS[name][1] == command.get_short_help_str()
+
+
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"preview"}))  # preview reads no database
+def test_every_command_refuses_in_one_line(name):
+    """A command made without the base's classes would print a traceback for a refusal."""
+    command = main.get_command(click.Context(main), name)
+    assert isinstance(command, Command | Group)
+
+
+def test_help_lists_every_command():
+    listed = ok("--help")
+    for name in COMMANDS:
+        assert re.search(rf"^  {name}\s", listed, re.MULTILINE), name

@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from surveillance.db import downgrade, make_engine, make_sessionmaker, upgrade, writing
+from surveillance.db import make_engine, make_sessionmaker, writing
+from surveillance.db.migrate import downgrade, upgrade
 from surveillance.db.migrate import alembic_config, migrations_dir
 from surveillance.db.models import Base, Clinic, User
 

@@ -12,7 +12,7 @@ import pytest
 
 from surveillance.config import Config, ConfigError, RemindersConfig, load_config
 from surveillance.errors import InputError
-from surveillance.reminders.cli import readable
+from surveillance.cli.reminders import readable
 from surveillance.reminders.digest import (
     DigestContent,
     Line,

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from surveillance.db import downgrade, make_engine, upgrade
+from surveillance.db import make_engine
+from surveillance.db.migrate import downgrade, upgrade
 from surveillance.db.models import Base
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -12,7 +12,7 @@ from ..clock import utcnow
 from ..db.models import CalendarFeed, Clinic, Patient, PlannedExam, User, user_clinics
 from ..errors import NotFound
 from ..services.audit import Actor, record_event
-from ..services.unit import transaction
+from ..services.transactions import transaction
 from ..services.validate import parse_text
 from .events import ExamRow
 from .tokens import feed_path, new_token, same_hash, token_hash, well_formed

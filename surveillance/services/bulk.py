@@ -23,7 +23,7 @@ from .audit import record_event
 from .context import Context
 from ..errors import InputError
 from .patients import clinic_by_code, next_local_number
-from .unit import transaction
+from .transactions import transaction
 from .validate import check_not_future, parse_choice, parse_text
 
 CHUNK = 5000  # rows per statement: keeps every driver's parameter limits at bay

@@ -13,7 +13,7 @@ from .audit import record_event
 from .context import Context
 from ..errors import Conflict, InputError, NotFound
 from .plans import replan
-from .unit import transaction
+from .transactions import transaction
 from .validate import (
     check_not_future,
     parse_cea,

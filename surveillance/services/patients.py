@@ -15,7 +15,7 @@ from .audit import record_event
 from .context import Context
 from ..errors import Conflict, InputError, NotFound
 from .plans import replan
-from .unit import transaction
+from .transactions import transaction
 from .validate import parse_choice, parse_text
 
 END_STATUSES = ("not_candidate", "deceased", "moved", "transplanted")

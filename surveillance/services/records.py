@@ -8,7 +8,7 @@ from ..db.models import Patient, PatientNote
 from .audit import record_event
 from .context import Context
 from .patients import get_patient
-from .unit import transaction
+from .transactions import transaction
 from .validate import parse_text
 
 

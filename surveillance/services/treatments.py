@@ -15,7 +15,7 @@ from .context import Context
 from ..errors import InputError, NotFound
 from .patients import birth_date_check, get_patient
 from .plans import replan
-from .unit import transaction
+from .transactions import transaction
 from .validate import check_not_future, parse_choice, parse_date, parse_text
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..config import Config, load_config
 from ..db import make_engine, make_sessionmaker
 from ..resources import shipped_dir
+from . import admin, auth, feeds, i18n, imports, patients, per_request, security, worklist
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     app.config.update(test_config or {})
     engine = make_engine(config.database.url)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
-    from . import admin, auth, database, feeds, i18n, imports, patients, security, worklist
-
-    for module in (database, security, i18n, auth):
+    for module in (per_request, security, i18n, auth):
         module.init_app(app)
     for module in (auth, worklist, patients, imports, admin, feeds):
         app.register_blueprint(module.bp)

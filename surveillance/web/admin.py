@@ -16,11 +16,11 @@ from ..errors import InputError
 from ..reminders import outbox
 from ..services import Actor
 from ..services.audit import record_event
-from ..services.unit import transaction
+from ..services.transactions import transaction
 from ..services.validate import parse_text
 from ..users import add_user, list_users, set_active
 from .auth import admin_required
-from .database import LARGEST_ID, config, db, page_number, service_context
+from .per_request import LARGEST_ID, config, db, page_number, service_context
 from .labels import describe
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired
 from ..clock import utcnow
 from ..db.models import User
 from ..logins import LoginRefused, log_in, log_out, session_user
-from .database import config, db
+from .per_request import config, db
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()

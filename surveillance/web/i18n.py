@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, get_locale
 
-from .database import config
+from .per_request import config
 
 LANGUAGES = ("nb", "en")
 # Browsers that ask for Norwegian in general or for nynorsk get bokmål, not English.

@@ -25,7 +25,7 @@ from ..services.imports import (
     import_csv,
     preview_import,
 )
-from .database import config, db, service_context
+from .per_request import config, db, service_context
 from .labels import describe as describe_refusal
 from .labels import labelled
 

@@ -33,7 +33,7 @@ from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
 from .labels import describe
-from .database import db, service_context
+from .per_request import db, service_context
 from .timeline import timeline
 
 bp = Blueprint("patients", __name__)

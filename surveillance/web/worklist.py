@@ -9,7 +9,7 @@ from ..services import CATEGORIES, worklist
 from ..services.review import bookings_to_cancel, mdt_review, search_patients
 from ..services.worklist import LISTS
 from .admin import failed_digest_count
-from .database import config, db, page_number, service_context
+from .per_request import config, db, page_number, service_context
 
 bp = Blueprint("worklist", __name__)
 EXAM_CODES = ("ct_tap", "cea", "ct_liver")

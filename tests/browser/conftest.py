@@ -13,7 +13,8 @@ import pytest
 
 from surveillance.clock import clinic_today
 from surveillance.config import load_config
-from surveillance.db import make_engine, make_sessionmaker, upgrade
+from surveillance.db import make_engine, make_sessionmaker
+from surveillance.db.migrate import upgrade
 from surveillance.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
 from surveillance.services import Actor, Context
 

@@ -11,12 +11,20 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..clock import utcnow
+from ..db.engine import make_engine
+from ..reminders.daily import SenderBusy, send_daily
+from ..reminders.mail import make_backend
+from ..reminders.outbox import recent
+from ..reminders.recipients import clinic_recipients, set_clinic_digest, set_opt_in
+from ..reminders.worker import run_worker
+from ..services.patients import clinic_by_code
+from .base import Command, Group, load_app
 
 EX_TEMPFAIL = 75  # sysexits.h: try again later
 MIME_PLUMBING = ("content-type", "content-transfer-encoding", "mime-version")
 
 
-@click.group()
+@click.group(cls=Group)
 def reminders() -> None:
     """The daily digest e-mails."""
 
@@ -43,11 +51,7 @@ def reminders() -> None:
 @click.pass_context
 def send(ctx, day, clinic_code: str | None, dry_run: bool, retry_failed: bool) -> None:
     """Make and send the day's digests; a rerun sends nothing new."""
-    from ..cli import _app
-    from .daily import SenderBusy, send_daily
-    from .mail import make_backend
-
-    app = _app(ctx.find_root(), day)
+    app = load_app(ctx, day)
     backend = None if dry_run else make_backend(app.config.mail)
     try:
         outcomes = send_daily(
@@ -101,11 +105,7 @@ def readable(message: EmailMessage) -> str:
 @click.pass_context
 def status(ctx, clinic_code: str | None, days: int) -> None:
     """The digests of the last days: sent, pending (and when next tried), failed and why."""
-    from ..cli import _app
-    from ..services.patients import clinic_by_code
-    from .outbox import recent
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     tz = ZoneInfo(app.config.protocol.timezone)
     with app.session() as session:
         clinic_id = clinic_by_code(session, clinic_code).id if clinic_code else None
@@ -144,11 +144,7 @@ def _status_line(row, tz: ZoneInfo) -> str:
 @click.pass_context
 def recipients(ctx, clinic_code: str, addresses: str | None, references: bool | None) -> None:
     """Show, or change, who gets a clinic's digest and what it may name."""
-    from ..cli import _app
-    from ..services.patients import clinic_by_code
-    from .recipients import clinic_recipients, set_clinic_digest
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         if addresses is not None or references is not None:
             set_clinic_digest(
@@ -177,30 +173,22 @@ def recipients(ctx, clinic_code: str, addresses: str | None, references: bool | 
 @click.pass_context
 def opt_in(ctx, email: str, off: bool) -> None:
     """A user starts (or with --off stops) getting the digests of their clinics."""
-    from ..cli import _app
-    from .recipients import set_opt_in
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         user = set_opt_in(session, app.context().actor, email, not off)
     click.echo(f"{user.email}: {'no longer gets' if off else 'gets'} the daily digests")
 
 
-@click.command("worker")
+@click.command("worker", cls=Command)
 @click.pass_context
 def worker(ctx) -> None:
     """Run the scheduler that sends the daily digests: one per deployment, never in the web."""
-    from ..cli import _app
-    from ..db import make_engine
-    from .mail import make_backend
-    from .worker import run_worker
-
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     engine = make_engine(app.config.database.url, pool_pre_ping=True)
     try:
         run_worker(engine, app.config, make_backend(app.config.mail))

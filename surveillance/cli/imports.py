@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import click
 
-from .services.imports import MAX_BYTES, ImportRefused, Preview, import_rows, preview_import
+from ..services.imports import MAX_BYTES, ImportRefused, Preview, import_rows, preview_import
+from .base import Command, load_app, today_option
 
 
-@click.command("import")
+@click.command("import", cls=Command)
 @click.argument("source", metavar="FILE", type=click.File("rb"))
 @click.option("--clinic", "clinic_code", required=True, help="The clinic the patients join.")
 @click.option("--dry-run", is_flag=True, help="Check the file, print the preview, write nothing.")
-@click.option(
-    "--today",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Act as if today were this date (default: the clinic's today).",
-)
+@today_option
 @click.pass_context
 def import_command(ctx, source, clinic_code: str, dry_run: bool, today) -> None:
     """Import patients from a CSV file, all or nothing; registered patients are skipped."""
-    from .cli import _app  # the cli module registers this command: import it late
-
-    app = _app(ctx.find_root(), today)
+    app = load_app(ctx, today)
     data = source.read(MAX_BYTES + 1)
     service_ctx = app.context()
     with app.session() as session:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import click
 
+from ..feeds.store import (
+    create_clinic_feed,
+    create_user_feed,
+    list_feeds,
+    revoke_feed,
+    set_details,
+    user_by_email,
+)
+from ..services.patients import clinic_by_code
+from .base import Group, load_app
 
-@click.group()
+
+@click.group(cls=Group)
 def feeds() -> None:
     """Calendar feeds (iCal subscriptions by secret address)."""
 
@@ -17,13 +28,9 @@ def feeds() -> None:
 @click.pass_context
 def create(ctx, clinic_code: str | None, email: str | None, label: str | None) -> None:
     """Make a feed and print its path, /feeds/<token>.ics, this once only."""
-    from ..cli import _app
-    from ..services.patients import clinic_by_code
-    from .store import create_clinic_feed, create_user_feed, user_by_email
-
     if (clinic_code is None) == (email is None):
         raise click.UsageError("give one of --clinic CODE and --user EMAIL")
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     actor = app.context().actor
     with app.session() as session:
         if clinic_code is not None:
@@ -42,10 +49,7 @@ def create(ctx, clinic_code: str | None, email: str | None, label: str | None) -
 @click.pass_context
 def list_command(ctx) -> None:
     """Every feed: id, whose controls, name, created, revoked or active."""
-    from ..cli import _app
-    from .store import list_feeds
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         for f in list_feeds(session):
             owner = f"clinic {f.clinic.code}" if f.kind == "clinic" else f"user {f.user.email}"
@@ -61,10 +65,7 @@ def list_command(ctx) -> None:
 @click.pass_context
 def revoke(ctx, feed_id: int) -> None:
     """Revoke a feed: its address answers 404 from now on."""
-    from ..cli import _app
-    from .store import revoke_feed
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         revoke_feed(session, app.context().actor, feed_id)
     click.echo(f"feed {feed_id} revoked")
@@ -76,11 +77,7 @@ def revoke(ctx, feed_id: int) -> None:
 @click.pass_context
 def details(ctx, clinic_code: str, switch: str) -> None:
     """Let a clinic's feeds show names, exam names and places (on), or only references (off)."""
-    from ..cli import _app
-    from ..services.patients import clinic_by_code
-    from .store import set_details
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         set_details(
             session, app.context().actor, clinic_by_code(session, clinic_code).id, switch == "on"

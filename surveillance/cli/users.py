@@ -1,28 +1,15 @@
-"""Administration without a browser: `surveillance serve` and `surveillance users ...`."""
+"""`surveillance users add|disable|enable|list`: the dashboard's accounts without a browser."""
 
 from __future__ import annotations
 
 import click
 
 from ..clock import utcnow
+from ..users import add_user, list_users, set_active
+from .base import Group, load_app, read_password
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the dashboard with waitress (no scheduler: run `surveillance worker` for that)."""
-    import waitress
-
-    from . import create_app
-
-    app = create_app()
-    click.echo(f"dashboard on http://{host}:{port}/")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="surveillance")
-
-
-@click.group()
+@click.group(cls=Group)
 def users() -> None:
     """Accounts of the dashboard."""
 
@@ -32,18 +19,15 @@ def users() -> None:
 @click.option("--role", type=click.Choice(["nurse", "admin"]), required=True)
 @click.option("--clinic", "clinics", multiple=True, required=True, help="Clinic code (repeatable).")
 @click.pass_context
-def add(ctx, email: str, role: str, clinics: tuple[str, ...]) -> None:
+def add(ctx: click.Context, email: str, role: str, clinics: tuple[str, ...]) -> None:
     """Create an account; the password is read from standard input."""
-    from ..cli import _app, _read_password
-    from ..users import add_user
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         add_user(
             session,
             app.context().actor,
             email=email,
-            password=_read_password(),
+            password=read_password(),
             role=role,
             clinic_codes=list(clinics),
         )
@@ -53,7 +37,7 @@ def add(ctx, email: str, role: str, clinics: tuple[str, ...]) -> None:
 @users.command("disable")
 @click.argument("email")
 @click.pass_context
-def disable(ctx, email: str) -> None:
+def disable(ctx: click.Context, email: str) -> None:
     """Disable an account and end every session of it."""
     _set_active(ctx, email, False)
     click.echo(f"account {email} disabled; its sessions are ended")
@@ -62,43 +46,25 @@ def disable(ctx, email: str) -> None:
 @users.command("enable")
 @click.argument("email")
 @click.pass_context
-def enable(ctx, email: str) -> None:
+def enable(ctx: click.Context, email: str) -> None:
     """Enable a disabled account."""
     _set_active(ctx, email, True)
     click.echo(f"account {email} enabled")
 
 
-def _set_active(ctx, email: str, active: bool) -> None:
-    from ..cli import _app
-    from ..users import set_active
-
-    app = _app(ctx.find_root())
+def _set_active(ctx: click.Context, email: str, active: bool) -> None:
+    app = load_app(ctx)
     with app.session() as session:
         set_active(session, app.context().actor, email, active, utcnow())
 
 
 @users.command("list")
 @click.pass_context
-def list_command(ctx) -> None:
+def list_command(ctx: click.Context) -> None:
     """Every account: e-mail, role, clinics, active or not."""
-    from ..cli import _app
-    from ..users import list_users
-
-    app = _app(ctx.find_root())
+    app = load_app(ctx)
     with app.session() as session:
         for user in list_users(session):
             clinics = ",".join(sorted(c.code for c in user.clinics))
             state = "active" if user.active else "disabled"
             click.echo(f"{user.email:<40} {user.role:<6} {clinics:<20} {state}")
-
-
-def register(main: click.Group) -> None:
-    """Add the web's commands to the `surveillance` command."""
-    main.add_command(serve)
-    main.add_command(users)
-    from ..imports_cli import import_command
-
-    main.add_command(import_command)
-    from ..feeds.cli import feeds
-
-    main.add_command(feeds)
