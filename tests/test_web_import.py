@@ -1,4 +1,4 @@
-"""The import pages with Flask's test client: upload, preview, confirm; and what they refuse."""
+"""The import pages with Flask's test client: upload, check, confirm; and what they refuse."""
 
 from __future__ import annotations
 
@@ -145,14 +145,14 @@ def test_the_form_describes_the_columns(client):
 
 
 def test_upload_preview_confirm_imports_the_patients(client, session, tmp_path):
-    preview = upload(client, csv(*good_rows(3)))
-    assert preview.status_code == 200
-    assert re.search(r'data-count="new">3<', preview.text)
-    assert patient_count(session) == 0  # the preview writes nothing
+    check = upload(client, csv(*good_rows(3)))
+    assert check.status_code == 200
+    assert re.search(r'data-count="new">3<', check.text)
+    assert patient_count(session) == 0  # the check writes nothing
     [kept] = kept_files(tmp_path)
-    hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', preview.text))
+    hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', check.text))
     assert hidden == {"csrf_token", "next", "token"}  # the file stays on the server
-    done = client.post("/import/confirm", data={"token": kept_token(preview.text)})
+    done = client.post("/import/confirm", data={"token": kept_token(check.text)})
     assert done.status_code == 302 and done.location == "/"
     assert patient_count(session) == 3
     assert (
@@ -266,7 +266,7 @@ def test_a_refusal_at_the_confirmation_is_told_in_the_readers_language(
 ):
     token = kept_token(upload(norwegian_client, csv(*good_rows(1))).text)
 
-    def refuse(*args):  # as if the file had changed meaning since the preview
+    def refuse(*args):  # as if the file had changed meaning since the check
         raise refusal
 
     monkeypatch.setattr("surveillance.web.imports.import_csv", refuse)

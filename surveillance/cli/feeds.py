@@ -12,7 +12,7 @@ from ..feeds.store import (
     set_details,
     user_by_email,
 )
-from ..services.patients import clinic_by_code
+from ..services.lookups import clinic_by_code
 from .base import Group, load_app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..services.imports import MAX_BYTES, ImportRefused, Preview, import_rows, preview_import
+from ..services.imports import MAX_BYTES, FileCheck, ImportRefused, check_file, import_rows
 from .base import Command, load_app, today_option
 
 
@@ -20,31 +20,31 @@ def import_command(ctx, source, clinic_code: str, dry_run: bool, today) -> None:
     data = source.read(MAX_BYTES + 1)
     service_ctx = app.context()
     with app.session() as session:
-        preview = preview_import(session, service_ctx, clinic_code, data)
-        echo_preview(preview)
-        if preview.problems:
-            raise ImportRefused(preview)  # one line on standard error, status 2
+        check = check_file(session, service_ctx, clinic_code, data)
+        echo_check(check)
+        if check.problems:
+            raise ImportRefused(check)  # one line on standard error, status 2
         if dry_run:
             click.echo("dry run: nothing was written")
             return
-        imported = import_rows(session, service_ctx, clinic_code, preview)
+        imported = import_rows(session, service_ctx, clinic_code, check)
     click.echo(
         f"imported {imported} patient{'s' if imported != 1 else ''} into {clinic_code}, "
-        f"{preview.count('registered')} already registered (skipped)"
+        f"{check.count('registered')} already registered (skipped)"
     )
 
 
-def echo_preview(preview: Preview) -> None:
+def echo_check(check: FileCheck) -> None:
     """Problems one per line (row, column, value, problem), skipped rows, then the counts."""
-    for row in preview.rows:
+    for row in check.rows:
         for p in row.problems:
             click.echo(f"row {p.row}\t{p.column or '-'}\t{p.value!r}\t{p.text}")
         if row.status == "registered":
             click.echo(f"row {row.number}\talready registered, skipped")
-    if preview.ignored:
-        click.echo(f"ignored columns: {', '.join(preview.ignored)}")
+    if check.ignored:
+        click.echo(f"ignored columns: {', '.join(check.ignored)}")
     click.echo(
-        f"{len(preview.rows)} rows: {preview.count('new')} to import, "
-        f"{preview.count('registered')} already registered, "
-        f"{preview.count('problem')} with problems"
+        f"{len(check.rows)} rows: {check.count('new')} to import, "
+        f"{check.count('registered')} already registered, "
+        f"{check.count('problem')} with problems"
     )

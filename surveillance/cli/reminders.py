@@ -17,7 +17,7 @@ from ..reminders.mail import make_backend
 from ..reminders.outbox import recent
 from ..reminders.recipients import clinic_recipients, set_clinic_digest, set_opt_in
 from ..reminders.worker import run_worker
-from ..services.patients import clinic_by_code
+from ..services.lookups import clinic_by_code
 from .base import Command, Group, load_app
 
 EX_TEMPFAIL = 75  # sysexits.h: try again later

@@ -10,7 +10,7 @@ from ..db.models import Patient, PlannedExam
 from ..services import CATEGORIES, Context, find_by_reference
 from ..services import worklist as clinic_worklist
 from ..services.audit import record_event
-from ..services.patients import clinic_by_code
+from ..services.lookups import clinic_by_code
 from ..services.transactions import transaction
 from ..services.worklist import LISTS
 from .base import Command, Group, load_app, today_option

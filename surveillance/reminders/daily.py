@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..db import make_sessionmaker, writing
 from ..db.models import Clinic, Digest
-from ..services.patients import clinic_by_code
+from ..services.lookups import clinic_by_code
 from . import outbox
 from .digest import DigestContent, compose, has_news, render, worklist_url
 from .locks import make_lock
@@ -60,7 +60,7 @@ def send_daily(
     if dry_run:
         with sessions() as session:
             return [
-                preview(session, config, clinic, today, now)
+                dry_run_outcome(session, config, clinic, today, now)
                 for clinic in _clinics(session, clinic_code)
             ]
     lock = make_lock(engine, "sender")
@@ -229,7 +229,7 @@ def _message(
     )
 
 
-def preview(
+def dry_run_outcome(
     session: Session, config: Config, clinic: Clinic, today: date, now: datetime
 ) -> Outcome:
     """What a run would do for the clinic today, with the e-mail it would send."""

@@ -19,7 +19,6 @@ from ..config import RemindersConfig
 from ..db.models import Clinic, Digest
 from .snapshot import Snapshot
 
-
 # What new_message_id makes: recognisable in any mailbox as one clinic's digest of one day.
 MESSAGE_ID = re.compile(r"<digest\.\d{8}\.[A-Za-z0-9-]+\.[0-9a-f]{16}@[^<>@\s]+>")
 

@@ -1,8 +1,8 @@
 """The verbs of the clinic: each one transaction with an audit event."""
 
+from ..errors import Conflict, InputError, NotFound, ServiceError
 from .audit import Actor
 from .context import Context
-from ..errors import Conflict, InputError, NotFound, ServiceError
 from .exams import (
     cancel_exam,
     confirm_booking_cancelled,
@@ -11,10 +11,9 @@ from .exams import (
     record_missed,
     record_result,
 )
+from .lookups import find_by_reference, get_patient
 from .patients import (
     end_surveillance,
-    find_by_reference,
-    get_patient,
     record_mdt_decision,
     register_patient,
     resume_surveillance,
@@ -30,7 +29,6 @@ from .worklist import CATEGORIES, WorklistItem, WorklistPage, worklist
 __all__ = [
     "CATEGORIES",
     "Actor",
-    "cancel_exam",
     "Conflict",
     "Context",
     "InputError",
@@ -38,6 +36,7 @@ __all__ = [
     "ServiceError",
     "WorklistItem",
     "WorklistPage",
+    "cancel_exam",
     "confirm_booking_cancelled",
     "correct_treatment",
     "delete_treatment",

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..db.models import LiverTreatment, Patient, PlannedExam, PrimaryControl
-from ..identity import parse_national_id
+from ..errors import InputError
 from ..protocol import History, find_anchor, load_protocol, make_plan
 from ..protocol import PrimaryControl as PrimaryControlValue
 from ..protocol import Treatment as TreatmentValue
@@ -21,12 +21,11 @@ from ..protocol.planning import has_ended
 from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
-from ..errors import InputError
-from .patients import clinic_by_code, next_local_number
+from .lookups import clinic_by_code
+from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
+from .patients import next_local_number
 from .transactions import transaction
-from .validate import check_not_future, parse_choice, parse_text
-
-CHUNK = 5000  # rows per statement: keeps every driver's parameter limits at bay
+from .validate import check_not_future, parse_choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +146,7 @@ def _mark_completed(session: Session, patient_ids: list[int]) -> None:
 
 def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
     try:
-        number, birth = parse_national_id(
-            p.national_id, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
-        )
+        number, birth = check_identity(ctx, p.national_id)
         for day, kind in p.treatments:
             parse_choice("treatment kind", kind, TREATMENT_KINDS)
             if check_not_future("treatment date", day, ctx.today) < birth:
@@ -167,18 +164,19 @@ def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
             )
         p = NewPatient(
             number,
-            parse_text("name", p.name, max_length=200),
+            check_name(p.name),
             p.treatments,
             p.primary_controls,
             p.done_before,
-            p.protocol or ctx.default_protocol,
+            check_protocol(ctx, p.protocol),
         )
-        load_protocol(p.protocol)
     except InputError as exc:
-        raise InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params) from None
-    except ValueError:
-        raise InputError(f"row {row}: protocol", p.protocol, "is not a known protocol") from None
+        raise _in_row(row, exc) from None
     return p, birth
+
+
+def _in_row(row: int, exc: InputError) -> InputError:
+    return InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params)
 
 
 def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]]) -> None:
@@ -192,15 +190,10 @@ def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]])
                 row=seen[p.national_id],
             )
         seen[p.national_id] = row
-    numbers = list(seen)
-    for start in range(0, len(numbers), CHUNK):
-        found = session.scalar(
-            sa.select(Patient.national_id)
-            .where(Patient.national_id.in_(numbers[start : start + CHUNK]))
-            .limit(1)
-        )
-        if found:
-            raise InputError(f"row {seen[found]}: national_id", found, "is already registered")
+    try:
+        refuse_registered(session, list(seen))
+    except InputError as exc:
+        raise _in_row(seen[str(exc.value)], exc) from None
 
 
 def _insert(session: Session, model, rows: list[dict]) -> list[int]:

@@ -7,11 +7,11 @@ from datetime import date, time
 from sqlalchemy.orm import Session
 
 from ..db.models import PlannedExam
+from ..errors import Conflict, InputError, NotFound
 from ..protocol import needs_mdt_review
 from ..protocol.vocabulary import CT_EXAMS, CT_RESULTS
 from .audit import record_event
 from .context import Context
-from ..errors import Conflict, InputError, NotFound
 from .plans import replan
 from .transactions import transaction
 from .validate import (

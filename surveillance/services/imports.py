@@ -7,21 +7,17 @@ import csv
 import io
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import Patient
 from ..errors import InputError, ServiceError
-from ..identity import parse_national_id
-from ..protocol import available_protocols
-from .bulk import CHUNK, NewPatient, load_patients
+from .bulk import NewPatient, load_patients
 from .context import Context
-from .patients import clinic_by_code
-from .validate import parse_text
+from .lookups import clinic_by_code
+from .new_patient import check_identity, check_name, check_protocol, registered_ids
 
 MAX_ROWS = 20_000
 MAX_BYTES = 16 * 1024 * 1024  # the dashboard's uploads are smaller still (MAX_CONTENT_LENGTH)
@@ -102,9 +98,9 @@ class BadFile(ServiceError):
 class ImportRefused(ServiceError):
     """Some rows have problems: nothing was imported."""
 
-    def __init__(self, preview: Preview):
-        self.preview = preview
-        bad = preview.count("problem")
+    def __init__(self, check: FileCheck):
+        self.check = check
+        bad = check.count("problem")
         super().__init__(f"{bad} row{'s' if bad != 1 else ''} with problems; nothing was imported")
 
 
@@ -165,7 +161,7 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
-class Preview:
+class FileCheck:
     """The dry run: every row with its values and every problem."""
 
     columns: dict[str, str]
@@ -327,15 +323,6 @@ def _not_future(day: date, today: date) -> date:
     return day
 
 
-def _protocol(text: str) -> str:
-    if text not in available_protocols():
-        raise _Bad(
-            N_("is not a known protocol (%(choices)s)"),
-            choices=", ".join(sorted(available_protocols())),
-        )
-    return text
-
-
 class _RowCheck:
     """Collects one row's values and problems, field by field."""
 
@@ -379,20 +366,15 @@ def check_row(
 ) -> Row:
     """Parse and check one row on its own (duplicates and registrations come later)."""
     check = _RowCheck(number, cells, columns)
-    identity = check.parse(
-        "national_id",
-        lambda text: parse_national_id(
-            text, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
-        ),
-    )
+    identity = check.parse("national_id", lambda text: check_identity(ctx, text))
     if identity:
         check.values["national_id"], check.values["birth_date"] = identity
-    check.parse("name", lambda text: parse_text("name", text, max_length=200))
+    check.parse("name", check_name)
     birth = check.values.get("birth_date")
     treated = check.parse("treatment_date", lambda text: _treatment_date(text, birth, ctx.today))
     check.parse("treatment_kind", parse_kind)
     check.parse("done_until", lambda text: _done_until(text, treated, ctx.today))
-    check.parse("protocol", _protocol)
+    check.parse("protocol", lambda text: check_protocol(ctx, text))
     if extra_cells:
         check.problem(
             "",
@@ -405,7 +387,9 @@ def check_row(
     return Row(number, cells, check.values, tuple(check.problems))
 
 
-def check_table(table: Table, ctx: Context, registered: Callable[[list[str]], set[str]]) -> Preview:
+def check_table(
+    table: Table, ctx: Context, registered: Callable[[list[str]], set[str]]
+) -> FileCheck:
     """Check every row; rows of registered patients are skipped, duplicates in the file refused."""
     rows = [
         check_row(number, cells, table.columns, ctx, extra) for number, cells, extra in table.rows
@@ -417,7 +401,7 @@ def check_table(table: Table, ctx: Context, registered: Callable[[list[str]], se
         else row
         for row in rows
     ]
-    return Preview(table.columns, table.ignored, tuple(_refuse_duplicates(rows, table.columns)))
+    return FileCheck(table.columns, table.ignored, tuple(_refuse_duplicates(rows, table.columns)))
 
 
 def _refuse_duplicates(rows: list[Row], columns: dict[str, str]) -> list[Row]:
@@ -444,31 +428,17 @@ def _with_duplicate(row: Row, seen: dict[str, list[int]], columns: dict[str, str
     return replace(row, problems=row.problems + (problem,))
 
 
-def registered_ids(session: Session, numbers: Sequence[str]) -> set[str]:
-    """Which of these national IDs are registered already (in any clinic)."""
-    found: set[str] = set()
-    for start in range(0, len(numbers), CHUNK):
-        found.update(
-            session.scalars(
-                sa.select(Patient.national_id).where(
-                    Patient.national_id.in_(numbers[start : start + CHUNK])
-                )
-            )
-        )
-    return found
-
-
-def preview_import(session: Session, ctx: Context, clinic_code: str, data: bytes) -> Preview:
+def check_file(session: Session, ctx: Context, clinic_code: str, data: bytes) -> FileCheck:
     """The dry run: read and check the file against the database; nothing is written."""
     clinic_by_code(session, clinic_code)
     return check_table(read_table(data), ctx, lambda numbers: registered_ids(session, numbers))
 
 
-def import_rows(session: Session, ctx: Context, clinic_code: str, preview: Preview) -> int:
+def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileCheck) -> int:
     """Load the new rows of a checked file in one transaction; refused if any row has a problem."""
-    if preview.problems:
-        raise ImportRefused(preview)
-    new = [row for row in preview.rows if row.status == "new"]
+    if check.problems:
+        raise ImportRefused(check)
+    new = [row for row in check.rows if row.status == "new"]
     if not new:
         return 0
     try:
@@ -477,11 +447,11 @@ def import_rows(session: Session, ctx: Context, clinic_code: str, preview: Previ
         raise _in_file_rows(exc, new) from None
 
 
-def import_csv(session: Session, ctx: Context, clinic_code: str, data: bytes) -> Preview:
+def import_csv(session: Session, ctx: Context, clinic_code: str, data: bytes) -> FileCheck:
     """Check the file afresh and import its new rows, all or nothing; return what was found."""
-    preview = preview_import(session, ctx, clinic_code, data)
-    import_rows(session, ctx, clinic_code, preview)
-    return preview
+    check = check_file(session, ctx, clinic_code, data)
+    import_rows(session, ctx, clinic_code, check)
+    return check
 
 
 def _new_patient(row: Row) -> NewPatient:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Patient, PatientNote
 from .audit import record_event
 from .context import Context
-from .patients import get_patient
+from .lookups import get_patient
 from .transactions import transaction
 from .validate import parse_text
 

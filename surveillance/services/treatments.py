@@ -8,15 +8,15 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..db.models import LiverTreatment, Patient, PrimaryControl
+from ..errors import InputError, NotFound
 from ..protocol import Changes, load_protocol
 from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
-from ..errors import InputError, NotFound
-from .patients import birth_date_check, get_patient
+from .lookups import get_patient
 from .plans import replan
 from .transactions import transaction
-from .validate import check_not_future, parse_choice, parse_date, parse_text
+from .validate import birth_date_check, check_not_future, parse_choice, parse_date, parse_text
 
 
 def record_treatment(

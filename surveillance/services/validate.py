@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date, time
 
+from ..db.models import Patient
 from ..errors import InputError
 
 
@@ -71,4 +72,11 @@ def check_not_future(field: str, value: date, today: date) -> date:
             "is in the future (today is %(today)s)",
             today=today.isoformat(),
         )
+    return value
+
+
+def birth_date_check(field: str, value: date, patient: Patient) -> date:
+    """A date in a patient's life, not before birth."""
+    if value < patient.birth_date:
+        raise InputError(field, value.isoformat(), "is before the patient's birth date")
     return value

@@ -1,4 +1,4 @@
-"""CSV import of patients: upload, a dry-run preview of every row, then all or nothing."""
+"""CSV import of patients: upload, a dry-run check of every row, then all or nothing."""
 
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ from ..errors import InputError
 from ..services.imports import (
     COLUMNS,
     BadFile,
+    FileCheck,
     ImportRefused,
-    Preview,
     Problem,
+    check_file,
     import_csv,
-    preview_import,
 )
-from .per_request import config, db, service_context
 from .labels import describe as describe_refusal
 from .labels import labelled
+from .per_request import config, db, service_context
 
 bp = Blueprint("imports", __name__)
 KEEP_SECONDS = 24 * 3600
@@ -44,7 +44,7 @@ EXAMPLE = (
 
 @dataclass(frozen=True)
 class Upload:
-    """A checked file kept between the preview and the confirmation."""
+    """A checked file kept between the check and the confirmation."""
 
     user_id: int
     clinic: str
@@ -73,15 +73,15 @@ def check():
         return _form(_("Choose a clinic and a CSV file."), 400)
     data = sent.read()
     try:
-        preview = preview_import(db(), service_context(), clinic.code, data)
+        check = check_file(db(), service_context(), clinic.code, data)
     except BadFile as exc:
         return _form(_reason(exc), 400)
     token = (
         _store(Upload(current_user.id, clinic.code, sent.filename, data))
-        if preview.importable
+        if check.importable
         else None
     )
-    return _preview(preview, clinic, sent.filename, token)
+    return _show_check(check, clinic, sent.filename, token)
 
 
 @bp.post("/import/confirm")
@@ -96,18 +96,18 @@ def confirm():
         return redirect(url_for("imports.upload"))
     clinic = _clinic(kept.clinic)
     try:
-        preview = import_csv(db(), service_context(), clinic.code, kept.data)
+        check = import_csv(db(), service_context(), clinic.code, kept.data)
     except ImportRefused as refused:
-        return _preview(refused.preview, clinic, kept.filename, None, 400)
+        return _show_check(refused.check, clinic, kept.filename, None, 400)
     except (BadFile, InputError) as exc:
         return _form(_("Nothing was imported: %(reason)s", reason=_reason(exc)), 400)
     message = ngettext(
         "%(num)d patient imported into %(clinic)s.",
         "%(num)d patients imported into %(clinic)s.",
-        preview.count("new"),
+        check.count("new"),
         clinic=clinic.name,
     )
-    if skipped := preview.count("registered"):
+    if skipped := check.count("registered"):
         message += " " + ngettext(
             "%(num)d patient was already registered and skipped.",
             "%(num)d patients were already registered and skipped.",
@@ -134,19 +134,19 @@ def _form(error: str | None = None, status: int = 200):
     ), status
 
 
-def _preview(preview: Preview, clinic, filename: str, token: str | None, status: int = 200):
-    problems = preview.problems
-    shown = [row for i, row in enumerate(preview.rows) if row.problems or i < SHOWN_ROWS]
+def _show_check(check: FileCheck, clinic, filename: str, token: str | None, status: int = 200):
+    problems = check.problems
+    shown = [row for i, row in enumerate(check.rows) if row.problems or i < SHOWN_ROWS]
     return render_template(
-        "import_preview.html",
-        preview=preview,
+        "import_check.html",
+        check=check,
         clinic=clinic,
         filename=filename,
         token=token,
         problems=problems[:SHOWN_PROBLEMS],
         more_problems=max(0, len(problems) - SHOWN_PROBLEMS),
         rows=shown[:SHOWN_ROWS],
-        more_rows=len(preview.rows) - min(len(shown), SHOWN_ROWS),
+        more_rows=len(check.rows) - min(len(shown), SHOWN_ROWS),
         describe=describe,
     ), status
 
