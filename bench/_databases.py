@@ -11,13 +11,12 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+from _synthetic import CLINIC
 
 from surveillance.clock import utcnow
 from surveillance.db import make_engine
 from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic
-
-from _synthetic import CLINIC
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TABLES = ("patients", "liver_treatments", "primary_controls", "planned_exams")

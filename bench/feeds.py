@@ -16,7 +16,7 @@ import tempfile
 import timeit
 import uuid
 from dataclasses import replace
-from datetime import date, time, timedelta, timezone
+from datetime import UTC, date, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -146,7 +146,7 @@ def floor(fields: list[dict]) -> str:
     """The plainest correct RFC 5545 writer: f-strings, escaping and folding, nothing else."""
     out = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//floor//EN\r\n"]
     for f in fields:
-        stamp = f["stamp"].astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = f["stamp"].astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         out.append(
             f"BEGIN:VEVENT\r\nUID:{f['uid']}\r\nDTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\n"
             f"SEQUENCE:{f['sequence']}\r\nSTATUS:{f['status']}\r\n"

@@ -151,10 +151,15 @@ def _floor_page():
     }
     if sqlite:
         params = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
-        day = lambda v: date.fromisoformat(v) if v else None  # noqa: E731
+
+        def day(v):
+            return date.fromisoformat(v) if v else None
     else:
         sql = re.sub(r":(\w+)", r"%(\1)s", sql)
-        day = lambda v: v  # noqa: E731
+
+        def day(v):
+            return v
+
     cur = conn.cursor()
     cur.execute(sql, params)
     rows = cur.fetchall()
@@ -344,11 +349,12 @@ def stop_server(server: subprocess.Popen) -> None:
 
 def prepare(url: str, patients) -> list[int]:
     """Load the patients, make the worklist realistic, add the nurse; some patient ids."""
+    from _synthetic import CLINIC
     from foundation import load_ours, realistic_worklist
+
     from surveillance.db import make_engine, make_sessionmaker
     from surveillance.services import Actor
     from surveillance.users import add_user
-    from _synthetic import CLINIC
 
     wall, _ = load_ours(url, patients)
     print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
@@ -406,7 +412,7 @@ def bench_backend(
             flush=True,
         )
         results = {}
-        for name, path in ROUTES:  # warm every worker and pool up first
+        for _name, path in ROUTES:  # warm every worker and pool up first
             measure(clients, path, patient_ids, args.warmup, 10_000)
         for name, path in ROUTES:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
@@ -461,7 +467,7 @@ def print_table(rows: list[tuple], floor_p95: dict) -> None:
             )
         )
     widths = [max(len(r[i]) for r in lines + [header]) for i in range(len(header))]
-    fmt = "  ".join("{:<%d}" % w if i < 2 else "{:>%d}" % w for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
     print("\n" + fmt.format(*header))
     print("  ".join("-" * w for w in widths))
     for line in lines:
@@ -507,6 +513,7 @@ def use_real_date() -> date:
     """
     import _synthetic
     import foundation
+
     from surveillance.clock import clinic_today
     from surveillance.config import load_config
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import get_type_hints
+from zoneinfo import ZoneInfo
 
 from .protocol import DEFAULT_PROTOCOL, Settings, available_protocols
 
@@ -166,7 +168,7 @@ class Config:
 
 
 def load_config(
-    path: str | os.PathLike | None = None, environ: os.environ.__class__ | dict = os.environ
+    path: str | os.PathLike | None = None, environ: Mapping[str, str] = os.environ
 ) -> Config:
     """Read the file named by `path` or SURVEILLANCE_CONFIG; the environment overrides the URL."""
     path = path or environ.get(CONFIG_ENV)
@@ -235,8 +237,6 @@ def _check(config: Config) -> None:
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(p.timezone)
     except (KeyError, ValueError):
         raise ConfigError(f"protocol.timezone: unknown time zone {p.timezone!r}") from None

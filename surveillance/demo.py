@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -128,7 +129,7 @@ def _give_results(session: Session, rng: random.Random) -> None:
     with transaction(session):
         if rows:
             session.connection().execute(
-                sa.update(PlannedExam.__table__)
+                sa.update(cast(sa.Table, PlannedExam.__table__))
                 .where(PlannedExam.id == sa.bindparam("exam_id"))
                 .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")),
                 rows,

@@ -75,6 +75,7 @@ def _plan(protocol: Protocol, history: History, settings: Settings) -> Plan:
     except (ValueError, OverflowError):
         # Only an anchor near the year 9999 gets here: its plan runs off the calendar.
         anchor = find_anchor(protocol, history.treatments)
+        assert anchor is not None  # a plan was being made, so there is an anchor
         field = f"treatments[{history.treatments.index(anchor)}].date"
         raise PreviewError(
             f"{field}: {_shown(anchor.date.isoformat())} is too late to plan"

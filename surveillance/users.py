@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db.models import ROLES, User
-from .services.audit import Actor, record_event
 from .errors import InputError
+from .services.audit import Actor, record_event
 from .services.patients import clinic_by_code
 from .services.transactions import transaction
 from .services.validate import parse_choice

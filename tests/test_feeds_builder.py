@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from surveillance.feeds.tokens import (
 )
 
 TODAY = date(2026, 6, 1)
-CHANGED = datetime(2026, 5, 20, 9, 30, tzinfo=timezone.utc)
+CHANGED = datetime(2026, 5, 20, 9, 30, tzinfo=UTC)
 # The builder's behaviour is tested in English; the default words are bokmål (tested below).
 SETTINGS = FeedSettings.from_config(Config(feeds=FeedsConfig(language="en")))
 
@@ -285,7 +285,7 @@ def test_no_property_can_be_injected(field):
 
 
 def test_cancelled_controls_leave_the_feed_after_60_days():
-    cancelled = control(state="cancelled", updated_at=datetime(2026, 4, 1, 12, tzinfo=timezone.utc))
+    cancelled = control(state="cancelled", updated_at=datetime(2026, 4, 1, 12, tzinfo=UTC))
     shown = [
         d
         for d in (date(2026, 5, 31), date(2026, 6, 1))

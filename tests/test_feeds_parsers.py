@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import icalendar
 import ics
@@ -10,8 +10,6 @@ import vobject
 
 from surveillance.feeds.render import EventCache
 from tests.test_feeds_builder import SETTINGS, TODAY, build, control, exam
-
-UTC = timezone.utc
 
 
 def _when(value) -> date | datetime:

@@ -16,13 +16,13 @@ from surveillance.services.imports import (
     MAX_ROWS,
     BadFile,
     ImportRefused,
+    check_file,
     check_table,
     import_csv,
     import_rows,
-    check_file,
     read_table,
 )
-from tests.conftest import TODAY, synthetic_id
+from tests.support.data import TODAY, synthetic_id
 
 HEADER = "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til"
 
@@ -153,8 +153,10 @@ def test_other_columns_are_listed_as_ignored(ctx):
         ),
         (
             csv("x;y", header="navn;kommentar"),
-            "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
-            "behandling / treatment_kind (the first row must name the columns).",
+            (
+                "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
+                "behandling / treatment_kind (the first row must name the columns)."
+            ),
         ),
         (
             csv("1;2;3;4;5", header="fnr;navn;dato;behandling;national_id"),
@@ -213,8 +215,10 @@ def test_the_dry_run_lists_every_bad_row_and_column(ctx):
         (
             4,
             "behandling",
-            "is not a known treatment (resection, ablation, resection_with_ablation, "
-            "reseksjon, ablasjon, reseksjon + ablasjon, ...)",
+            (
+                "is not a known treatment (resection, ablation, resection_with_ablation, "
+                "reseksjon, ablasjon, reseksjon + ablasjon, ...)"
+            ),
         ),
         (6, "behandlingsdato", "is in the future (today is 2026-06-01)"),
         (7, "behandlingsdato", "is before the birth date (1960-05-17)"),
@@ -354,7 +358,7 @@ def test_a_patient_registered_between_preview_and_import_refuses_it_naming_the_f
     )
     create_patient(national_id=rows[2])
     before = counts(session)
-    with pytest.raises(InputError, match="^row 4: national_id"):
+    with pytest.raises(InputError, match=r"^row 4: national_id"):
         import_rows(session, ctx, clinic.code, check)
     assert counts(session) == before
 
@@ -424,8 +428,10 @@ def test_the_command_prints_every_problem_and_exits_2(session, clinic, command, 
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
         "row 2\tbehandlingsdato\t'2025-02-30'\tis not a real date (no such day)",
-        "row 3\tbehandling\t'cellegift'\tis not a known treatment (resection, ablation, "
-        "resection_with_ablation, reseksjon, ablasjon, reseksjon + ablasjon, ...)",
+        (
+            "row 3\tbehandling\t'cellegift'\tis not a known treatment (resection, ablation, "
+            "resection_with_ablation, reseksjon, ablasjon, reseksjon + ablasjon, ...)"
+        ),
         "2 rows: 0 to import, 0 already registered, 2 with problems",
     ]
     assert result.stderr == "error: 2 rows with problems; nothing was imported\n"

@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tests.conftest import TODAY
-from tests.reminders_support import give_work
 from surveillance.cli import main
 from surveillance.db.models import AuditEvent, Clinic, Digest, Patient, User
 from surveillance.users import add_user
+from tests.support.data import TODAY
+from tests.support.smtp import give_work
 
 
 @pytest.fixture

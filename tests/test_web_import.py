@@ -19,7 +19,7 @@ from surveillance.services import Actor, register_patient
 from surveillance.services.imports import BadFile
 from surveillance.users import add_user
 from surveillance.web import create_app
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 PASSWORD = "correct horse battery"
 HEADER = "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til"
@@ -149,7 +149,7 @@ def test_upload_preview_confirm_imports_the_patients(client, session, tmp_path):
     assert check.status_code == 200
     assert re.search(r'data-count="new">3<', check.text)
     assert patient_count(session) == 0  # the check writes nothing
-    [kept] = kept_files(tmp_path)
+    [_kept] = kept_files(tmp_path)
     hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', check.text))
     assert hidden == {"csrf_token", "next", "token"}  # the file stays on the server
     done = client.post("/import/confirm", data={"token": kept_token(check.text)})

@@ -36,6 +36,7 @@ def create(ctx, clinic_code: str | None, email: str | None, label: str | None) -
         if clinic_code is not None:
             new = create_clinic_feed(session, actor, clinic_by_code(session, clinic_code).id, label)
         else:
+            assert email is not None  # one of the two, checked above
             new = create_user_feed(session, actor, user_by_email(session, email).id, label)
     click.echo(new.path)
     click.echo(
@@ -52,7 +53,9 @@ def list_command(ctx) -> None:
     app = load_app(ctx)
     with app.session() as session:
         for f in list_feeds(session):
-            owner = f"clinic {f.clinic.code}" if f.kind == "clinic" else f"user {f.user.email}"
+            owner = (
+                f"clinic {f.clinic.code}" if f.clinic else f"user {f.user.email if f.user else ''}"
+            )
             state = f"revoked {f.revoked_at:%Y-%m-%d}" if f.revoked_at else "active"
             click.echo(
                 f"{f.id:>5}  {owner:<40} {f.label or '-':<24} "

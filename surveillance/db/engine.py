@@ -58,5 +58,5 @@ def writing(session: Session) -> Iterator[Session]:
             raise RuntimeError("unsaved changes outside a unit of work")
         session.commit()
     with session.begin():
-        session.connection(execution_options={IMMEDIATE: True})
+        session.connection(execution_options={IMMEDIATE: True})  # type: ignore[misc]  # our own option
         yield session

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .ical import CRLF, fold, ical_date, ical_duration, ical_local, ical_utc, text_line
 
@@ -46,6 +46,7 @@ class ExamRow(NamedTuple):
 VERSION_FIELDS = ("id", "patient_id", "anchor_id", "month", "state", "sequence", "updated_at")
 _PATIENT, _ANCHOR, _MONTH, _STATE, _UPDATED = 1, 2, 3, 4, 6
 Exam = tuple  # an ExamRow, or a version
+E = TypeVar("E", bound=tuple)  # the same kind of exam in and out
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ class EventSettings:
 _control_key = itemgetter(_PATIENT, _ANCHOR, _MONTH)
 
 
-def group_controls(rows: Iterable[Exam]) -> list[tuple[Exam, ...]]:
+def group_controls(rows: Iterable[E]) -> list[tuple[E, ...]]:
     """Exams gathered into controls (a patient's exams of one anchor and month); the rows come
     with each control's exams together and ordered by id (as the feed's index gives them)."""
     return [tuple(members) for _, members in groupby(rows, _control_key)]
@@ -119,7 +120,7 @@ def is_shown(members: tuple[Exam, ...], cancelled_since: datetime) -> bool:
         return True
     cancelled = max(m[_UPDATED] for m in members)
     if cancelled.tzinfo is None:  # a version as SQLite's driver reads it: UTC
-        cancelled = cancelled.replace(tzinfo=timezone.utc)
+        cancelled = cancelled.replace(tzinfo=UTC)
     return cancelled >= cancelled_since
 
 
@@ -173,9 +174,9 @@ def event_parts(members: tuple[ExamRow, ...], s: EventSettings) -> tuple[str, st
 
 def _when(shown: list[ExamRow], s: EventSettings) -> tuple[datetime, list[str]]:
     """The start and the DTSTART/DTEND lines: all day, or timed once booked with a time."""
-    booked = [m for m in shown if m.booked_date is not None]
-    day = min(m.booked_date for m in booked) if booked else min(m.due_working_day for m in shown)
-    times = sorted(m.booked_time for m in booked if m.booked_date == day and m.booked_time)
+    booked = [m.booked_date for m in shown if m.booked_date is not None]
+    day = min(booked) if booked else min(m.due_working_day for m in shown)
+    times = sorted(t for m in shown if m.booked_date == day and (t := m.booked_time) is not None)
     if not times:
         end = day + timedelta(days=1)  # DTEND of an all-day event is exclusive
         return datetime.combine(day, time()), [
@@ -226,7 +227,9 @@ def _state(m: ExamRow, s: EventSettings) -> str:
     return {"done": w.done, "missed": w.missed}.get(m.state, w.cancelled_exam)
 
 
-def _day(day: date) -> str:
+def _day(day: date | None) -> str:
+    if day is None:
+        return ""
     return f"{day.day:02d}.{day.month:02d}.{day.year}"  # as the dashboard writes dates
 
 

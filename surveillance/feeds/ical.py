@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 CRLF = "\r\n"
 LINE_OCTETS = 75
@@ -54,7 +54,7 @@ def ical_local(day: date, at: time) -> str:
 
 def ical_utc(moment: datetime) -> str:
     """A UTC DATE-TIME value: 20260415T081500Z."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{ical_date(moment)}T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}Z"
 
 

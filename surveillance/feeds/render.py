@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..config import Config
@@ -84,7 +84,7 @@ class FeedSettings:
     def cancelled_since(self, today: date) -> datetime:
         """Controls cancelled before this moment (the clinic's midnight) have left the feed."""
         day = today - timedelta(days=self.cancelled_days)
-        return datetime.combine(day, time(), ZoneInfo(self.events.tzid)).astimezone(timezone.utc)
+        return datetime.combine(day, time(), ZoneInfo(self.events.tzid)).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +139,15 @@ def feed_text(
     versions changed since they were cached are fetched and serialised again."""
     since = s.cancelled_since(today)
     controls = [c for c in group_controls(versions) if is_shown(c, since)]
-    events = [cache.get(first_id(c), c) for c in controls]
-    if missing := [c for c, event in zip(controls, events) if event is None]:
-        built = _build(missing, fetch, s, cache)
-        events = [event or built[first_id(c)] for c, event in zip(controls, events)]
-    parts, timed = [], False
+    cached = [cache.get(first_id(c), c) for c in controls]
+    missing = [c for c, event in zip(controls, cached) if event is None]
+    built = _build(missing, fetch, s, cache) if missing else {}
+    events = [event or built[first_id(c)] for c, event in zip(controls, cached)]
+    parts: list[str] = []
+    timed = False
     for event in events:
         # A deadline already past rings no more: a new subscriber gets no flood of old alarms.
-        ring = bool(event.alarm) and event.deadline >= today
+        ring = event.deadline is not None and bool(event.alarm) and event.deadline >= today
         parts += (event.head, event.alarm, END) if ring else (event.head, END)
         timed = timed or event.timed
     # The rules of the year before the window's start cover every event in it.
@@ -159,7 +160,9 @@ def _build(
 ) -> dict[int, CachedEvent]:
     """Serialise the missing controls from their fetched rows, and cache them."""
     ids = [exam[0] for control in missing for exam in control]
-    rows = {first_id(members): members for members in group_controls(fetch(ids))}
+    rows: dict[int, tuple[ExamRow, ...]] = {
+        first_id(members): members for members in group_controls(fetch(ids))
+    }
     built = {}
     for control in missing:
         members = rows[first_id(control)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -199,9 +199,7 @@ def feed_stamp(session: Session, scope: FeedScope, first: date, last: date) -> t
             ),
         )
     # The same instant reads back with another tzinfo on another driver or connection.
-    return tuple(
-        v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v for v in stamp
-    )
+    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
 
 
 def feed_versions(session: Session, scope: FeedScope, first: date, last: date) -> list[tuple]:
@@ -295,7 +293,7 @@ def remember_etag(session: Session, feed_id: int, etag: str, now: datetime) -> N
 def set_details(session: Session, actor: Actor, clinic_id: int, include: bool) -> None:
     """A clinic's opt-in: its feeds show names, exam names and places (off: references only)."""
     with transaction(session):
-        session.get(Clinic, clinic_id).feed_include_details = include
+        session.get_one(Clinic, clinic_id).feed_include_details = include
         record_event(session, actor, "clinic.feed_details", clinic=clinic_id, include=include)
 
 

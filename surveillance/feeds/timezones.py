@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,8 @@ def vtimezone(tzid: str, year: int) -> str:
     zone = ZoneInfo(tzid)
     changes = _transitions(zone, year)
     if not changes:  # no daylight saving time: one observance
-        start = datetime(year, 1, 1, tzinfo=timezone.utc).astimezone(zone)
-        offset = start.utcoffset()
+        start = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone)
+        offset = _offset_at(zone, start)
         return _component(
             tzid,
             [_observance("STANDARD", datetime(year, 1, 1), offset, offset, start.tzname(), None)],
@@ -37,7 +37,7 @@ def _change(zone: ZoneInfo, moment: datetime) -> str:
     after = moment.astimezone(zone)
     local = (moment + before).replace(tzinfo=None)  # DTSTART is the wall clock before the change
     kind = "DAYLIGHT" if after.dst() else "STANDARD"
-    return _observance(kind, local, before, after.utcoffset(), after.tzname(), _rule(local))
+    return _observance(kind, local, before, _offset_at(zone, moment), after.tzname(), _rule(local))
 
 
 def _observance(
@@ -73,7 +73,7 @@ def _offset(delta: timedelta) -> str:
 
 def _transitions(zone: ZoneInfo, year: int) -> list[datetime]:
     """The UTC instants in `year` at which the zone's offset changes."""
-    day = datetime(year, 1, 1, tzinfo=timezone.utc)
+    day = datetime(year, 1, 1, tzinfo=UTC)
     found = []
     while day.year == year:
         following = day + timedelta(days=1)
@@ -97,4 +97,4 @@ def _bisect(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
 
 def _offset_at(zone: ZoneInfo, moment: datetime) -> timedelta:
     """The zone's offset from UTC at a UTC instant."""
-    return moment.astimezone(zone).utcoffset()
+    return moment.astimezone(zone).utcoffset() or timedelta(0)  # never None for an aware time

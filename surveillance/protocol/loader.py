@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib import resources
+from typing import TypeGuard
 
 from .model import ControlSpec, Protocol
 from .vocabulary import PLAN_EXAMS, TREATMENT_KINDS
@@ -96,7 +97,7 @@ def _kinds(data: dict, key: str, source: str) -> list[str]:
     return kinds
 
 
-def _list_of(values, kind: type) -> bool:
+def _list_of(values: object, kind: type) -> TypeGuard[list]:
     """A non-empty list whose items are all exactly of `kind`."""
     # type() and not isinstance(): TOML's true is a bool, and a bool is an int.
     return isinstance(values, list) and bool(values) and all(type(v) is kind for v in values)

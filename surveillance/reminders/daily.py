@@ -63,6 +63,7 @@ def send_daily(
                 dry_run_outcome(session, config, clinic, today, now)
                 for clinic in _clinics(session, clinic_code)
             ]
+    assert backend is not None, "only a dry run goes without a mail backend"
     lock = make_lock(engine, "sender")
     if not lock.acquire():
         raise SenderBusy("another process is sending digests; nothing was done")
@@ -76,7 +77,7 @@ def send_daily(
 def _run(
     session: Session,
     config: Config,
-    backend: Backend | None,
+    backend: Backend,
     today: date,
     now: datetime,
     clinic_code: str | None,

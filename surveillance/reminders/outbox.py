@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -99,12 +100,13 @@ def due_ids(session: Session, day: date, now: datetime, clinic_id: int | None = 
 
 def claim(session: Session, digest_id: int, now: datetime) -> Digest | None:
     """Count an attempt on a due digest before calling the server; None if no longer due."""
-    claimed = session.execute(
+    claimed = _rows_changed(
+        session,
         sa.update(Digest)
         .where(Digest.id == digest_id, Digest.state == "pending", Digest.next_attempt_at <= now)
         .values(attempts=Digest.attempts + 1, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if not claimed:
         return None
     row = session.get(Digest, digest_id)
@@ -151,7 +153,12 @@ def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | No
     )
     if clinic_id is not None:
         query = query.where(Digest.clinic_id == clinic_id)
-    return session.execute(query).rowcount
+    return _rows_changed(session, query)
+
+
+def _rows_changed(session: Session, statement: sa.Update) -> int:
+    """How many rows an UPDATE changed (an UPDATE's result is a CursorResult)."""
+    return cast(sa.CursorResult, session.execute(statement)).rowcount
 
 
 def recent(session: Session, since: date, clinic_id: int | None = None) -> list[Digest]:

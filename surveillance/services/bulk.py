@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import islice
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from .context import Context
 from .lookups import clinic_by_code
 from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
 from .patients import next_local_number
+from .plans import anchor_id
 from .transactions import transaction
 from .validate import check_not_future, parse_choice
 
@@ -117,11 +119,11 @@ def _status(p: NewPatient) -> str:
 
 def _insert_exams(session: Session, rows: Iterable[dict]) -> tuple[int, list[int]]:
     """Insert the planned exams; their count and the patients whose every exam is done."""
-    count, all_done = 0, {}
+    count, all_done = 0, dict[int, bool]()
     for chunk in _chunks(rows):
         # The table, not the model: the ORM's bulk insert leaves out None values, so it
         # sent a statement for every run of rows alike in their Nones (thousands).
-        session.execute(sa.insert(PlannedExam.__table__), chunk)
+        session.execute(sa.insert(cast(sa.Table, PlannedExam.__table__)), chunk)
         count += len(chunk)
         for row in chunk:
             patient = row["patient_id"]
@@ -234,7 +236,7 @@ def _planned_rows(
                 "uid": str(uuid.uuid4()),
                 "patient_id": pid,
                 "clinic_id": clinic_id,
-                "anchor_treatment_id": plan.anchor.ref,
+                "anchor_treatment_id": anchor_id(plan),
                 "code": e.code,
                 "month": e.month,
                 "due": e.due,

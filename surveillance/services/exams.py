@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import date, time
 
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from .validate import (
 def get_exam(
     session: Session,
     exam_id: int,
-    clinic_ids: set[int] | None = None,
+    clinic_ids: AbstractSet[int] | None = None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A planned exam by id, within the given clinics; a stale version is refused."""
@@ -44,7 +45,7 @@ def record_booking(
     ctx: Context,
     exam_id: int,
     *,
-    date: date | str,
+    date: date | str | None,
     time: time | str | None = None,
     place: str | None = None,
     expected_version: int | None = None,
@@ -69,7 +70,7 @@ def record_result(
     ctx: Context,
     exam_id: int,
     *,
-    done_date: date | str,
+    done_date: date | str | None,
     result: str | None = None,
     value: float | str | None = None,
     expected_version: int | None = None,
@@ -109,7 +110,7 @@ def record_missed(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     contact_attempt: str | None = None,
     expected_version: int | None = None,
 ) -> PlannedExam:
@@ -132,7 +133,7 @@ def cancel_exam(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """The clinic decides an exam will not be done (the patient declined it, say); a re-plan keeps it so."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -120,7 +122,7 @@ class Problem:
     column: str  # the header as written in the file
     value: str
     message: str  # an English msgid with %(name)s placeholders
-    params: dict = field(default_factory=dict)
+    params: dict = dataclasses.field(default_factory=dict)
     plural: str | None = None  # the message's plural: then params["num"] is the count
 
     @property
@@ -136,7 +138,8 @@ class Row:
 
     number: int  # as a spreadsheet counts: the header is row 1
     cells: dict[str, str]
-    values: dict[str, object]
+    values: dict[str, Any]  # each column's parsed value: a str, a date, ...
+
     problems: tuple[Problem, ...] = ()
     registered: bool = False
 
@@ -204,7 +207,7 @@ def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
 
 def _rows(reader, places: dict[str, int], width: int, max_rows: int) -> list:
     """The rows that are not blank, numbered as a spreadsheet numbers them (the header is 1)."""
-    rows = []
+    rows: list[tuple[int, dict[str, str], int]] = []
     for number, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -244,7 +247,9 @@ def _normalise(text: str) -> str:
 
 
 def _columns(header: list[str]) -> tuple[dict[str, str], dict[str, int], tuple[str, ...]]:
-    columns, places, ignored = {}, {}, []
+    columns: dict[str, str] = {}
+    places: dict[str, int] = {}
+    ignored: list[str] = []
     for i, title in enumerate(header):
         name = HEADER_WORDS.get(_normalise(title))
         if name is None:
@@ -328,7 +333,7 @@ class _RowCheck:
 
     def __init__(self, number: int, cells: dict[str, str], columns: dict[str, str]):
         self.number, self.cells, self.columns = number, cells, columns
-        self.values: dict[str, object] = {}
+        self.values: dict[str, Any] = {}
         self.problems: list[Problem] = []
 
     def parse(self, name: str, parse: Callable[[str], object]):
@@ -413,7 +418,7 @@ def _refuse_duplicates(rows: list[Row], columns: dict[str, str]) -> list[Row]:
 
 
 def _with_duplicate(row: Row, seen: dict[str, list[int]], columns: dict[str, str]) -> Row:
-    numbers = seen.get(row.values.get("national_id"), [])
+    numbers = seen.get(row.values.get("national_id", ""), [])
     if len(numbers) < 2:
         return row
     others = ", ".join(str(n) for n in numbers if n != row.number)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ def clinic_by_code(session: Session, code: str) -> Clinic:
 def get_patient(
     session: Session,
     patient_id: int,
-    clinic_ids: set[int] | None = None,
+    clinic_ids: AbstractSet[int] | None = None,
     expected_version: int | None = None,
 ) -> Patient:
     """A patient by id, within the given clinics; a stale `expected_version` is refused."""
@@ -34,7 +36,7 @@ def get_patient(
 
 
 def find_by_reference(
-    session: Session, ctx: Context, reference: str, clinic_ids: set[int] | None = None
+    session: Session, ctx: Context, reference: str, clinic_ids: AbstractSet[int] | None = None
 ) -> Patient:
     """A patient by local reference ("P-0042", or just 42)."""
     digits = reference.strip().removeprefix(ctx.reference_prefix)

@@ -69,7 +69,7 @@ def end_surveillance(
     ctx: Context,
     patient_id: int,
     *,
-    status: str,
+    status: str | None,
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Patient:
@@ -123,7 +123,7 @@ def record_mdt_decision(
     ctx: Context,
     patient_id: int,
     *,
-    decision: str,
+    decision: str | None,
     note: str | None = None,
     expected_version: int | None = None,
 ) -> Patient:

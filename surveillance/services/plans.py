@@ -10,6 +10,7 @@ from ..db.models import Patient, PlannedExam
 from ..protocol import (
     Changes,
     History,
+    Plan,
     PrimaryControl,
     StoredExam,
     Treatment,
@@ -47,9 +48,16 @@ def replan(session: Session, patient: Patient, ctx: Context) -> Changes:
     for stored, planned in changes.update:
         _update(by_ref[stored.ref], planned)
     for planned in changes.create:
-        patient.exams.append(new_exam(patient, plan.anchor.ref, planned))
+        patient.exams.append(new_exam(patient, anchor_id(plan), planned))
     _update_completion(patient, plan.anchor)
     return changes
+
+
+def anchor_id(plan: Plan) -> int:
+    """The stored id of the treatment a plan with exams is anchored on."""
+    anchor = plan.anchor
+    assert anchor is not None and anchor.ref is not None, "a plan with exams has a stored anchor"
+    return anchor.ref
 
 
 def new_exam(patient: Patient, anchor_id: int, planned) -> PlannedExam:

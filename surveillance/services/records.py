@@ -24,7 +24,7 @@ def view_patient(
     return patient
 
 
-def add_note(session: Session, ctx: Context, patient_id: int, *, text: str) -> PatientNote:
+def add_note(session: Session, ctx: Context, patient_id: int, *, text: str | None) -> PatientNote:
     """Add a free-text note to a patient's record."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids)

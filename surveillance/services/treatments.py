@@ -24,8 +24,8 @@ def record_treatment(
     ctx: Context,
     patient_id: int,
     *,
-    date: date | str,
-    kind: str,
+    date: date | str | None,
+    kind: str | None,
     note: str | None = None,
     expected_version: int | None = None,
 ) -> Changes:
@@ -40,8 +40,8 @@ def add_treatment(
     ctx: Context,
     patient: Patient,
     *,
-    date: date | str,
-    kind: str,
+    date: date | str | None,
+    kind: str | None,
     note: str | None = None,
 ) -> Changes:
     """record_treatment inside the caller's transaction (registration with a first treatment)."""
@@ -125,7 +125,7 @@ def record_primary_control(
     ctx: Context,
     patient_id: int,
     *,
-    date: date | str,
+    date: date | str | None,
     exams: list[str] | str,
     expected_version: int | None = None,
 ) -> Changes:

@@ -21,8 +21,10 @@ def parse_date(field: str, value: date | str | None) -> date:
 
 def parse_time(field: str, value: time | str | None) -> time | None:
     """An optional time of day (HH:MM)."""
-    if value is None or value == "" or isinstance(value, time):
-        return value or None
+    if isinstance(value, time):
+        return value
+    if not value:
+        return None
     try:
         return time.fromisoformat(str(value).strip())
     except ValueError:
@@ -31,7 +33,7 @@ def parse_time(field: str, value: time | str | None) -> time | None:
 
 def parse_choice(field: str, value: str | None, choices) -> str:
     """One of a set of codes."""
-    if value not in choices:
+    if value is None or value not in choices:
         raise InputError(
             field, value, "is not one of %(choices)s", choices=", ".join(sorted(choices))
         )
@@ -47,7 +49,7 @@ def parse_text(
         raise InputError(field, value, "must not be empty")
     if len(text) > max_length:
         raise InputError(
-            field, value[:40] + "…", "is longer than %(max)d characters", max=max_length
+            field, text[:40] + "…", "is longer than %(max)d characters", max=max_length
         )
     return text or None
 

@@ -102,15 +102,21 @@ def worklist(
             sa.select(counted.c.category, sa.func.count()).group_by(counted.c.category)
         ).all()
     )
-    counts["mdt_review"] = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Patient)
-        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
+    counts["mdt_review"] = (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Patient)
+            .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
+        )
+        or 0
     )
-    counts["booking_to_cancel"] = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(PlannedExam)
-        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
+    counts["booking_to_cancel"] = (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(PlannedExam)
+            .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
+        )
+        or 0
     )
     controls = _controls(ctx, clinic_ids, code)
     rank = sa.case({c: i for i, c in enumerate(CATEGORIES)}, value=controls.c.category)

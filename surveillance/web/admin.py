@@ -20,8 +20,8 @@ from ..services.transactions import transaction
 from ..services.validate import parse_text
 from ..users import add_user, list_users, set_active
 from .auth import admin_required
-from .per_request import LARGEST_ID, config, db, page_number, service_context
 from .labels import describe
+from .per_request import LARGEST_ID, config, db, page_number, service_context
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 100

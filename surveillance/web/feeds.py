@@ -27,8 +27,8 @@ from ..feeds.serve import Feeds, Served, serve_feed
 from ..feeds.store import create_clinic_feed, create_user_feed, list_feeds, revoke_feed
 from ..feeds.tokens import feed_urls
 from ..services import Actor
-from .per_request import config, db
 from .labels import describe
+from .per_request import config, db
 from .security import csrf
 
 bp = Blueprint("feeds", __name__)

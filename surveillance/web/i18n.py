@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, get_locale
 
+from ..resources import PACKAGE
+from .labels import label
 from .per_request import config
 
 LANGUAGES = ("nb", "en")
@@ -15,14 +17,10 @@ babel = Babel()
 
 def init_app(app: Flask) -> None:
     """Babel with our catalogue and the locale chosen per request."""
-    from ..resources import PACKAGE
-
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE / "translations"))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", config_timezone(app))
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
-    from .labels import label
-
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, label=label, get_locale=get_locale)
 
 
@@ -35,7 +33,7 @@ def select_locale() -> str:
     if session.get("lang") in LANGUAGES:
         return session["lang"]
     best = request.accept_languages.best_match(list(ALIASES))
-    return ALIASES.get(best, config().web.default_language)
+    return ALIASES.get(best or "", config().web.default_language)
 
 
 bp = Blueprint("i18n", __name__)

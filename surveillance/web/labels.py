@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 LABELS = {
@@ -62,7 +63,7 @@ LABELS = {
 
 def label(code: str | None) -> str:
     """The translated word for a code; the code itself if it has none."""
-    return str(LABELS.get(code, code or ""))
+    return str(LABELS.get(code or "", code or ""))
 
 
 FIELDS = {
@@ -107,8 +108,6 @@ _ROW = re.compile(r"row (\d+)")  # bulk errors say "row 3: date"
 
 def describe(error) -> str:
     """A refusal of the services in the reader's language: field, value, what is wrong."""
-    from flask_babel import gettext
-
     prefix, _sep, field = error.field.rpartition(": ")
     if row := _ROW.fullmatch(prefix):
         prefix = gettext("row %(row)s", row=row[1])

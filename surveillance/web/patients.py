@@ -68,7 +68,7 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
     cea = [
         (e.done_date, e.result_value)
         for e in patient.exams
-        if e.code == "cea" and e.state == "done" and e.result_value is not None
+        if e.code == "cea" and e.state == "done" and e.result_value is not None and e.done_date
     ]
     return render_template(
         "patient.html",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request
-from sqlalchemy.orm import Session
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 
 from ..clock import clinic_today

@@ -60,7 +60,7 @@ def _http_error(error: HTTPException):
         405: _("Not allowed"),
         413: _("The file is too large"),
     }
-    title = titles.get(error.code, error.name)
+    title = titles.get(error.code or 0, error.name)
     return render_template("error.html", title=title, message=None), error.code
 
 

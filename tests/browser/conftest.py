@@ -7,7 +7,6 @@ import shutil
 import socket
 import threading
 from dataclasses import replace
-from datetime import date
 
 import pytest
 
@@ -115,7 +114,3 @@ def logged_in(page):
     page.click("form button.primary")
     page.wait_for_url("**/")
     return page
-
-
-def today() -> date:
-    return clinic_today()

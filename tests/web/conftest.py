@@ -20,8 +20,7 @@ from surveillance.db.models import AuditEvent, Base, Clinic, Patient, PlannedExa
 from surveillance.services import Actor, Context, register_patient
 from surveillance.users import add_user
 from surveillance.web import create_app
-
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import PASSWORD, Browser
 from .route_table import FAILING_PATH, PUBLIC, ROUTES, RouteCase, Setup

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import check_security_headers, goes_to_login, path_of, visible_text
 from .route_table import ROUTES

@@ -77,8 +77,8 @@ def test_the_admin_sees_who_has_seen_a_patient(world, log_in, db):
     nurse, admin = log_in(world.a.nurse), log_in(world.a.admin)
     nurse.get(f"/patients/{world.a.patient_id}")
     nurse.post(f"/patients/{world.a.patient_id}/reveal")
-    reference = "P-%04d" % db.get(Patient, world.a.patient_id).local_number
+    reference = f"P-{db.get(Patient, world.a.patient_id).local_number:04d}"
     page = admin.get("/admin/audit", query_string={"patient": reference})
-    viewers = re.search(r'<section class="card">(.*?)</section>', page.text, re.S).group(1)
+    viewers = re.search(r'<section class="card">(.*?)</section>', page.text, re.DOTALL).group(1)
     assert world.a.nurse in viewers and world.a.admin not in viewers
     assert "patient.reveal_id" in visible_text(page)

@@ -8,7 +8,7 @@ import pytest
 from markupsafe import escape
 
 from surveillance.services import record_result
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import errors
 from .route_table import ROUTES

@@ -8,8 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from surveillance.db.models import LiverTreatment, Patient, PatientNote, PlannedExam, PrimaryControl
-
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import errors, flashes, visible_text
 from .route_table import ROUTES
@@ -144,8 +143,10 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
         patient_page(), f"/patients/{world.a.patient_id}/end", status="gone", reason="Borte"
     )
     assert errors(refused) == [
-        "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
-        "videre kreftbehandling, Transplantert"
+        (
+            "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
+            "videre kreftbehandling, Transplantert"
+        )
     ]
 
 

@@ -16,7 +16,7 @@ from .route_table import FAILING_PATH
 INLINE = re.compile(
     r"<script(?![^>]*\bsrc=)[^>]*>|<[a-z][^>]*\son[a-z]+\s*=|<[a-z][^>]*\sstyle\s*="
     r"|javascript:",
-    re.I,
+    re.IGNORECASE,
 )
 
 

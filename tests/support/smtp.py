@@ -10,10 +10,11 @@ import subprocess
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Self
 
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
@@ -22,12 +23,12 @@ from aiosmtpd.smtp import AuthResult
 from surveillance.config import Config, MailConfig
 from surveillance.db import writing
 from surveillance.db.models import PlannedExam
-from surveillance.services import record_booking, record_result, record_treatment
 from surveillance.reminders.mail import SmtpBackend
+from surveillance.services import record_booking, record_result, record_treatment
 
 SENDER = "Oppfølging <oppfolging@sykehus.test>"
 # Monday 1 June 2026, 06:30 in Oslo (summer time): the send time on TODAY of conftest.
-NOW = datetime(2026, 6, 1, 4, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 4, 30, tzinfo=UTC)
 MESSAGE_ID = re.compile(r"<digest\.(\d{8})\.([A-Za-z0-9-]+)\.[0-9a-f]{16}@[^>]+>")
 
 
@@ -106,7 +107,7 @@ class SmtpServer:
             self.handler, hostname="127.0.0.1", port=self.port, **server_kwargs
         )
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         self.controller.start()
         return self
 
