@@ -9,6 +9,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .db.choices import Role
 from .db.models import Clinic, Patient, PlannedExam
 from .identity import make_synthetic_id
 from .protocol import add_months, load_protocol
@@ -30,7 +31,7 @@ DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 DEMO_RECIPIENT = "sykepleier@demo.invalid"
 # The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
 DEMO_PASSWORD = "demo-passord-2025"
-DEMO_ACCOUNTS = (("sykepleier@demo.invalid", "nurse"), ("admin@demo.invalid", "admin"))
+DEMO_ACCOUNTS = (("sykepleier@demo.invalid", Role.NURSE), ("admin@demo.invalid", Role.ADMIN))
 FIRST_NAMES = (
     "Kari",
     "Ola",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 
+from ..db.choices import Role
 from ..db.migrate import upgrade
 from ..db.models import Clinic
 from ..services.transactions import transaction
@@ -45,7 +46,7 @@ def init(ctx: click.Context, clinic_code: str, clinic_name: str, admin_email: st
             app.context().actor,
             email=admin_email,
             password=password,
-            role="admin",
+            role=Role.ADMIN,
             clinic_codes=[clinic_code],
         )
     click.echo(f"clinic {clinic_code} and administrator {admin_email} are ready")

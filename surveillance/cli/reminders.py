@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..clock import utcnow
+from ..db.choices import DigestState
 from ..db.engine import make_engine
 from ..reminders.daily import SenderBusy, send_daily
 from ..reminders.mail import make_backend
@@ -114,12 +115,12 @@ def status(ctx, clinic_code: str | None, days: int) -> None:
     click.echo(f"{'day':<10}  {'clinic':<8}  {'state':<8}  tries  {'when':<16}  message-id")
     for line in lines:
         click.echo(line)
-    failed = sum(row.state == "failed" for row in rows)
+    failed = sum(row.state == DigestState.FAILED for row in rows)
     click.echo(f"{len(rows)} digests, {failed} failed" if rows else "no digests in these days")
 
 
 def _status_line(row, tz: ZoneInfo) -> str:
-    when = row.sent_at if row.state == "sent" else row.next_attempt_at
+    when = row.sent_at if row.state == DigestState.SENT else row.next_attempt_at
     shown = when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else ""
     line = (
         f"{row.day}  {row.clinic.code:<8}  {row.state:<8}  {row.attempts:>5}  {shown:<16}  "

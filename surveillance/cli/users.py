@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..clock import utcnow
+from ..db.choices import Role
 from ..users import add_user, list_users, set_active
 from .base import Group, load_app, read_password
 
@@ -16,7 +17,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["nurse", "admin"]), required=True)
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
 @click.option("--clinic", "clinics", multiple=True, required=True, help="Clinic code (repeatable).")
 @click.pass_context
 def add(ctx: click.Context, email: str, role: str, clinics: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from ..clock import utcnow
+from .choices import DigestState, FeedKind, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -19,7 +20,7 @@ NAMING_CONVENTION = {
 
 PATIENT_STATUSES = ("active", "completed", "not_candidate", "deceased", "moved", "transplanted")
 EXAM_STATES = ("open", "booked", "done", "missed", "cancelled")
-ROLES = ("nurse", "admin")
+ROLES = tuple(Role)
 
 # The worklist's partial indexes and queries share this literal condition: with bound
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
@@ -259,7 +260,7 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
 
-DIGEST_STATES = ("pending", "sent", "failed", "skipped")
+DIGEST_STATES = tuple(DigestState)
 
 
 class Digest(Base):
@@ -276,7 +277,7 @@ class Digest(Base):
     day: Mapped[date]  # the clinic's date (Europe/Oslo) the digest is for
     message_id: Mapped[str] = mapped_column(sa.String(254), unique=True)
     # skipped: nothing to say that day; the counts are kept for the next day's change.
-    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    state: Mapped[str] = mapped_column(sa.String(16), default=DigestState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     # Set when a sender takes the row, before it talks to the server: a pending row with
@@ -329,7 +330,7 @@ class PatientNote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-FEED_KINDS = ("clinic", "user")
+FEED_KINDS = tuple(FeedKind)
 
 
 class CalendarFeed(Base):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import utcnow
+from ..db.choices import FeedKind
 from ..db.models import CalendarFeed, Clinic, Patient, PlannedExam, User, user_clinics
 from ..errors import NotFound
 from ..services.audit import Actor, record_event
@@ -59,14 +60,14 @@ def create_clinic_feed(
     session: Session, actor: Actor, clinic_id: int, label: str | None = None
 ) -> NewFeed:
     """A feed of a clinic's controls."""
-    return _create(session, actor, label, kind="clinic", clinic_id=clinic_id)
+    return _create(session, actor, label, kind=FeedKind.CLINIC, clinic_id=clinic_id)
 
 
 def create_user_feed(
     session: Session, actor: Actor, user_id: int, label: str | None = None
 ) -> NewFeed:
     """A personal feed: the controls of the user's clinics, whichever they are at each fetch."""
-    return _create(session, actor, label, kind="user", user_id=user_id)
+    return _create(session, actor, label, kind=FeedKind.USER, user_id=user_id)
 
 
 def _create(session: Session, actor: Actor, label: str | None, **owner) -> NewFeed:
@@ -99,7 +100,7 @@ def list_feeds(
 
 
 def _managed_by(user_id: int, clinic_ids: list[int]):
-    mine = sa.and_(CalendarFeed.kind == "user", CalendarFeed.user_id == user_id)
+    mine = sa.and_(CalendarFeed.kind == FeedKind.USER, CalendarFeed.user_id == user_id)
     return sa.or_(mine, CalendarFeed.clinic_id.in_(clinic_ids)) if clinic_ids else mine
 
 
@@ -152,7 +153,7 @@ def find_scope(session: Session, token: str) -> FeedScope | None:
     if not rows or not same_hash(rows[0].token_hash, token):
         return None
     first = rows[0]
-    if first.kind == "user" and not first.active:  # a disabled account's feeds stop with it
+    if first.kind == FeedKind.USER and not first.active:  # a disabled account's feeds stop with it
         return None
     clinics = [r for r in rows if r.clinic_id is not None]
     return FeedScope(

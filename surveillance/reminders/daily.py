@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..db import make_sessionmaker, writing
+from ..db.choices import DigestState
 from ..db.models import Clinic, Digest
 from ..services.lookups import clinic_by_code
 from . import outbox
@@ -115,12 +116,16 @@ def _make(
     if outbox.find(session, clinic.id, today) or not clinic_recipients(session, clinic):
         return None
     snapshot = take_snapshot(session, config, clinic, today)
-    state = "pending" if _worth_sending(config, snapshot) else "skipped"
+    state = DigestState.PENDING if _worth_sending(config, snapshot) else DigestState.SKIPPED
     with writing(session):
         outbox.add(
             session, clinic, today, snapshot, state=state, now=now, sender=config.mail.sender
         )
-    return Outcome(clinic.code, today, "skipped", "nothing to do") if state == "skipped" else None
+    return (
+        Outcome(clinic.code, today, "skipped", "nothing to do")
+        if state == DigestState.SKIPPED
+        else None
+    )
 
 
 def _worth_sending(config: Config, snapshot: Snapshot) -> bool:
@@ -162,14 +167,14 @@ def send_one(
 
 
 def _outcome(row: Digest) -> Outcome:
-    if row.state == "pending":
+    if row.state == DigestState.PENDING:
         return Outcome(
             row.clinic.code,
             row.day,
             "retry",
             f"{row.last_error}; next attempt {row.next_attempt_at:%Y-%m-%d %H:%M} UTC",
         )
-    detail = row.recipients if row.state == "sent" else ""
+    detail = row.recipients if row.state == DigestState.SENT else ""
     return Outcome(
         row.clinic.code,
         row.day,
@@ -236,7 +241,7 @@ def dry_run_outcome(
     """What a run would do for the clinic today, with the e-mail it would send."""
     recipients = clinic_recipients(session, clinic)
     row = outbox.find(session, clinic.id, today)
-    if row is not None and row.state != "pending":
+    if row is not None and row.state != DigestState.PENDING:
         return Outcome(clinic.code, today, f"already_{row.state}", row.last_error or "")
     if not recipients:
         return Outcome(clinic.code, today, "no_recipients")

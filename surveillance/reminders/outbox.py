@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..config import RemindersConfig
+from ..db.choices import DigestState
 from ..db.models import Clinic, Digest
 from .snapshot import Snapshot
 
@@ -74,7 +75,7 @@ def previous(session: Session, clinic_id: int, day: date) -> Digest | None:
 def expire(session: Session, today: date, now: datetime) -> list[Digest]:
     """Pending digests of past days fail: yesterday's counts are no use tomorrow."""
     rows = session.scalars(
-        sa.select(Digest).where(Digest.state == "pending", Digest.day < today)
+        sa.select(Digest).where(Digest.state == DigestState.PENDING, Digest.day < today)
     ).all()
     for row in rows:
         mark_failed(
@@ -90,7 +91,9 @@ def due_ids(session: Session, day: date, now: datetime, clinic_id: int | None = 
     """The pending digests of the day whose (next) attempt is due."""
     query = (
         sa.select(Digest.id)
-        .where(Digest.state == "pending", Digest.day == day, Digest.next_attempt_at <= now)
+        .where(
+            Digest.state == DigestState.PENDING, Digest.day == day, Digest.next_attempt_at <= now
+        )
         .order_by(Digest.id)
     )
     if clinic_id is not None:
@@ -103,7 +106,11 @@ def claim(session: Session, digest_id: int, now: datetime) -> Digest | None:
     claimed = _rows_changed(
         session,
         sa.update(Digest)
-        .where(Digest.id == digest_id, Digest.state == "pending", Digest.next_attempt_at <= now)
+        .where(
+            Digest.id == digest_id,
+            Digest.state == DigestState.PENDING,
+            Digest.next_attempt_at <= now,
+        )
         .values(attempts=Digest.attempts + 1, claimed_at=now)
         .execution_options(synchronize_session=False),
     )
@@ -116,7 +123,7 @@ def claim(session: Session, digest_id: int, now: datetime) -> Digest | None:
 
 def mark_sent(row: Digest, now: datetime, recipients: list[str], refused: dict[str, str]) -> None:
     """The server took it; recipients it refused are noted as the error."""
-    row.state, row.sent_at, row.next_attempt_at = "sent", now, None
+    row.state, row.sent_at, row.next_attempt_at = DigestState.SENT, now, None
     row.recipients = ", ".join(recipients)
     row.last_error = (
         "refused: " + "; ".join(f"{a}: {e}" for a, e in refused.items()) if refused else None
@@ -134,7 +141,7 @@ def mark_retry(row: Digest, now: datetime, error: str, config: RemindersConfig) 
 
 def mark_failed(row: Digest, now: datetime, error: str) -> None:
     """A permanent failure, kept with its error for the admins."""
-    row.state, row.last_error, row.next_attempt_at = "failed", error, None
+    row.state, row.last_error, row.next_attempt_at = DigestState.FAILED, error, None
 
 
 def backoff(attempts: int, config: RemindersConfig) -> timedelta:
@@ -147,8 +154,8 @@ def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | No
     """Failed digests of the day become pending again (after the cause was fixed)."""
     query = (
         sa.update(Digest)
-        .where(Digest.state == "failed", Digest.day == day)
-        .values(state="pending", attempts=0, next_attempt_at=now)
+        .where(Digest.state == DigestState.FAILED, Digest.day == day)
+        .values(state=DigestState.PENDING, attempts=0, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
     if clinic_id is not None:
