@@ -10,13 +10,12 @@ import icalendar
 import pytest
 
 from surveillance.config import Config, ConfigError, FeedsConfig
-from surveillance.feeds.events import ExamRow, control_uid, group_controls, vevent
+from surveillance.feeds.events import control_uid, group_controls, vevent
 from surveillance.feeds.render import (
     CachedEvent,
     EventCache,
     FeedSettings,
     calendar_head,
-    feed_text,
 )
 from surveillance.feeds.tokens import (
     feed_urls,
@@ -25,61 +24,7 @@ from surveillance.feeds.tokens import (
     token_hash,
     well_formed,
 )
-
-TODAY = date(2026, 6, 1)
-CHANGED = datetime(2026, 5, 20, 9, 30, tzinfo=UTC)
-# The builder's behaviour is tested in English; the default words are bokmål (tested below).
-SETTINGS = FeedSettings.from_config(Config(feeds=FeedsConfig(language="en")))
-
-
-def exam(**overrides) -> ExamRow:
-    """A planned exam as the feed's query returns it; keyword arguments override."""
-    values = dict(
-        id=1,
-        uid="0f0e0d0c-0000-4000-8000-000000000001",
-        patient_id=7,
-        anchor_id=3,
-        month=6,
-        code="ct_tap",
-        state="open",
-        sequence=0,
-        due=date(2026, 9, 15),
-        due_working_day=date(2026, 9, 15),
-        booked_date=None,
-        booked_time=None,
-        booked_place=None,
-        coordinated_date=None,
-        updated_at=CHANGED,
-        local_number=42,
-        details=False,
-        name=None,
-    )
-    values.update(overrides)
-    return ExamRow(**values)
-
-
-def control(id: int = 1, **overrides) -> tuple[ExamRow, ...]:
-    """A control of ct_tap and cea due the same day, ids `id` and `id` + 1; overrides go to both."""
-    second = {**overrides, "id": id + 1, "code": "cea", "uid": f"{id + 1}-{overrides.get('uid')}"}
-    return exam(id=id, **overrides), exam(**second)
-
-
-def build(rows, name: str, today: date, settings: FeedSettings, cache: EventCache) -> str:
-    """A feed of these rows (each its own version, as in a database's index)."""
-    return feed_text(
-        rows, lambda ids: [r for r in rows if r.id in ids], name, today, settings, cache
-    )
-
-
-def lines(text: str) -> list[str]:
-    """The unfolded content lines."""
-    return text.replace("\r\n ", "").split("\r\n")[:-1]
-
-
-def prop(text: str, name: str) -> list[str]:
-    """The values of a property (any parameters dropped)."""
-    return [line.split(":", 1)[1] for line in lines(text) if re.match(rf"{name}[;:]", line)]
-
+from tests.support.feeds import CHANGED, SETTINGS, TODAY, build, control, exam, lines, prop
 
 # ---- content lines (icalendar's, with the values we give it) ---------------------------
 

@@ -24,7 +24,7 @@ from surveillance.feeds.store import (
 from surveillance.feeds.tokens import token_hash
 from surveillance.services import Actor, record_booking, record_result, record_treatment
 from tests.support.data import TODAY
-from tests.test_feeds_parsers import parse_all
+from tests.support.feeds import parse_all
 
 ADMIN = Actor("admin@test")
 NOW = datetime(2026, 6, 1, 10, tzinfo=UTC)

@@ -18,7 +18,7 @@ from surveillance.services import Actor, Context, register_patient
 from surveillance.users import add_user
 from surveillance.web import create_app
 from tests.support.data import synthetic_id
-from tests.test_feeds_parsers import parse_all
+from tests.support.feeds import parse_all
 
 PASSWORD = "correct horse battery"
 ADMIN = Actor("admin@test")
