@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "patient": ("surveillance.cli.worklist:patient", "One patient."),
     "preview": ("surveillance.cli.preview:preview", "Print the plan for one patient's history..."),
     "reminders": ("surveillance.cli.reminders:reminders", "The daily digest e-mails."),
-    "serve": ("surveillance.cli.serve:serve", "Serve the dashboard with waitress (no..."),
+    "serve": ("surveillance.cli.serve:serve", "Serve the dashboard with waitress; with..."),
     "users": ("surveillance.cli.users:users", "Accounts of the dashboard."),
     "worker": ("surveillance.cli.reminders:worker", "Run the scheduler that sends the daily..."),
     "worklist": ("surveillance.cli.worklist:worklist", "Print a clinic's worklist: overdue first."),
