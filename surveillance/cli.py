@@ -293,6 +293,9 @@ def _register_components() -> None:
 
     main.add_command(reminders)
     main.add_command(worker)
+    from .fhir.cli import register as register_fhir
+
+    register_fhir(main)
 
 
 _register_components()
