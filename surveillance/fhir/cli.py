@@ -63,6 +63,34 @@ def revoke(ctx, token_id: int) -> None:
     click.echo(f"API token {token_id} revoked")
 
 
+@click.command("export")
+@click.option("--clinic", "clinic_code", required=True, help="The clinic to export.")
+@click.option(
+    "--pseudonymise",
+    is_flag=True,
+    help="No national ID, name or reference; birth year only; a new pseudonym per export.",
+)
+@click.argument("folder", type=click.Path(file_okay=False, writable=True))
+@click.pass_context
+def export(ctx, clinic_code: str, pseudonymise: bool, folder: str) -> None:
+    """Write a clinic's FHIR resources as NDJSON, one file per resource type, into FOLDER."""
+    from pathlib import Path
+
+    from ..cli import _app
+    from .codes import Site
+    from .export import export_clinic
+
+    app = _app(ctx.find_root())
+    site = Site.from_config(app.config)
+    with app.session() as session:
+        counts = export_clinic(
+            session, app.context().actor, clinic_code, site, Path(folder), pseudonymise
+        )
+    for kind, lines in counts.items():
+        click.echo(f"{kind}.ndjson\t{lines}")
+
+
 def register(main: click.Group) -> None:
     """Add this module's commands to `surveillance`."""
     main.add_command(tokens)
+    main.add_command(export)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import Config
+
 # The Norwegian national identifier systems (Direktoratet for e-helse's OIDs).
 FODSELSNUMMER = "urn:oid:2.16.578.1.12.4.1.4.1"
 D_NUMBER = "urn:oid:2.16.578.1.12.4.1.4.2"
@@ -37,6 +39,13 @@ class Site:
     base_url: str
     reference_prefix: str = "P-"
     cea_upper_limit: float = 5.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> Site:
+        """The site of the loaded configuration."""
+        return cls(
+            config.web.base_url, config.patients.reference_prefix, config.settings.cea_upper_limit
+        )
 
     @property
     def local_reference_system(self) -> str:

@@ -35,8 +35,7 @@ def _setup(state) -> None:
 
 def site() -> Site:
     """The installation's reference system and CEA limit."""
-    cfg = config()
-    return Site(cfg.web.base_url, cfg.patients.reference_prefix, cfg.settings.cea_upper_limit)
+    return Site.from_config(config())
 
 
 def _fhir(resource: Resource, status: int = 200) -> Response:
