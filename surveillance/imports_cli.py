@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .fhir.bundle import reader_for
 from .services.imports import MAX_BYTES, ImportRefused, Preview, import_rows, preview_import
 
 
@@ -19,14 +20,15 @@ from .services.imports import MAX_BYTES, ImportRefused, Preview, import_rows, pr
 )
 @click.pass_context
 def import_command(ctx, source, clinic_code: str, dry_run: bool, today) -> None:
-    """Import patients from a CSV file, all or nothing; registered patients are skipped."""
+    """Import patients from a CSV file or a FHIR transaction Bundle (Patient + Procedure), all
+    or nothing; registered patients are skipped."""
     from .cli import _app  # the cli module registers this command: import it late
 
     app = _app(ctx.find_root(), today)
     data = source.read(MAX_BYTES + 1)
     service_ctx = app.context()
     with app.session() as session:
-        preview = preview_import(session, service_ctx, clinic_code, data)
+        preview = preview_import(session, service_ctx, clinic_code, data, reader_for(data))
         echo_preview(preview)
         if preview.problems:
             raise ImportRefused(preview)  # one line on standard error, status 2

@@ -70,24 +70,37 @@ def revoke(ctx, token_id: int) -> None:
     is_flag=True,
     help="No national ID, name or reference; birth year only; a new pseudonym per export.",
 )
+@click.option(
+    "--bundle",
+    is_flag=True,
+    help="Also write bundle.json: a transaction Bundle of Patient + Procedure to import elsewhere.",
+)
 @click.argument("folder", type=click.Path(file_okay=False, writable=True))
 @click.pass_context
-def export(ctx, clinic_code: str, pseudonymise: bool, folder: str) -> None:
+def export(ctx, clinic_code: str, pseudonymise: bool, bundle: bool, folder: str) -> None:
     """Write a clinic's FHIR resources as NDJSON, one file per resource type, into FOLDER."""
     from pathlib import Path
 
     from ..cli import _app
     from .codes import Site
-    from .export import export_clinic
+    from .export import export_bundle, export_clinic
 
+    if bundle and pseudonymise:
+        raise click.UsageError("--bundle carries identities: it cannot be --pseudonymise'd")
     app = _app(ctx.find_root())
     site = Site.from_config(app.config)
     with app.session() as session:
         counts = export_clinic(
             session, app.context().actor, clinic_code, site, Path(folder), pseudonymise
         )
+        if bundle:
+            patients = export_bundle(
+                session, app.context().actor, clinic_code, site, Path(folder) / "bundle.json"
+            )
     for kind, lines in counts.items():
         click.echo(f"{kind}.ndjson\t{lines}")
+    if bundle:
+        click.echo(f"bundle.json\t{patients}")
 
 
 def register(main: click.Group) -> None:

@@ -23,6 +23,7 @@ from ..db.models import Patient
 from ..services.audit import Actor, record_event
 from ..services.patients import clinic_by_code
 from ..services.unit import transaction
+from .bundle import transaction_bundle
 from .codes import OURS, Site
 from .mapping.flag import flag_id
 from .record import RESOURCE_TYPES, patient_record
@@ -58,7 +59,6 @@ def clinic_patients(session: Session, clinic_id: int) -> Iterator[Patient]:
             return
         yield from chunk
         last = chunk[-1].id
-        session.expunge_all()  # a chunk written is a chunk forgotten
 
 
 def pseudonymised(resource: Resource, patient_id: int, pseudonyms: Pseudonyms) -> Resource:
@@ -109,6 +109,18 @@ def export_clinic(
                 counts[kind] += 1
     _audit(session, actor, clinic_code, counts, pseudonymise)
     return counts
+
+
+def export_bundle(session: Session, actor: Actor, clinic_code: str, site: Site, path: Path) -> int:
+    """Write the clinic's patients and treatments as one transaction Bundle; return the count."""
+    clinic = clinic_by_code(session, clinic_code)
+    patients = list(clinic_patients(session, clinic.id))
+    path.write_text(transaction_bundle(patients, site).model_dump_json(exclude_none=True), "utf-8")
+    with transaction(session):
+        record_event(
+            session, actor, "fhir.export_bundle", clinic=clinic_code, patients=len(patients)
+        )
+    return len(patients)
 
 
 def _audit(

@@ -44,7 +44,8 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         module.init_app(app)
     for module in (auth, worklist, patients, imports, admin, feeds):
         app.register_blueprint(module.bp)
-    from ..fhir import pages, web as fhir_web
+    from ..fhir import pages
+    from ..fhir import web as fhir_web
 
     for module in (pages, fhir_web):
         app.register_blueprint(module.bp)
