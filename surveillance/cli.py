@@ -296,6 +296,9 @@ def _register_components() -> None:
     from .fhir.cli import register as register_fhir
 
     register_fhir(main)
+    from .quality.cli import report
+
+    main.add_command(report)
 
 
 _register_components()

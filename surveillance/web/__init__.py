@@ -46,8 +46,9 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         app.register_blueprint(module.bp)
     from ..fhir import pages
     from ..fhir import web as fhir_web
+    from ..quality import pages as report_pages
 
-    for module in (pages, fhir_web):
+    for module in (pages, fhir_web, report_pages):
         app.register_blueprint(module.bp)
     return app
 

@@ -338,6 +338,8 @@ ROUTES: dict[str, Route] = {
         post=(302,),
         event="api_token.revoke",
     ),
+    "report.page": Route("login", get=200),
+    "report.download": Route("login", get=200),
     "fhir.metadata": Route("public", get=200),
     "fhir.search_patients": Route("public", lambda s: Reach({}), get=401),
     "fhir.everything": Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401),
