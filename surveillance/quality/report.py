@@ -83,6 +83,11 @@ class Bar:
     label: str
     percent: int | None
 
+    @property
+    def axis_label(self) -> str:
+        """The year under each first quarter (every quarter's label would overlap)."""
+        return self.label[:4] if self.label.endswith("Q1") else ""
+
 
 def share_bars(figures: list[Quarter]) -> list[Bar]:
     """The bars of the chart of shares within the window, one per quarter."""
