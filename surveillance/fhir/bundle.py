@@ -44,7 +44,7 @@ def transaction_bundle(patients: Iterable[Patient], site: Site) -> Bundle:
                 procedure = procedure_resource(treatment)
                 procedure.id, procedure.subject.reference = None, full_url
                 entries.append(_entry(f"urn:uuid:{uuid.uuid4()}", procedure))
-    return Bundle(type="transaction", entry=entries)
+    return Bundle.model_validate({"type": "transaction", "entry": entries})
 
 
 def _entry(full_url: str, resource) -> dict:
@@ -107,19 +107,17 @@ def _entries(bundle: Bundle) -> tuple[dict, dict[str, list[Procedure]]]:
     procedures: dict[str, list[Procedure]] = defaultdict(list)
     for number, entry in enumerate(bundle.entry or [], start=1):
         resource = entry.resource
-        kind = resource.get_resource_type() if resource else None
-        if kind == "Patient":
+        if isinstance(resource, FhirPatient):
             key = entry.fullUrl or f"Patient/{resource.id}"
             patients[number] = (key, resource)
             keys[key] = keys[f"Patient/{resource.id}"] = key
-        elif kind == "Procedure":
-            subject = resource.subject.reference or ""
-            procedures[subject].append(resource)
+        elif isinstance(resource, Procedure):
+            procedures[resource.subject.reference or ""].append(resource)
         else:
             raise BadFile(
                 N_("Entry %(entry)d is a %(type)s: only Patient and Procedure are imported."),
                 entry=number,
-                type=kind or "-",
+                type=resource.get_resource_type() if resource else "-",
             )
     by_patient: dict[str, list[Procedure]] = defaultdict(list)
     for subject, found in procedures.items():
@@ -128,7 +126,9 @@ def _entries(bundle: Bundle) -> tuple[dict, dict[str, list[Procedure]]]:
 
 
 def _patient_cells(patient: FhirPatient) -> dict[str, str]:
-    numbers = [i.value for i in patient.identifier or [] if i.system in (FODSELSNUMMER, D_NUMBER)]
+    numbers = [
+        i.value or "" for i in patient.identifier or [] if i.system in (FODSELSNUMMER, D_NUMBER)
+    ]
     return {"national_id": numbers[0] if numbers else "", "name": _name(patient)}
 
 

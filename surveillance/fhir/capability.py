@@ -18,23 +18,27 @@ RELEASED = date(2026, 11, 30)
 
 def capability_statement(version: str) -> CapabilityStatement:
     """What the server does: read of each type, the searches and operations of SEARCH/OPERATIONS."""
-    return CapabilityStatement(
-        status="active",
-        date=RELEASED,
-        kind="instance",
-        software={"name": "surveillance", "version": version},
-        implementation={"description": "Surveillance: follow-up after colorectal liver metastases"},
-        fhirVersion=FHIR_VERSION,
-        format=["application/fhir+json"],
-        rest=[
-            {
-                "mode": "server",
-                "security": {
-                    "description": "A clinic's read-only API token: Authorization: Bearer <token>"
-                },
-                "resource": [_resource(name) for name in RESOURCE_TYPES],
-            }
-        ],
+    return CapabilityStatement.model_validate(
+        {
+            "status": "active",
+            "date": RELEASED,
+            "kind": "instance",
+            "software": {"name": "surveillance", "version": version},
+            "implementation": {
+                "description": "Surveillance: follow-up after colorectal liver metastases"
+            },
+            "fhirVersion": FHIR_VERSION,
+            "format": ["application/fhir+json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {
+                        "description": "A clinic's read-only API token: Authorization: Bearer <token>"
+                    },
+                    "resource": [_resource(name) for name in RESOURCE_TYPES],
+                }
+            ],
+        }
     )
 
 

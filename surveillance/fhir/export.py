@@ -79,7 +79,8 @@ def pseudonymised(resource: Resource, patient_id: int, pseudonyms: Pseudonyms) -
         code = data["code"]["coding"][0]
         data["id"] = flag_id(code["code"], 0)[:-1] + pseudonym
         data["code"] = {"coding": [code]}
-    return get_fhir_model_class(kind).model_validate(data)
+    model: type[Resource] = get_fhir_model_class(kind)  # type: ignore[assignment]
+    return model.model_validate(data)
 
 
 def export_clinic(

@@ -44,7 +44,7 @@ def _fhir(resource: Resource, status: int = 200) -> Response:
 
 def _outcome(status: int, code: str, text: str) -> Response:
     issue = {"severity": "error", "code": code, "diagnostics": text}
-    return _fhir(OperationOutcome(issue=[issue]), status)
+    return _fhir(OperationOutcome.model_validate({"issue": [issue]}), status)
 
 
 @bp.before_request
@@ -131,4 +131,6 @@ def _bundle(resources: list[Resource]) -> Response:
     entries = [
         {"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}", "resource": r} for r in resources
     ]
-    return _fhir(Bundle(type="searchset", total=len(resources), entry=entries))
+    return _fhir(
+        Bundle.model_validate({"type": "searchset", "total": len(resources), "entry": entries})
+    )

@@ -93,9 +93,13 @@ def _count_control(figures, delays, due: date, exams, today: date, window: timed
 def _count_exam(figures, row: ExamRow, today: date, window: timedelta, settings) -> None:
     if row.state in OPEN and row.due + window < today:
         figures[quarter_of(row.due)]["overdue"] += 1
-    done = row.state == "done" and row.done_date is not None and row.done_date <= today
-    if done and needs_mdt_review(row.code, row.result, row.result_value, settings):
-        figures[quarter_of(row.done_date)]["mdt_flags"] += 1
+    done = row.done_date if row.state == "done" else None
+    if (
+        done
+        and done <= today
+        and needs_mdt_review(row.code, row.result, row.result_value, settings)
+    ):
+        figures[quarter_of(done)]["mdt_flags"] += 1
 
 
 def _last_done(rows: list[ExamRow], patients: set[int]) -> dict[int, date]:

@@ -28,14 +28,16 @@ def care_plan_resource(
     status = RUNNING_STATUS.get(patient.status, "unknown") if latest else "revoked"
     if status == "active" and not any(e.state in OPEN_STATES for e in exams):
         status = "completed"
-    return CarePlan(
-        id=str(anchor.id),
-        status=status,
-        intent="plan",
-        title=f"{patient.protocol} from {anchor.date.isoformat()}",
-        instantiatesUri=[f"{PROTOCOL}:{patient.protocol}"],
-        subject={"reference": f"Patient/{patient.id}"},
-        period={"start": anchor.date},
-        supportingInfo=[{"reference": f"Procedure/{anchor.id}"}],
-        activity=[{"reference": {"reference": f"ServiceRequest/{e.id}"}} for e in exams],
+    return CarePlan.model_validate(
+        {
+            "id": str(anchor.id),
+            "status": status,
+            "intent": "plan",
+            "title": f"{patient.protocol} from {anchor.date.isoformat()}",
+            "instantiatesUri": [f"{PROTOCOL}:{patient.protocol}"],
+            "subject": {"reference": f"Patient/{patient.id}"},
+            "period": {"start": anchor.date},
+            "supportingInfo": [{"reference": f"Procedure/{anchor.id}"}],
+            "activity": [{"reference": {"reference": f"ServiceRequest/{e.id}"}} for e in exams],
+        }
     )

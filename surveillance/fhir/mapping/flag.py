@@ -28,9 +28,11 @@ def flag_id(code: str, patient_id: int) -> str:
 def flag_resource(patient: Patient, code: str) -> Flag:
     """A raised flag; its reason is the code's text."""
     name, _raised, reason = FLAGS[code]
-    return Flag(
-        id=flag_id(code, patient.id),
-        status="active",
-        code={"coding": [coding(FLAG, code, name)], "text": reason(patient) or name},
-        subject={"reference": f"Patient/{patient.id}"},
+    return Flag.model_validate(
+        {
+            "id": flag_id(code, patient.id),
+            "status": "active",
+            "code": {"coding": [coding(FLAG, code, name)], "text": reason(patient) or name},
+            "subject": {"reference": f"Patient/{patient.id}"},
+        }
     )

@@ -18,24 +18,29 @@ def has_result(exam: PlannedExam) -> bool:
 
 def observation_resource(exam: PlannedExam, site: Site) -> Observation:
     """The result of a done exam, based on its request."""
-    return Observation(
-        id=str(exam.id),
-        status="final",
-        code=exam_code(exam.code),
-        subject={"reference": f"Patient/{exam.patient_id}"},
-        basedOn=[{"reference": f"ServiceRequest/{exam.id}"}],
-        effectiveDateTime=exam.done_date,
-        **(_value(exam, site) if exam.result_value is not None else _reading(exam)),
+    return Observation.model_validate(
+        dict(
+            id=str(exam.id),
+            status="final",
+            code=exam_code(exam.code),
+            subject={"reference": f"Patient/{exam.patient_id}"},
+            basedOn=[{"reference": f"ServiceRequest/{exam.id}"}],
+            effectiveDateTime=exam.done_date,
+            **(
+                _value(exam.result_value, site)
+                if exam.result_value is not None
+                else _reading(exam.result or "")
+            ),
+        )
     )
 
 
-def _value(exam: PlannedExam, site: Site) -> dict:
+def _value(value: float, site: Site) -> dict:
     limit = site.cea_upper_limit
-    high = exam.result_value > limit
     return {
-        "valueQuantity": _quantity(exam.result_value),
+        "valueQuantity": _quantity(value),
         "referenceRange": [{"high": _quantity(limit)}],
-        "interpretation": [{"coding": [coding(INTERPRETATION, "H" if high else "N")]}],
+        "interpretation": [{"coding": [coding(INTERPRETATION, "H" if value > limit else "N")]}],
     }
 
 
@@ -43,9 +48,7 @@ def _quantity(value: float) -> dict:
     return {"value": value, "unit": "µg/L", "system": UCUM, "code": CEA_UNIT}
 
 
-def _reading(exam: PlannedExam) -> dict:
+def _reading(reading: str) -> dict:
     return {
-        "valueCodeableConcept": {
-            "coding": [coding(READING, exam.result, READING_NAMES.get(exam.result))]
-        }
+        "valueCodeableConcept": {"coding": [coding(READING, reading, READING_NAMES.get(reading))]}
     }

@@ -12,23 +12,25 @@ from ..codes import Site, national_id_system
 
 def patient_resource(patient: Patient, site: Site) -> FhirPatient:
     """The patient as FHIR sees them; `active` while under surveillance."""
-    return FhirPatient(
-        id=str(patient.id),
-        identifier=[
-            Identifier(
-                use="official",
-                system=national_id_system(patient.national_id),
-                value=patient.national_id,
-            ),
-            Identifier(
-                use="usual",
-                system=site.local_reference_system,
-                value=site.reference(patient.local_number),
-            ),
-        ],
-        active=patient.status == "active",
-        name=[HumanName(use="official", text=patient.name, **_parts(patient.name))],
-        birthDate=patient.birth_date,
+    return FhirPatient.model_validate(
+        {
+            "id": str(patient.id),
+            "identifier": [
+                Identifier(
+                    use="official",
+                    system=national_id_system(patient.national_id),
+                    value=patient.national_id,
+                ),
+                Identifier(
+                    use="usual",
+                    system=site.local_reference_system,
+                    value=site.reference(patient.local_number),
+                ),
+            ],
+            "active": patient.status == "active",
+            "name": [HumanName(use="official", text=patient.name, **_parts(patient.name))],
+            "birthDate": patient.birth_date,
+        }
     )
 
 

@@ -28,12 +28,14 @@ def procedure_resource(treatment: LiverTreatment) -> Procedure:
     codings = [coding(TREATMENT_KIND, treatment.kind, KIND_NAMES.get(treatment.kind))]
     if treatment.kind in SNOMED_CODES:
         codings.append(coding(SNOMED, *SNOMED_CODES[treatment.kind]))
-    return Procedure(
-        id=str(treatment.id),
-        status="entered-in-error" if treatment.voided_at else "completed",
-        code={"coding": codings},
-        subject={"reference": f"Patient/{treatment.patient_id}"},
-        performedDateTime=treatment.date,
+    return Procedure.model_validate(
+        {
+            "id": str(treatment.id),
+            "status": "entered-in-error" if treatment.voided_at else "completed",
+            "code": {"coding": codings},
+            "subject": {"reference": f"Patient/{treatment.patient_id}"},
+            "performedDateTime": treatment.date,
+        }
     )
 
 

@@ -46,20 +46,22 @@ def exam_code(code: str) -> dict:
 
 def service_request_resource(exam: PlannedExam) -> ServiceRequest:
     """The exam as a planned request, due on its due date, based on its plan."""
-    return ServiceRequest(
-        id=str(exam.id),
-        status=STATUS.get(exam.state, "unknown"),
-        intent="plan",
-        code=exam_code(exam.code),
-        subject={"reference": f"Patient/{exam.patient_id}"},
-        basedOn=[{"reference": f"CarePlan/{exam.anchor_treatment_id}"}],
-        occurrenceDateTime=exam.due,
-        extension=_extensions(exam),
+    return ServiceRequest.model_validate(
+        {
+            "id": str(exam.id),
+            "status": STATUS.get(exam.state, "unknown"),
+            "intent": "plan",
+            "code": exam_code(exam.code),
+            "subject": {"reference": f"Patient/{exam.patient_id}"},
+            "basedOn": [{"reference": f"CarePlan/{exam.anchor_treatment_id}"}],
+            "occurrenceDateTime": exam.due,
+            "extension": _extensions(exam),
+        }
     )
 
 
 def _extensions(exam: PlannedExam) -> list[dict]:
-    found = [
+    found: list[dict] = [
         {"url": EXT_EXAM_STATE, "valueCoding": coding(EXAM_STATE, exam.state)},
         {"url": EXT_DUE_WORKING_DAY, "valueDate": exam.due_working_day},
     ]
