@@ -23,14 +23,14 @@ from .tokens import TokenScope, find_token
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 FHIR_JSON = "application/fhir+json"
-RATE_LIMIT = 120  # requests per token and minute, unless FHIR_RATE_LIMIT says otherwise
 csrf.exempt(bp)  # no form, no cookie: a bearer token is the key
 
 
 @bp.record_once
 def _setup(state) -> None:
     app: Flask = state.app
-    app.extensions["fhir_rate"] = RateLimit(app.config.get("FHIR_RATE_LIMIT", RATE_LIMIT))
+    limit = app.extensions["surveillance"].config.web.api_requests_per_minute
+    app.extensions["fhir_rate"] = RateLimit(limit)
 
 
 def site() -> Site:

@@ -4,7 +4,6 @@ with fhir.resources and round-trip, a CapabilityStatement that matches the route
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -15,9 +14,7 @@ from surveillance.fhir.ratelimit import RateLimit
 from surveillance.fhir.record import RESOURCE_TYPES
 from surveillance.fhir.tokens import create_api_token, revoke_api_token
 from surveillance.services import Actor, record_result
-from surveillance.web import create_app
 
-from .conftest import web_config
 from .route_table import FHIR
 
 SETUP = Actor("setup@test")
@@ -222,23 +219,16 @@ def test_search_by_each_identifier(world, token_of, fhir, db):
     assert refused.status_code == 400 and "name" in refused.json["issue"][0]["diagnostics"]
 
 
-def test_the_rate_limit_answers_429(engine, tmp_path, world, session):
-    url = engine.url.render_as_string(hide_password=False)
-    app = create_app(web_config(url, str(tmp_path)), {"TESTING": True, "FHIR_RATE_LIMIT": 3})
-    try:
-        token = create_api_token(session, SETUP, world.a.clinic_id).token
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}"}
-        path = f"/fhir/Patient/{world.a.patient_id}"
-        assert [client.get(path, headers=headers).status_code for _ in range(4)] == [200] * 3 + [
-            429
-        ]
-        answer = client.get(path, headers=headers)
-        assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
-        other = create_api_token(session, SETUP, world.a.clinic_id).token
-        assert client.get(path, headers={"Authorization": f"Bearer {other}"}).status_code == 200
-    finally:
-        app.extensions["surveillance"].sessions.kw["bind"].dispose()
+def test_the_rate_limit_answers_429(make_app, world, session):
+    client = make_app(api_requests_per_minute=3).test_client()
+    token = create_api_token(session, SETUP, world.a.clinic_id).token
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/fhir/Patient/{world.a.patient_id}"
+    assert [client.get(path, headers=headers).status_code for _ in range(4)] == [200] * 3 + [429]
+    answer = client.get(path, headers=headers)
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
+    other = create_api_token(session, SETUP, world.a.clinic_id).token
+    assert client.get(path, headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
 def test_the_window_slides():
@@ -284,13 +274,3 @@ def test_the_token_is_stored_hashed(world, session, db):
     assert len(new.token) == 43  # 256 bits, URL-safe base64
     (event,) = [e for e in db.events("api_token.create")]
     assert isinstance(event, AuditEvent)
-
-
-def test_a_replaced_config_keeps_the_limit_default(engine, tmp_path):
-    url = engine.url.render_as_string(hide_password=False)
-    config = web_config(url, str(tmp_path))
-    app = create_app(replace(config), {"TESTING": True})
-    try:
-        assert app.extensions["fhir_rate"].limit == 120
-    finally:
-        app.extensions["surveillance"].sessions.kw["bind"].dispose()
