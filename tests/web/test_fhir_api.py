@@ -274,3 +274,14 @@ def test_the_token_is_stored_hashed(world, session, db):
     assert len(new.token) == 43  # 256 bits, URL-safe base64
     (event,) = [e for e in db.events("api_token.create")]
     assert isinstance(event, AuditEvent)
+
+
+def test_another_clinics_results_and_flags_are_not_found(full_record, token_of, fhir, exam_of, db):
+    exam = exam_of(full_record, "cea", "done")
+    ours, theirs = token_of("a"), token_of("b")
+    for path in (f"/fhir/Observation/{exam.id}", f"/fhir/Flag/mdt-review-{full_record}"):
+        assert fhir(path, ours).status_code == 200
+        before = db.snapshot()
+        answer = fhir(path, theirs)
+        assert answer.status_code == 404 and answer.json["resourceType"] == "OperationOutcome"
+        assert db.snapshot() == before
