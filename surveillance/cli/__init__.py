@@ -18,16 +18,28 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("surveillance.cli.db:db", "The database schema."),
     "demo": ("surveillance.cli.demo:demo", "Load synthetic demo patients once and..."),
+    "export": (
+        "surveillance.cli.export:export",
+        "Write a clinic's FHIR resources as NDJSON,...",
+    ),
     "feeds": ("surveillance.cli.feeds:feeds", "Calendar feeds (iCal subscriptions by..."),
     "import": (
         "surveillance.cli.imports:import_command",
-        "Import patients from a CSV file, all or...",
+        "Import patients from a CSV file or a FHIR...",
     ),
     "init": ("surveillance.cli.db:init", "Create the database, the first clinic and..."),
     "patient": ("surveillance.cli.worklist:patient", "One patient."),
     "preview": ("surveillance.cli.preview:preview", "Print the plan for one patient's history..."),
+    "report": (
+        "surveillance.cli.report:report",
+        "Per quarter: controls done within their...",
+    ),
     "reminders": ("surveillance.cli.reminders:reminders", "The daily digest e-mails."),
     "serve": ("surveillance.cli.serve:serve", "Serve the dashboard with waitress; with..."),
+    "tokens": (
+        "surveillance.cli.tokens:tokens",
+        "API tokens: read-only keys of one clinic's...",
+    ),
     "users": ("surveillance.cli.users:users", "Accounts of the dashboard."),
     "worker": ("surveillance.cli.reminders:worker", "Run the scheduler that sends the daily..."),
     "worklist": ("surveillance.cli.worklist:worklist", "Print a clinic's worklist: overdue first."),

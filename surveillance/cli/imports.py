@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..fhir.bundle import reader_for
 from ..services.imports import MAX_BYTES, FileCheck, ImportRefused, check_file, import_rows
 from .base import Command, load_app, today_option
 
@@ -15,12 +16,13 @@ from .base import Command, load_app, today_option
 @today_option
 @click.pass_context
 def import_command(ctx, source, clinic_code: str, dry_run: bool, today) -> None:
-    """Import patients from a CSV file, all or nothing; registered patients are skipped."""
+    """Import patients from a CSV file or a FHIR transaction Bundle (Patient + Procedure), all
+    or nothing; registered patients are skipped."""
     app = load_app(ctx, today)
     data = source.read(MAX_BYTES + 1)
     service_ctx = app.context()
     with app.session() as session:
-        check = check_file(session, service_ctx, clinic_code, data)
+        check = check_file(session, service_ctx, clinic_code, data, reader_for(data))
         echo_check(check)
         if check.problems:
             raise ImportRefused(check)  # one line on standard error, status 2

@@ -380,3 +380,20 @@ sa.Index(
     PlannedExam.sequence,
     PlannedExam.updated_at,
 )
+
+
+class ApiToken(Base):
+    """A machine's read-only key to one clinic's FHIR API, sent as `Authorization: Bearer`."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the token (hex): the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    clinic: Mapped[Clinic] = relationship()

@@ -91,6 +91,9 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _NORWEGIAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 
 
+Reader = Callable[[bytes], "Table"]
+
+
 class BadFile(ServiceError):
     """The file as a whole cannot be read, so no row is checked."""
 
@@ -345,6 +348,15 @@ def _treatment_date(text: str, birth: date | None, today: date) -> date:
     return day
 
 
+def _more_treatments(text: str, birth: date | None, today: date) -> tuple[tuple[date, str], ...]:
+    """Further treatments, "date kind" separated by ";" (a FHIR Bundle's other Procedures)."""
+    found = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        day, _space, kind = item.partition(" ")
+        found.append((_treatment_date(day, birth, today), parse_kind(kind)))
+    return tuple(found)
+
+
 def _done_until(text: str, treated: date | None, today: date) -> date:
     day = _not_future(parse_day(text), today)
     if treated is not None and day < treated:
@@ -408,6 +420,7 @@ def check_row(
     birth = check.values.get("birth_date")
     treated = check.parse("treatment_date", lambda text: _treatment_date(text, birth, ctx.today))
     check.parse("treatment_kind", parse_kind)
+    check.parse("more_treatments", lambda text: _more_treatments(text, birth, ctx.today))
     check.parse("done_until", lambda text: _done_until(text, treated, ctx.today))
     check.parse("protocol", lambda text: check_protocol(ctx, text))
     if extra_cells:
@@ -468,10 +481,15 @@ def _with_duplicate(row: Row, seen: dict[str, list[int]], columns: dict[str, str
     return replace(row, problems=row.problems + (problem,))
 
 
-def check_file(session: Session, ctx: Context, clinic_code: str, data: bytes) -> FileCheck:
-    """The dry run: read and check the file against the database; nothing is written."""
+def check_file(
+    session: Session, ctx: Context, clinic_code: str, data: bytes, read: Reader = read_table
+) -> FileCheck:
+    """The dry run: read and check the file against the database; nothing is written.
+
+    `read` turns the file into a table: CSV here, a FHIR Bundle in surveillance.fhir.
+    """
     clinic_by_code(session, clinic_code)
-    return check_table(read_table(data), ctx, lambda numbers: registered_ids(session, numbers))
+    return check_table(read(data), ctx, lambda numbers: registered_ids(session, numbers))
 
 
 def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileCheck) -> int:
@@ -487,9 +505,11 @@ def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileChe
         raise _in_file_rows(exc, new) from None
 
 
-def import_csv(session: Session, ctx: Context, clinic_code: str, data: bytes) -> FileCheck:
+def import_csv(
+    session: Session, ctx: Context, clinic_code: str, data: bytes, read: Reader = read_table
+) -> FileCheck:
     """Check the file afresh and import its new rows, all or nothing; return what was found."""
-    check = check_file(session, ctx, clinic_code, data)
+    check = check_file(session, ctx, clinic_code, data, read)
     import_rows(session, ctx, clinic_code, check)
     return check
 
@@ -500,7 +520,8 @@ def _new_patient(row: Row) -> NewPatient:
     return NewPatient(
         values["national_id"],
         values["name"],
-        treatments=((values["treatment_date"], values["treatment_kind"]),),
+        treatments=((values["treatment_date"], values["treatment_kind"]),)
+        + (values.get("more_treatments") or ()),
         # The loader counts exams due *before* its date as done; the file says "on or before".
         done_before=done + timedelta(days=1) if done else None,
         protocol=values.get("protocol"),

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Config, load_config
 from ..db import make_engine, make_sessionmaker
+from ..fhir import pages as fhir_pages
+from ..fhir import web as fhir_web
+from ..quality import pages as report_pages
 from ..resources import shipped_dir
 from . import admin, auth, feeds, i18n, imports, patients, per_request, security, worklist
 
@@ -42,6 +45,8 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
     for module in (per_request, security, i18n, auth):
         module.init_app(app)
     for module in (auth, worklist, patients, imports, admin, feeds):
+        app.register_blueprint(module.bp)
+    for module in (fhir_pages, fhir_web, report_pages):
         app.register_blueprint(module.bp)
     return app
 

@@ -17,6 +17,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..errors import InputError
+from ..fhir.bundle import reader_for
 from ..services.imports import (
     COLUMNS,
     UTF8,
@@ -85,7 +86,7 @@ def check():
         return _form(_("Choose a clinic and a CSV file."), 400)
     data = sent.read()
     try:
-        check = check_file(db(), service_context(), clinic.code, data)
+        check = check_file(db(), service_context(), clinic.code, data, reader_for(data))
     except BadFile as exc:
         return _form(_reason(exc), 400)
     token = (
@@ -108,7 +109,7 @@ def confirm():
         return redirect(url_for("imports.upload"))
     clinic = _clinic(kept.clinic)
     try:
-        check = import_csv(db(), service_context(), clinic.code, kept.data)
+        check = import_csv(db(), service_context(), clinic.code, kept.data, reader_for(kept.data))
     except ImportRefused as refused:
         return _show_check(refused.check, clinic, kept.filename, None, 400)
     except (BadFile, InputError) as exc:

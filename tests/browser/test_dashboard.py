@@ -100,3 +100,14 @@ def test_switch_language(logged_in):
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "nb"
     assert page.locator("h1").inner_text() != english
+
+
+def test_the_quality_report_shows_the_quarters_and_no_patient(logged_in):
+    page = logged_in
+    page.click("a[href='/report']")
+    assert page.locator("svg.chart rect.bar").count() > 0
+    rows = page.locator("table tbody tr")
+    assert rows.count() == page.locator("svg.chart rect.bar").count()
+    assert not re.search(r"P-\d{4}|\d{11}", page.content())  # no reference, no national ID
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from surveillance.db.models import LiverTreatment, Patient, PlannedExam, User
 from surveillance.feeds.store import NewFeed, create_clinic_feed
+from surveillance.fhir.tokens import NewApiToken, create_api_token
 from surveillance.services import (
     Actor,
     Context,
@@ -26,8 +27,14 @@ from .browsing import PASSWORD, Attachment
 
 # Routes anyone may use: the login page, static files, and the language choice, which the
 # login page offers too and which changes nothing but the visitor's own cookie.
-# A calendar feed needs no login either: its secret token is the key.
-PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed"})
+# A calendar feed needs no login either: its secret token is the key. Nor does the FHIR API,
+# whose bearer token is (a browser sends none: 401), and its metadata is for anyone.
+FHIR_READS = frozenset(
+    "fhir.read_" + name
+    for name in ("Patient", "Procedure", "CarePlan", "ServiceRequest", "Observation", "Flag")
+)
+FHIR = FHIR_READS | {"fhir.metadata", "fhir.search_patients", "fhir.everything"}
+PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed"}) | FHIR
 FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
 # URL arguments that name a clinic's data: another clinic's user must get 404.
 SCOPED_ARGUMENTS = frozenset({"patient_id", "exam_id", "treatment_id", "feed_id"})
@@ -77,6 +84,9 @@ class Setup:
 
     def clinic_feed(self) -> NewFeed:
         return create_clinic_feed(self.session, Actor("setup@test"), self.clinic_id, "Poliklinikk")
+
+    def api_token(self) -> NewApiToken:
+        return create_api_token(self.session, Actor("setup@test"), self.clinic_id, "EPJ")
 
     def user_id(self) -> int:
         return self.session.scalar(sa.select(User.id).where(User.email == self.nurse))
@@ -315,5 +325,27 @@ ROUTES: dict[str, Route] = {
     "feeds.revoke": Route(
         "login", lambda s: Reach({"feed_id": s.clinic_feed().id}), post=(302,), event="feed.revoke"
     ),
+    "api_tokens.index": Route("admin", get=200),
+    "api_tokens.create": Route(
+        "admin",
+        lambda s: Reach({}, {"clinic": str(s.clinic_id), "label": "DIPS"}),
+        post=(201,),
+        event="api_token.create",
+    ),
+    "api_tokens.revoke": Route(
+        "admin",
+        lambda s: Reach({"token_id": s.api_token().id}),
+        post=(302,),
+        event="api_token.revoke",
+    ),
+    "report.page": Route("login", get=200),
+    "report.download": Route("login", get=200),
+    "fhir.metadata": Route("public", get=200),
+    "fhir.search_patients": Route("public", lambda s: Reach({}), get=401),
+    "fhir.everything": Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401),
+    **{
+        endpoint: Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401)
+        for endpoint in FHIR_READS
+    },
     "_test.fail": Route("login", get=500),
 }
