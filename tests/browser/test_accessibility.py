@@ -22,10 +22,11 @@ NURSE_PAGES = [
     "/patients/new",
     "/import",
     "/feeds",
+    "/report",
     "PATIENT",
     "SEARCH",
 ]
-ADMIN_PAGES = ["/users", "/clinics", "/audit", "/digests", "/", "PATIENT"]
+ADMIN_PAGES = ["/users", "/clinics", "/audit", "/digests", "/admin/tokens", "/", "PATIENT"]
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
