@@ -112,10 +112,22 @@ def describe(error) -> str:
     if row := _ROW.fullmatch(prefix):
         prefix = gettext("row %(row)s", row=row[1])
     name = str(FIELDS.get(field, field))
-    problem = gettext(error.problem, **labelled(error.params))
-    value = "…" if field == "password" else error.value
-    text = gettext("%(field)s: “%(value)s” %(problem)s", field=name, value=value, problem=problem)
+    if error.value in (None, ""):
+        text = _what_to_fill_in(name, labelled(error.params))
+    else:
+        problem = gettext(error.problem, **labelled(error.params))
+        value = "…" if field == "password" else error.value
+        text = gettext(
+            "%(field)s: “%(value)s” %(problem)s", field=name, value=value, problem=problem
+        )
     return f"{prefix}: {text}" if prefix else text
+
+
+def _what_to_fill_in(field: str, params: dict) -> str:
+    """An empty field's refusal as what to do (never Python's "None")."""
+    if "choices" in params:
+        return gettext("%(field)s: choose one of %(choices)s.", field=field, **params)
+    return gettext("%(field)s: fill this in.", field=field)
 
 
 def labelled(params: dict) -> dict:

@@ -47,6 +47,7 @@ class Failed:
     target: int | None
     values: dict
     message: str
+    field: str | None = None  # the form field the refusal names, if it names one
 
 
 @bp.before_request
@@ -109,7 +110,8 @@ def _act(patient_id: int, action: str, target: int | None, run, done_message):
         result = run(service_context())
     except (InputError, Conflict) as exc:
         # A copy, not a dict: the ticked boxes of a list (the control's exams) come back too.
-        failed = Failed(action, target, request.form.copy(), _message(exc))
+        field = exc.field.rpartition(": ")[2] if isinstance(exc, InputError) else None
+        failed = Failed(action, target, request.form.copy(), _message(exc), field)
         return _page(patient_id, failed=failed, status=409 if isinstance(exc, Conflict) else 400)
     except NotFound:
         abort(404)
@@ -389,20 +391,30 @@ def note(patient_id: int):
     )
 
 
+# The new-patient form's fields: a refusal naming one is shown beside it.
+NEW_PATIENT_FIELDS = ("clinic", "national_id", "name", "treatment_date", "treatment_kind")
+TREATMENT_FIELDS = {"date": "treatment_date", "kind": "treatment_kind"}  # the service's names
+
+
 @bp.route("/patients/new", methods=["GET", "POST"])
 def new():
     """Register a patient, maybe with the first liver treatment."""
-    error, values = None, request.form.to_dict(flat=True)
+    error, field, values = None, None, request.form.to_dict(flat=True)
     if request.method == "POST":
         try:
             patient = _register(values)
         except InputError as exc:
-            error = describe(exc)
+            error, field = describe(exc), exc.field.rpartition(": ")[2]
+            field = TREATMENT_FIELDS.get(field, field)
         else:
             flash(_("Patient registered."), "info")
             return redirect(url_for("patients.show", patient_id=patient.id))
     return render_template(
-        "patient_new.html", error=error, values=values, treatment_kinds=sorted(TREATMENT_KINDS)
+        "patient_new.html",
+        error=error,
+        error_field=field if field in NEW_PATIENT_FIELDS else None,
+        values=values,
+        treatment_kinds=sorted(TREATMENT_KINDS),
     ), 400 if error else 200
 
 

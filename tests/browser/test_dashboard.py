@@ -111,3 +111,27 @@ def test_the_quality_report_shows_the_quarters_and_no_patient(logged_in):
     assert not re.search(r"P-\d{4}|\d{11}", page.content())  # no reference, no national ID
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+
+
+def test_a_refused_result_returns_to_its_field_with_the_message(logged_in):
+    page = logged_in
+    page.goto("/?list=to_book")
+    page.locator("table.worklist tbody tr a").first.click()
+    page.wait_for_url(re.compile(r"/patients/\d+$"))
+    actions = (
+        page.locator("[data-testid^=exam-actions-]")
+        .filter(has=page.locator("input[name=value]"))
+        .last
+    )  # far down the page
+    actions.locator("summary").click()
+    result = actions.locator("form[action$='/result']")
+    result.locator("input[name=value]").fill("mye")
+    result.locator("button").click()
+    page.wait_for_load_state()
+    field = page.locator(":focus")
+    assert field.get_attribute("name") == "value" and field.input_value() == "mye"
+    assert field.get_attribute("aria-invalid") == "true"
+    message = page.locator(f"#{field.get_attribute('aria-describedby')}")
+    assert "CEA" in message.inner_text()
+    box, height = field.bounding_box(), page.viewport_size["height"]
+    assert box and 0 <= box["y"] <= height  # in sight, not 1,000 px down

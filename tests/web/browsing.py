@@ -151,7 +151,7 @@ def flashes(page) -> list[str]:
 
 def errors(page) -> list[str]:
     """The error messages shown beside the forms of a page."""
-    return _texts(page.text, r'<p class="errors"[^>]*>(.*?)</p>')
+    return _texts(page.text, r'<(?:p|span) class="errors[^"]*"[^>]*>(.*?)</(?:p|span)>')
 
 
 def visible_text(page) -> str:

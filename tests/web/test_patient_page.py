@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -336,3 +337,45 @@ def test_a_bad_new_patient_is_shown_again_as_typed(app, nurse, world, db):
     (message,) = errors(answer)
     assert shown_field(app, "national_id") in message and "12345678901" in message
     assert nurse.form(answer, "").fields.items() >= typed.items()
+
+
+@pytest.mark.parametrize("form, typed, field", BAD_ENTRIES.values(), ids=BAD_ENTRIES.keys())
+def test_the_field_a_refusal_names_is_marked_tied_to_the_message_and_focused(
+    nurse, patient_page, world, exam_of, form, typed, field
+):
+    typed = {k: day(world, 0) if v == "today" else v for k, v in typed.items()}
+    answer = nurse.submit(patient_page(), form(world, exam_of), **typed)
+    marked = re.findall(r'<(?:input|select|textarea)[^>]*aria-invalid="true"[^>]*>', answer.text)
+    assert len(marked) == 1 and f'name="{field}"' in marked[0]
+    message_id = re.search(r'aria-describedby="([^"]+)"', marked[0])[1]
+    assert re.search(rf'<p class="errors"[^>]*id="{message_id}"', answer.text)
+    # The browser focuses the field, and so scrolls to it, wherever it is on the page.
+    assert "autofocus" in marked[0] and answer.text.count("autofocus") == 1
+
+
+def test_a_refused_result_leaves_the_exams_other_forms_as_they_were(
+    nurse, patient_page, world, exam_of
+):
+    exam = exam_of(world.a.patient_id, "cea")
+    before = nurse.form(patient_page(), f"/exams/{exam.id}/book").fields
+    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/result", value="mye")
+    assert answer.status_code == 400
+    assert nurse.form(answer, f"/exams/{exam.id}/book").fields == before
+    assert before["date"], "the booking form offers the due working day"
+
+
+def test_a_missing_choice_says_what_to_choose_never_none(nurse, patient_page, world):
+    answer = nurse.submit(
+        patient_page(), f"/patients/{world.a.patient_id}/treatments", date=day(world, -3), kind=""
+    )
+    (message,) = errors(answer)
+    assert "None" not in message and "“”" not in message
+    assert message.startswith("Type: velg en av ")
+
+
+def test_a_bad_new_patient_is_told_beside_the_field(nurse, world):
+    page = nurse.get("/patients/new")
+    answer = nurse.submit(page, "", national_id="12345678901", name="Åse Øvrebø")
+    label = re.search(r"<label>[^<]*<input name=\"national_id\"(.*?)</label>", answer.text, re.S)
+    assert label and 'aria-invalid="true"' in label[1]
+    assert 'class="errors field-error"' in label[1] and "12345678901" in label[1]
