@@ -27,6 +27,9 @@ class DatabaseConfig:
     """Where the data lives."""
 
     url: str = "sqlite:///instance/surveillance.db"
+    connect_timeout_seconds: int = 5
+    statement_timeout_seconds: int = 30
+    pool_timeout_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,9 @@ def _check(config: Config) -> None:
     for key in ("coordination_window_days", "book_ahead_days", "overdue_after_days"):
         if getattr(p, key) < 0:
             raise ConfigError(f"protocol.{key}: {getattr(p, key)} must not be negative")
+    for key in ("connect_timeout_seconds", "statement_timeout_seconds", "pool_timeout_seconds"):
+        if getattr(config.database, key) < 1:
+            raise ConfigError(f"database.{key}: {getattr(config.database, key)} must be at least 1")
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
     try:

@@ -9,6 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import DatabaseConfig
+
 IMMEDIATE = "surveillance_immediate"
 
 
@@ -23,6 +25,20 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def make_bounded_engine(database: DatabaseConfig, **kwargs) -> sa.Engine:
+    """The engine of a long-running process: connections tested before use, every wait bounded."""
+    url = sa.make_url(database.url)
+    options: dict = {"pool_pre_ping": True}
+    if url.database not in (None, "", ":memory:"):  # in-memory SQLite has one connection, no queue
+        options["pool_timeout"] = database.pool_timeout_seconds
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {
+            "connect_timeout": database.connect_timeout_seconds,
+            "options": f"-c statement_timeout={database.statement_timeout_seconds * 1000}",
+        }
+    return make_engine(database.url, **(options | kwargs))
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -191,7 +191,7 @@ def opt_in(ctx, email: str, off: bool) -> None:
 def worker(ctx) -> None:
     """Run the scheduler that sends the daily digests: one per deployment, never in the web."""
     from ..cli import _app
-    from ..db import make_engine
+    from ..db import make_bounded_engine
     from .mail import make_backend
     from .worker import run_worker
 
@@ -201,7 +201,7 @@ def worker(ctx) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     app = _app(ctx.find_root())
-    engine = make_engine(app.config.database.url, pool_pre_ping=True)
+    engine = make_bounded_engine(app.config.database)
     try:
         run_worker(engine, app.config, make_backend(app.config.mail))
     finally:

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Config, load_config
-from ..db import make_engine, make_sessionmaker
+from ..db import make_bounded_engine, make_sessionmaker
 from ..resources import shipped_dir
 
 
@@ -36,13 +36,24 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(test_config or {})
-    engine = make_engine(config.database.url)
+    engine = make_bounded_engine(config.database)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
-    from . import admin, auth, database, feeds, i18n, imports, patients, security, worklist
+    from . import (
+        admin,
+        auth,
+        database,
+        feeds,
+        health,
+        i18n,
+        imports,
+        patients,
+        security,
+        worklist,
+    )
 
     for module in (database, security, i18n, auth):
         module.init_app(app)
-    for module in (auth, worklist, patients, imports, admin, feeds):
+    for module in (auth, worklist, patients, imports, admin, feeds, health):
         app.register_blueprint(module.bp)
     return app
 

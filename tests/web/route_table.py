@@ -26,8 +26,9 @@ from .browsing import PASSWORD, Attachment
 
 # Routes anyone may use: the login page, static files, and the language choice, which the
 # login page offers too and which changes nothing but the visitor's own cookie.
-# A calendar feed needs no login either: its secret token is the key.
-PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed"})
+# A calendar feed needs no login either: its secret token is the key. The load balancer's
+# health check says only whether the database answers.
+PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed", "health.healthz"})
 FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
 # URL arguments that name a clinic's data: another clinic's user must get 404.
 SCOPED_ARGUMENTS = frozenset({"patient_id", "exam_id", "treatment_id", "feed_id"})
@@ -306,6 +307,7 @@ ROUTES: dict[str, Route] = {
     "admin.audit": Route("admin", get=200),
     "feeds.feed": Route("public", lambda s: Reach({"token": s.clinic_feed().token}), get=200),
     "feeds.index": Route("login", get=200),
+    "health.healthz": Route("public", get=200),
     "feeds.create": Route(
         "login",
         lambda s: Reach({}, {"owner": str(s.clinic_id), "label": "Min"}),

@@ -108,6 +108,6 @@ def test_a_nurse_cannot_register_a_patient_in_another_clinic(world, log_in, db):
 
 def test_only_the_public_routes_need_no_login():
     """The list of routes without login is short and deliberate."""
-    assert {"auth.login", "static", "i18n.choose_language", "feeds.feed"} == {
+    assert {"auth.login", "static", "i18n.choose_language", "feeds.feed", "health.healthz"} == {
         endpoint for endpoint, row in ROUTES.items() if row.access == "public"
     }
