@@ -105,6 +105,7 @@ class RemindersConfig:
     retry_max_minutes: int = 60
     max_attempts: int = 10
     check_every_minutes: int = 5
+    lock_check_seconds: int = 5
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ def _check_delivery(mail: MailConfig, reminders: RemindersConfig) -> None:
         "retry_max_minutes",
         "max_attempts",
         "check_every_minutes",
+        "lock_check_seconds",
     ):
         if getattr(reminders, key) < 1:
             raise ConfigError(f"reminders.{key}: {getattr(reminders, key)} must be at least 1")

@@ -79,6 +79,19 @@ def engine(request, fresh_database):
 
 
 @pytest.fixture
+def private_cluster():
+    """A running PostgreSQL cluster of the test's own, to restart at will; removed after."""
+    from tests.nodes_support import PrivateCluster, postgres_binaries_or_skip
+
+    cluster = PrivateCluster(postgres_binaries_or_skip())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
 def session(engine):
     """A session; every row the test wrote is deleted afterwards."""
     with make_sessionmaker(engine)() as session:

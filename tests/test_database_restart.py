@@ -12,52 +12,41 @@ from tests.nodes_support import (
     EMAIL,
     Client,
     Node,
-    PrivateCluster,
     node_config,
-    postgres_binaries_or_skip,
     prepare_database,
 )
 
 
 @pytest.fixture
-def cluster():
-    """A running private cluster, removed after the test."""
-    cluster = PrivateCluster(postgres_binaries_or_skip())
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.remove()
-
-
-@pytest.fixture
-def node(cluster, tmp_path):
-    url = cluster.create_database("surveillance")
+def node(private_cluster, tmp_path):
+    url = private_cluster.create_database("surveillance")
     prepare_database(url)
     node = Node(node_config(tmp_path / "node", url)).start()
     yield node
     node.stop()
 
 
-def test_a_database_restart_costs_no_request_once_it_is_back(cluster, node):
+def test_a_database_restart_costs_no_request_once_it_is_back(private_cluster, node):
     nurse = Client(node.port)
     nurse.log_in()
     assert nurse.request("GET", "/")[0] == 200  # the pool now holds a connection
-    cluster.restart()  # cuts every connection the node holds
+    private_cluster.restart()  # cuts every connection the node holds
     status, page, _ = nurse.request("GET", "/")
     assert status == 200 and EMAIL in page  # the dead connection was replaced
     assert Client(node.port).request("GET", "/healthz")[:2] == (200, "ok\n")
 
 
-def test_while_the_database_is_down_pages_fail_fast_and_the_node_recovers_alone(cluster, node):
+def test_while_the_database_is_down_pages_fail_fast_and_the_node_recovers_alone(
+    private_cluster, node
+):
     nurse = Client(node.port)
     nurse.log_in()
-    cluster.stop()
+    private_cluster.stop()
     status, text, _ = Client(node.port).request("GET", "/healthz")
     assert (status, text) == (503, "database unavailable\n")  # the balancer takes it out
     status, page, _ = nurse.request("GET", "/")
     assert status == 503 and "Ingenting ble lagret" in page
-    cluster.start()
+    private_cluster.start()
     assert Client(node.port).request("GET", "/healthz")[:2] == (200, "ok\n")
     status, page, _ = nurse.request("GET", "/")
     assert status == 200 and EMAIL in page  # still logged in: the session is stored

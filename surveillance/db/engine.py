@@ -37,6 +37,11 @@ def make_bounded_engine(database: DatabaseConfig, **kwargs) -> sa.Engine:
         options["connect_args"] = {
             "connect_timeout": database.connect_timeout_seconds,
             "options": f"-c statement_timeout={database.statement_timeout_seconds * 1000}",
+            # A server (or network) gone without a word is noticed in about 25 s, not hours.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
         }
     return make_engine(database.url, **(options | kwargs))
 
