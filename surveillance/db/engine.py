@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,7 +44,26 @@ def make_bounded_engine(database: DatabaseConfig, **kwargs) -> sa.Engine:
             "keepalives_interval": 5,
             "keepalives_count": 3,
         }
-    return make_engine(database.url, **(options | kwargs))
+    engine = make_engine(database.url, **(options | kwargs))
+    if url.get_backend_name() == "postgresql":
+        sa.event.listen(engine, "do_connect", _patient_connect(database.connect_timeout_seconds))
+    return engine
+
+
+def _patient_connect(seconds: float):
+    # A restart refuses connections for a second or two: a request that needs a new
+    # connection then waits (at most `seconds`) instead of failing at once.
+    def connect(dialect, _record, cargs, cparams):
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
+
+    return connect
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
