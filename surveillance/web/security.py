@@ -94,6 +94,7 @@ def _database_unavailable(error: sa.exc.OperationalError):
         "Incident: %(incident)s",
         incident=incident,
     )
+    page: str | Response
     try:
         page = render_template("error.html", title=_("Please try again"), message=message)
     except sa.exc.SQLAlchemyError:  # the page's header asks the database who is logged in
