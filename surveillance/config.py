@@ -31,6 +31,9 @@ class DatabaseConfig:
     """Where the data lives."""
 
     url: str = "sqlite:///instance/surveillance.db"
+    connect_timeout_seconds: int = 5
+    statement_timeout_seconds: int = 30
+    pool_timeout_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class RemindersConfig:
     retry_max_minutes: int = 60
     max_attempts: int = 10
     check_every_minutes: int = 5
+    lock_check_seconds: int = 5
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,9 @@ def _check(config: Config) -> None:
     for key in ("coordination_window_days", "book_ahead_days", "overdue_after_days"):
         if getattr(p, key) < 0:
             raise ConfigError(f"protocol.{key}: {getattr(p, key)} must not be negative")
+    for key in ("connect_timeout_seconds", "statement_timeout_seconds", "pool_timeout_seconds"):
+        if getattr(config.database, key) < 1:
+            raise ConfigError(f"database.{key}: {getattr(config.database, key)} must be at least 1")
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
     try:
@@ -285,6 +292,7 @@ def _check_delivery(mail: MailConfig, reminders: RemindersConfig) -> None:
         "retry_max_minutes",
         "max_attempts",
         "check_every_minutes",
+        "lock_check_seconds",
     ):
         if getattr(reminders, key) < 1:
             raise ConfigError(f"reminders.{key}: {getattr(reminders, key)} must be at least 1")

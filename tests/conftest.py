@@ -12,6 +12,7 @@ from surveillance.db.migrate import upgrade
 from surveillance.db.models import Base, Clinic
 from surveillance.services import Actor, Context, record_treatment, register_patient
 from tests.support.data import TODAY, synthetic_id
+from tests.support.nodes import PrivateCluster, postgres_binaries_or_skip
 from tests.support.postgres import postgres_or_skip
 
 
@@ -52,6 +53,17 @@ def engine(request, fresh_database):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def private_cluster():
+    """A running PostgreSQL cluster of the test's own, to restart at will; removed after."""
+    cluster = PrivateCluster(postgres_binaries_or_skip())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ a Bundle exported from one installation makes the same plans in an empty one."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -15,9 +13,9 @@ from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic, LiverTreatment, Patient, PlannedExam
 from surveillance.demo import load_demo
 from surveillance.fhir.bundle import read_bundle
-from surveillance.fhir.codes import FODSELSNUMMER, TREATMENT_KIND
 from surveillance.services.imports import BadFile, check_file
 from tests.support.data import TODAY, synthetic_id
+from tests.support.fhir import bundle, patient, procedure
 
 DEMO_PATIENTS = 20
 
@@ -108,33 +106,6 @@ def test_an_exported_bundle_imports_with_the_same_plans(
     assert {k: v for k, v in imported.items() if k not in ended} == {
         k: v for k, v in exported_plans.items() if k not in ended
     }
-
-
-def bundle(*entries) -> bytes:
-    return json.dumps(
-        {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
-    ).encode()
-
-
-def patient(url: str, number: str, name: str = "Kari Nordmann") -> dict:
-    resource = {
-        "resourceType": "Patient",
-        "identifier": [{"system": FODSELSNUMMER, "value": number}],
-    }
-    if name:
-        resource["name"] = [{"text": name}]
-    return {"fullUrl": url, "resource": resource, "request": {"method": "POST", "url": "Patient"}}
-
-
-def procedure(subject: str, day: str, kind: str) -> dict:
-    resource = {
-        "resourceType": "Procedure",
-        "status": "completed",
-        "code": {"coding": [{"system": TREATMENT_KIND, "code": kind}]},
-        "subject": {"reference": subject},
-        "performedDateTime": day,
-    }
-    return {"resource": resource, "request": {"method": "POST", "url": "Procedure"}}
 
 
 def test_the_bundle_is_checked_like_a_csv_file(session, ctx, clinic):

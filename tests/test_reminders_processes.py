@@ -19,7 +19,7 @@ from surveillance.db.models import Digest
 from surveillance.reminders.locks import make_lock
 from tests.support.data import TODAY
 from tests.support.processes import CLI, HANG_GUARD, Lines, environment
-from tests.support.smtp import SENDER, SmtpServer, give_work, tally
+from tests.support.smtp import ALWAYS_DUE, SENDER, SmtpServer, give_work, tally
 
 
 @pytest.fixture
@@ -147,9 +147,6 @@ def test_two_senders_at_once_send_one_digest(engine, session, work, tmp_path):
         "duplicates": 0,
         "unexpected": 0,
     }
-
-
-ALWAYS_DUE = 'send_time = "00:00"\nweekdays_only = false\nskip_closed_days = false\n'
 
 
 def start_worker(config: Path) -> tuple[subprocess.Popen, Lines]:

@@ -16,9 +16,9 @@ import pytest
 from surveillance.cli.serve import served_config
 from surveillance.config import Config, WebConfig
 from tests.support.processes import CLI, HANG_GUARD, Lines, environment
+from tests.support.smtp import ALWAYS_DUE
 
 PORTS = range(7200, 7220)  # this test's own range on a shared machine
-ALWAYS_DUE = 'send_time = "00:00"\nweekdays_only = false\nskip_closed_days = false\n'
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import click
 
 from ..clock import utcnow
 from ..db.choices import DigestState
-from ..db.engine import make_engine
+from ..db.engine import make_bounded_engine
 from ..reminders.daily import SenderBusy, send_daily
 from ..reminders.mail import make_backend
 from ..reminders.outbox import recent
@@ -190,7 +190,7 @@ def worker(ctx) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     app = load_app(ctx)
-    engine = make_engine(app.config.database.url, pool_pre_ping=True)
+    engine = make_bounded_engine(app.config.database)
     try:
         run_worker(engine, app.config, make_backend(app.config.mail))
     finally:

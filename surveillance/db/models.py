@@ -397,3 +397,22 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     clinic: Mapped[Clinic] = relationship()
+
+
+class KeptUpload(Base):
+    """A checked CSV file kept between its preview and the confirmation, on any node."""
+
+    __tablename__ = "kept_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the token in the preview's form (hex): the database alone cannot claim it.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    clinic: Mapped[Clinic] = relationship()

@@ -7,6 +7,7 @@ same day sends nothing new; a dry run records nothing and delivers nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -55,8 +56,13 @@ def send_daily(
     clinic_code: str | None = None,
     dry_run: bool = False,
     retry_failed: bool = False,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> list[Outcome]:
-    """Make the day's missing digests and send every due one; a dry run only shows them."""
+    """Make the day's missing digests and send every due one; a dry run only shows them.
+
+    `keep_going` is asked before each digest: a worker that lost its lock stops after the
+    digest in hand instead of sending the rest beside the worker that took over.
+    """
     sessions = make_sessionmaker(engine)
     if dry_run:
         with sessions() as session:
@@ -70,7 +76,7 @@ def send_daily(
         raise SenderBusy("another process is sending digests; nothing was done")
     try:
         with sessions() as session:
-            return _run(session, config, backend, today, now, clinic_code, retry_failed)
+            return _run(session, config, backend, today, now, clinic_code, retry_failed, keep_going)
     finally:
         lock.release()
 
@@ -83,6 +89,7 @@ def _run(
     now: datetime,
     clinic_code: str | None,
     retry_failed: bool,
+    keep_going: Callable[[], bool],
 ) -> list[Outcome]:
     clinics = _clinics(session, clinic_code)
     with writing(session):
@@ -98,6 +105,8 @@ def _run(
             outcomes.append(made)
     clinic_id = clinics[0].id if clinic_code else None
     for digest_id in outbox.due_ids(session, today, now, clinic_id):
+        if not keep_going():
+            break
         if outcome := send_one(session, config, backend, digest_id, now):
             outcomes.append(outcome)
     return outcomes
@@ -141,6 +150,7 @@ def send_one(
     if row is None:
         return None
     error, state = "", "sent"
+    day, clinic_id = row.day, row.clinic_id  # a rollback expires the row: log without a query
     try:
         recipients = clinic_recipients(session, row.clinic)
         if not recipients:
@@ -154,7 +164,7 @@ def send_one(
         error, state = str(exc), "failed"
     except Exception as exc:  # a bug must not lose the digest: retried, then failed
         session.rollback()
-        log.exception("digest %s of clinic %s", row.day, row.clinic_id)
+        log.exception("digest %s of clinic %s", day, clinic_id)
         error, state = f"{type(exc).__name__}: {exc}", "retry"
     with writing(session):
         if state == "sent":

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from ..clock import utcnow
 from ..errors import InputError
 from ..fhir.bundle import reader_for
 from ..services.imports import (
@@ -30,12 +25,12 @@ from ..services.imports import (
     check_file,
     import_csv,
 )
+from ..services.uploads import Upload, claim_upload, keep_upload
 from .labels import describe as describe_refusal
 from .labels import labelled
 from .per_request import config, db, service_context
 
 bp = Blueprint("imports", __name__)
-KEEP_SECONDS = 24 * 3600
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 SHOWN_ROWS = 500  # the table; every problem is listed above it (up to SHOWN_PROBLEMS)
 SHOWN_PROBLEMS = 2000
@@ -53,16 +48,6 @@ ENCODING_NAMES = {
     UTF8_BOM: _l("UTF-8 with byte order mark (Excel's “CSV UTF-8”)"),
     WINDOWS_1252: _l("Windows-1252 (Excel's plain “CSV”): read as such, æ, ø and å included"),
 }
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A checked file kept between the check and the confirmation."""
-
-    user_id: int
-    clinic: str
-    filename: str
-    data: bytes
 
 
 @bp.before_request
@@ -90,7 +75,12 @@ def check():
     except BadFile as exc:
         return _form(_reason(exc), 400)
     token = (
-        _store(Upload(current_user.id, clinic.code, sent.filename, data))
+        keep_upload(
+            db(),
+            Upload(current_user.id, clinic.code, sent.filename, data),
+            utcnow(),
+            config().web.max_upload_megabytes * 1024 * 1024,
+        )
         if check.importable
         else None
     )
@@ -100,7 +90,7 @@ def check():
 @bp.post("/import/confirm")
 def confirm():
     """Import the kept file, all or nothing, and go to the worklist."""
-    kept = _claim(request.form.get("token", ""))
+    kept = _claim()
     if kept is None:
         flash(
             _("This upload has expired or was already imported. Please upload the file again."),
@@ -133,7 +123,7 @@ def confirm():
 @bp.post("/import/discard")
 def discard():
     """Forget a kept file without importing it."""
-    _claim(request.form.get("token", ""))
+    _claim()
     return redirect(url_for("imports.upload"))
 
 
@@ -186,48 +176,9 @@ def _clinic(code: str | None):
     return next((c for c in clinics if c.code == code), None) or abort(404)
 
 
-def _folder() -> Path:
-    folder = Path(config().web.instance_dir) / "imports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
-
-
-def _store(upload: Upload) -> str:
-    """Keep the file under a random name, bound to the user and the clinic; return the name."""
-    folder = _folder()
-    _sweep(folder)
-    token = secrets.token_urlsafe(24)
-    meta = {"user_id": upload.user_id, "clinic": upload.clinic, "filename": upload.filename}
-    fd = os.open(folder / f"{token}.upload", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(json.dumps(meta).encode() + b"\n" + upload.data)
-    return token
-
-
-def _claim(token: str) -> Upload | None:
-    """Take the user's kept file (deleting it), or None if it is not theirs or has expired."""
-    folder = _folder()
-    _sweep(folder)
+def _claim() -> Upload | None:
+    """Take the user's kept file named by the form's token, or None."""
+    token = request.form.get("token", "")
     if not TOKEN.fullmatch(token):
         return None
-    path = folder / f"{token}.upload"
-    try:
-        head, _newline, data = path.read_bytes().partition(b"\n")
-        meta = json.loads(head)
-        if meta["user_id"] != current_user.id:
-            return None
-        path.unlink()  # whoever unlinks first imports: a double click imports once
-    except FileNotFoundError:
-        return None
-    return Upload(meta["user_id"], meta["clinic"], meta["filename"], data)
-
-
-def _sweep(folder: Path) -> None:
-    """Delete kept files older than a day."""
-    limit = time.time() - KEEP_SECONDS
-    for path in folder.glob("*.upload"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-        except FileNotFoundError:
-            pass
+    return claim_upload(db(), current_user.id, token, utcnow())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, render_template, request
+import sqlalchemy as sa
+from flask import Flask, Response, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.register_error_handler(sa.exc.OperationalError, _database_unavailable)
 
 
 def _headers(response):
@@ -71,3 +73,30 @@ def _unexpected_error(error: Exception):
         "Something went wrong. Nothing was saved. Incident: %(incident)s", incident=incident
     )
     return render_template("error.html", title=_("Error"), message=message, incident=incident), 500
+
+
+def _database_unavailable(error: sa.exc.OperationalError):
+    # A database restart or failover: the requests in flight get this page; the pool tests
+    # its connections before the next requests use them, so the node recovers by itself.
+    incident = uuid.uuid4().hex[:10]
+    log.error(
+        "incident %s on %s %s: database unavailable: %s",
+        incident,
+        request.method,
+        request.path,
+        error.orig,
+    )
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()  # its connection is broken: the error page must not use it
+    message = _(
+        "The database did not answer. Nothing was saved. Please try again in a minute. "
+        "Incident: %(incident)s",
+        incident=incident,
+    )
+    page: str | Response
+    try:
+        page = render_template("error.html", title=_("Please try again"), message=message)
+    except sa.exc.SQLAlchemyError:  # the page's header asks the database who is logged in
+        page = Response(message + "\n", mimetype="text/plain")
+    return page, 503

@@ -56,16 +56,24 @@ def test_register_a_patient_then_a_new_resection_replans(logged_in):
     assert page.locator(".timeline .tag.open").count() == 18
 
 
-def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
-    page = logged_in
+def open_patient_to_book(page) -> None:
+    """The page of the first patient of the "to book" list."""
     page.goto("/?list=to_book")
     page.locator("table.worklist tbody tr a").first.click()
     page.wait_for_url(re.compile(r"/patients/\d+$"))
-    actions = (
-        page.locator("[data-testid^=exam-actions-]")
-        .filter(has=page.locator("input[name=value]"))
-        .first
-    )  # the CEA of the next control
+
+
+def cea_actions(page):
+    """The folded actions of each CEA test of the patient's plan."""
+    return page.locator("[data-testid^=exam-actions-]").filter(
+        has=page.locator("input[name=value]")
+    )
+
+
+def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
+    page = logged_in
+    open_patient_to_book(page)
+    actions = cea_actions(page).first  # the CEA of the next control
     actions.locator("summary").click()
     booking = actions.locator("form[action$='/book']")
     booking.locator("input[name=time]").fill("09:15")
@@ -74,11 +82,7 @@ def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
     page.wait_for_load_state()
     assert page.locator(".timeline .tag.booked").count() >= 1
 
-    actions = (
-        page.locator("[data-testid^=exam-actions-]")
-        .filter(has=page.locator("input[name=value]"))
-        .first
-    )
+    actions = cea_actions(page).first
     actions.locator("summary").click()
     result = actions.locator("form[action$='/result']")
     result.locator("input[name=value]").fill("7,5")
@@ -115,14 +119,8 @@ def test_the_quality_report_shows_the_quarters_and_no_patient(logged_in):
 
 def test_a_refused_result_returns_to_its_field_with_the_message(logged_in):
     page = logged_in
-    page.goto("/?list=to_book")
-    page.locator("table.worklist tbody tr a").first.click()
-    page.wait_for_url(re.compile(r"/patients/\d+$"))
-    actions = (
-        page.locator("[data-testid^=exam-actions-]")
-        .filter(has=page.locator("input[name=value]"))
-        .last
-    )  # far down the page
+    open_patient_to_book(page)
+    actions = cea_actions(page).last  # far down the page
     actions.locator("summary").click()
     result = actions.locator("form[action$='/result']")
     result.locator("input[name=value]").fill("mye")

@@ -28,6 +28,8 @@ from surveillance.services import record_booking, record_result, record_treatmen
 
 SENDER = "Oppfølging <oppfolging@sykehus.test>"
 # Monday 1 June 2026, 06:30 in Oslo (summer time): the send time on TODAY of conftest.
+# A worker configuration whose digest is due at once, whatever the day and hour.
+ALWAYS_DUE = 'send_time = "00:00"\nweekdays_only = false\nskip_closed_days = false\n'
 NOW = datetime(2026, 6, 1, 4, 30, tzinfo=UTC)
 MESSAGE_ID = re.compile(r"<digest\.(\d{8})\.([A-Za-z0-9-]+)\.[0-9a-f]{16}@[^>]+>")
 

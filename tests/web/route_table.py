@@ -27,14 +27,18 @@ from .browsing import PASSWORD, Attachment
 
 # Routes anyone may use: the login page, static files, and the language choice, which the
 # login page offers too and which changes nothing but the visitor's own cookie.
-# A calendar feed needs no login either: its secret token is the key. Nor does the FHIR API,
+# A calendar feed needs no login either: its secret token is the key; the load balancer's
+# health check says only whether the database answers. Nor does the FHIR API,
 # whose bearer token is (a browser sends none: 401), and its metadata is for anyone.
 FHIR_READS = frozenset(
     "fhir.read_" + name
     for name in ("Patient", "Procedure", "CarePlan", "ServiceRequest", "Observation", "Flag")
 )
 FHIR = FHIR_READS | {"fhir.metadata", "fhir.search_patients", "fhir.everything"}
-PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed"}) | FHIR
+PUBLIC = (
+    frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed", "health.healthz"})
+    | FHIR
+)
 FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
 # URL arguments that name a clinic's data: another clinic's user must get 404.
 SCOPED_ARGUMENTS = frozenset({"patient_id", "exam_id", "treatment_id", "feed_id"})
@@ -316,6 +320,7 @@ ROUTES: dict[str, Route] = {
     "admin.audit": Route("admin", get=200),
     "feeds.feed": Route("public", lambda s: Reach({"token": s.clinic_feed().token}), get=200),
     "feeds.index": Route("login", get=200),
+    "health.healthz": Route("public", get=200),
     "feeds.create": Route(
         "login",
         lambda s: Reach({}, {"owner": str(s.clinic_id), "label": "Min"}),

@@ -109,6 +109,10 @@ def test_a_nurse_cannot_register_a_patient_in_another_clinic(world, log_in, db):
 def test_only_the_public_routes_need_no_login():
     """The list of routes without login is short and deliberate (the FHIR API's bearer token
     is checked route by route in test_fhir_api.py)."""
-    assert {"auth.login", "static", "i18n.choose_language", "feeds.feed"} | FHIR == {
-        endpoint for endpoint, row in ROUTES.items() if row.access == "public"
-    }
+    assert {
+        "auth.login",
+        "static",
+        "i18n.choose_language",
+        "feeds.feed",
+        "health.healthz",
+    } | FHIR == {endpoint for endpoint, row in ROUTES.items() if row.access == "public"}
