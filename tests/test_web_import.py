@@ -287,7 +287,7 @@ def test_the_pages_speak_norwegian_by_default(norwegian_client, session):
     [
         (
             InputError("row 4: national_id", "17856000281", "is already registered"),
-            "Ingenting ble importert: rad 4: Fødselsnummer: “17856000281” er allerede registrert",
+            "Ingenting ble importert: rad 4: Fødselsnummer: «17856000281» er allerede registrert",
         ),
         (
             BadFile("The file has more than %(max)d rows: split it.", max=20000),

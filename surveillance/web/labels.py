@@ -7,6 +7,8 @@ import re
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from .formats import shown
+
 LABELS = {
     # exams
     "ct_tap": _l("CT chest/abdomen/pelvis"),
@@ -116,7 +118,7 @@ def describe(error) -> str:
         text = _what_to_fill_in(name, labelled(error.params))
     else:
         problem = gettext(error.problem, **labelled(error.params))
-        value = "…" if field == "password" else error.value
+        value = "…" if field == "password" else shown(error.value)
         text = gettext(
             "%(field)s: “%(value)s” %(problem)s", field=name, value=value, problem=problem
         )
@@ -139,4 +141,4 @@ def _labelled(name: str, value):
     """A param's value; a code (or a list of choices) in words."""
     if name == "choices":
         return ", ".join(label(code) for code in value.split(", "))
-    return label(value) if isinstance(value, str) and value in LABELS else value
+    return label(value) if isinstance(value, str) and value in LABELS else shown(value)

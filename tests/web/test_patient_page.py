@@ -76,7 +76,7 @@ def test_a_high_cea_puts_the_patient_on_the_mdt_list(nurse, patient_page, world,
     mdt_list = nurse.get("/?list=mdt_review")
     assert "Pasient A" in visible_text(mdt_list)
     page = patient_page()
-    assert "12.5" in visible_text(page)  # in the CEA table
+    assert "12,5" in visible_text(page)  # in the CEA table
     nurse.form(page, f"/patients/{world.a.patient_id}/mdt")  # the decision can be recorded
 
 
@@ -139,13 +139,13 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
     nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0), value="3,1")
     refused = nurse.post(f"/exams/{exam.id}/book", {"date": day(world, 7)})
     assert refused.status_code == 400
-    assert errors(refused) == [f"Undersøkelse: “{exam.id}” er Utført og kan ikke bestilles"]
+    assert errors(refused) == [f"Undersøkelse: «{exam.id}» er Utført og kan ikke bestilles"]
     refused = nurse.submit(
         patient_page(), f"/patients/{world.a.patient_id}/end", status="gone", reason="Borte"
     )
     assert errors(refused) == [
         (
-            "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
+            "Status: «gone» er ikke en av Død, Flyttet, Ikke aktuell for "
             "videre kreftbehandling, Transplantert"
         )
     ]
@@ -369,7 +369,7 @@ def test_a_missing_choice_says_what_to_choose_never_none(nurse, patient_page, wo
         patient_page(), f"/patients/{world.a.patient_id}/treatments", date=day(world, -3), kind=""
     )
     (message,) = errors(answer)
-    assert "None" not in message and "“”" not in message
+    assert "None" not in message and "«»" not in message
     assert message.startswith("Type: velg en av ")
 
 
@@ -379,3 +379,19 @@ def test_a_bad_new_patient_is_told_beside_the_field(nurse, world):
     label = re.search(r"<label>[^<]*<input name=\"national_id\"(.*?)</label>", answer.text, re.S)
     assert label and 'aria-invalid="true"' in label[1]
     assert 'class="errors field-error"' in label[1] and "12345678901" in label[1]
+
+
+def test_numbers_dates_and_quotes_are_written_the_norwegian_way(
+    nurse, patient_page, world, exam_of
+):
+    cea = exam_of(world.a.patient_id, "cea")
+    nurse.submit(patient_page(), f"/exams/{cea.id}/result", done_date=day(world, 0), value="12")
+    text = visible_text(patient_page())
+    assert "12,0 µg/L" in text and "øvre grense 5,0" in text
+    ct = exam_of(world.a.patient_id, "ct_tap")
+    refused = nurse.submit(
+        patient_page(), f"/exams/{ct.id}/result", done_date="2099-01-01", result="normal"
+    )
+    (message,) = errors(refused)
+    assert "«01.01.2099»" in message and shown(day(world, 0)) in message
+    assert "2099-01-01" not in message and "“" not in message
