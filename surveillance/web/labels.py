@@ -99,6 +99,7 @@ FIELDS = {
     "category": _l("List"),
     "page": _l("Page"),
     "page_size": _l("Rows per page"),
+    "confirm": _l("Confirmation"),
     # the bulk loader's names: the CSV import shows its refusals
     "treatment date": _l("Treatment date"),
     "treatment kind": _l("Treatment"),

@@ -333,16 +333,31 @@ def end(patient_id: int):
         patient_id,
         "status",
         None,
-        lambda ctx: end_surveillance(
-            db(),
-            ctx,
-            patient_id,
-            status=f.get("status"),
-            reason=f.get("reason"),
-            expected_version=_version(),
+        lambda ctx: (
+            end_surveillance(
+                db(),
+                ctx,
+                patient_id,
+                status=f.get("status"),
+                reason=f.get("reason"),
+                expected_version=_version(),
+            )
+            if _confirmed()
+            else None
         ),
         _("Surveillance ended; open exams are cancelled."),
     )
+
+
+def _confirmed() -> bool:
+    """The box that says the open exams will be cancelled is ticked; else a refusal."""
+    if request.form.get("confirm") != "yes":
+        raise InputError(
+            "confirm",
+            request.form.get("confirm", "no"),
+            "is not ticked: tick it to confirm that the open exams are cancelled",
+        )
+    return True
 
 
 @bp.post("/patients/<int:patient_id>/resume")

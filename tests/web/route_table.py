@@ -257,7 +257,7 @@ ROUTES: dict[str, Route] = {
     ),
     "patients.end": Route(
         "login",
-        lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø"),
+        lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø", confirm="yes"),
         post=(302,),
         event="patient.end",
     ),

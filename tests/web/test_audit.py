@@ -93,6 +93,7 @@ def test_the_audit_log_is_in_norwegian_time_and_words(world, log_in, db):
         f"/patients/{world.a.patient_id}/end",
         status="moved",
         reason="Flyttet til Tromsø",
+        confirm="yes",
     )
     event = db.events()[-1]
     page = admin.get("/admin/audit")

@@ -141,7 +141,11 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
     assert refused.status_code == 400
     assert errors(refused) == [f"Undersøkelse: «{exam.id}» er Utført og kan ikke bestilles"]
     refused = nurse.submit(
-        patient_page(), f"/patients/{world.a.patient_id}/end", status="gone", reason="Borte"
+        patient_page(),
+        f"/patients/{world.a.patient_id}/end",
+        status="gone",
+        reason="Borte",
+        confirm="yes",
     )
     assert errors(refused) == [
         (
@@ -154,7 +158,11 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
 def test_end_and_resume_surveillance(nurse, patient_page, world, db):
     pid = world.a.patient_id
     answer = nurse.submit(
-        patient_page(), f"/patients/{pid}/end", status="moved", reason="Flyttet til Tromsø"
+        patient_page(),
+        f"/patients/{pid}/end",
+        status="moved",
+        reason="Flyttet til Tromsø",
+        confirm="yes",
     )
     assert answer.status_code == 302
     assert db.get(Patient, pid).status == "moved" and not open_exams(db, pid)
@@ -283,7 +291,7 @@ BAD_ENTRIES = {
     ),
     "end with no such status": (
         _patient_form("end"),
-        {"status": "gone", "reason": "Flyttet til Tromsø"},
+        {"status": "gone", "reason": "Flyttet til Tromsø", "confirm": "yes"},
         "status",
     ),
     "control on 30 February": (
@@ -310,7 +318,7 @@ def test_a_bad_entry_is_shown_again_as_typed(
     again = nurse.form(answer, action).fields
     for name, value in typed.items():
         if name not in ("status",):  # a select offers only the choices there are
-            assert again.get(name) == value, f"{name} lost"
+            assert again.get(name) in (value, [value]), f"{name} lost"  # a box: a list
 
 
 def shown_field(app, field: str) -> str:
@@ -395,3 +403,15 @@ def test_numbers_dates_and_quotes_are_written_the_norwegian_way(
     (message,) = errors(refused)
     assert "«01.01.2099»" in message and shown(day(world, 0)) in message
     assert "2099-01-01" not in message and "“" not in message
+
+
+def test_ending_surveillance_needs_the_cancellations_confirmed(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    page = patient_page()
+    count = len(list(open_exams(db, pid)))
+    assert f"Jeg forstår at {count} åpne eller bestilte undersøkelser avlyses" in visible_text(page)
+    refused = nurse.submit(page, f"/patients/{pid}/end", status="moved", reason="Flyttet")
+    assert refused.status_code == 400
+    assert db.get(Patient, pid).status == "active" and len(list(open_exams(db, pid))) == count
+    (message,) = errors(refused)
+    assert message.startswith("Bekreftelse: ")
