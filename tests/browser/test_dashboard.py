@@ -133,3 +133,14 @@ def test_a_refused_result_returns_to_its_field_with_the_message(logged_in):
     assert "CEA" in message.inner_text()
     box, height = field.bounding_box(), page.viewport_size["height"]
     assert box and 0 <= box["y"] <= height  # in sight, not 1,000 px down
+
+
+def test_print_shows_the_lists_without_menus_or_forms(logged_in):
+    page = logged_in
+    page.evaluate("window.print = () => { window.printed = true; }")
+    page.get_by_role("button", name="Skriv ut").click()
+    assert page.evaluate("window.printed") is True
+    page.emulate_media(media="print")
+    assert page.locator("header.top").is_hidden() and page.locator("form.filters").first.is_hidden()
+    assert page.locator("table.worklist").is_visible()
+    page.emulate_media(media="screen")
