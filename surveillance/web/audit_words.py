@@ -42,6 +42,7 @@ ACTIONS = {
     "api_token.revoke": _l("Revoked an API token"),
     "fhir.export": _l("Exported FHIR resources"),
     "fhir.export_bundle": _l("Exported a FHIR bundle"),
+    "worklist.export": _l("Exported a list"),
 }
 DETAILS = {
     "before": _l("Before"),
@@ -54,6 +55,8 @@ DETAILS = {
     "patients": _l("Patients"),
     "pseudonymised": _l("Pseudonymised"),
     "reopened": _l("Reopened"),
+    "rows": _l("Rows"),
+    "list": _l("List"),
     "sessions_ended": _l("Sessions ended"),
     "treatment": _l("Treatment"),
     "user": _l("User"),

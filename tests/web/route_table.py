@@ -200,6 +200,7 @@ ROUTES: dict[str, Route] = {
     "auth.logout": Route("login", post=(302,), event="logout"),
     "i18n.choose_language": Route("public", lambda s: Reach({}, {"lang": "en"}), post=(302,)),
     "worklist.today": Route("login", get=200),
+    "worklist.export": Route("login", get=200, event="worklist.export"),
     "admin.digests": Route("admin", get=200),
     "admin.retry_digests": Route("admin", post=(302,), event="digest.retry"),
     "worklist.search": Route("login", lambda s: Reach({}, {"q": "Pasient"}), post=(200,)),
