@@ -68,6 +68,13 @@ def label(code: str | None) -> str:
     return str(LABELS.get(code or "", code or ""))
 
 
+def in_words(text: str | None) -> str:
+    """A stored reason ("ct_tap 2026-11-24") as a nurse reads it: codes in words, days dd.mm.åååå."""
+    return " ".join(
+        label(word) if word in LABELS else str(shown(word)) for word in (text or "").split(" ")
+    )
+
+
 FIELDS = {
     "national_id": _l("National ID"),
     "name": _l("Name"),

@@ -106,3 +106,19 @@ def test_the_mdt_list_exports_with_its_own_columns(nurse, session, make_patient)
         session.execute(sa.update(Patient).values(mdt_review=True))
     lines = nurse.get("/export.csv?list=mdt_review").get_data().decode("utf-8-sig").splitlines()
     assert lines[0] == "Referanse;Navn;Hvorfor" and any("Kari Sæther" in line for line in lines)
+
+
+def test_the_mdt_reason_reads_in_words_with_its_date(nurse, world, session):
+    with session.begin():
+        session.execute(
+            sa.update(Patient)
+            .where(Patient.id == world.a.patient_id)
+            .values(mdt_review=True, mdt_reason="ct_tap 2026-11-24")
+        )
+    mdt = nurse.get("/?list=mdt_review").text.split('id="mdt-list"')[1].split("</section>")[0]
+    assert "CT thorax/abdomen/bekken 24.11.2026" in visible_text_of(mdt)
+    assert "ct_tap" not in mdt and "2026-11-24" not in mdt
+
+
+def visible_text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
