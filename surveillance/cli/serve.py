@@ -32,7 +32,9 @@ STOP_WAIT = 30  # seconds a stopped worker gets to finish a digest it is sending
 )
 def serve(host: str, port: int, threads: int, with_worker: bool) -> None:
     """Serve the dashboard with waitress; with --worker, the daily scheduler beside it."""
-    config = served_config(load_config(), host, port)
+    config = load_config()
+    if with_worker:  # the whole program on one machine: its address is the one served here
+        config = served_config(config, host, port)
     app = create_app(config)
     worker = start_worker(config) if with_worker else None
     # SIGTERM (a service manager, `kill`) ends the server as Ctrl-C does, so the worker stops too.
@@ -50,7 +52,11 @@ def _exit(signum: int, _frame: object) -> None:
 
 
 def served_config(config: Config, host: str, port: int) -> Config:
-    """The configuration with links to the address served, unless base_url was set."""
+    """The configuration with links to the address served, unless base_url was set.
+
+    Only for --worker (one machine, as `make run`): several nodes behind a proxy each serve
+    on an address of their own, and their links must all name the proxy's (base_url).
+    """
     if config.web.base_url != WebConfig.base_url:
         return config  # set on purpose (a proxy's https address, say): kept
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

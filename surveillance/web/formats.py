@@ -63,9 +63,5 @@ def shown(value):
 
 
 def init_app(app) -> None:
-    """The filters the templates use: |day, |moment, |number; the audit log's words."""
-    from .audit_words import action_words, detail_words  # labels imports this module
-    from .labels import in_words
-
-    app.jinja_env.filters.update(day=day, moment=moment, number=number, in_words=in_words)
-    app.jinja_env.globals.update(action_words=action_words, detail_words=detail_words)
+    """The filters the templates use: |day, |moment, |number."""
+    app.jinja_env.filters.update(day=day, moment=moment, number=number)

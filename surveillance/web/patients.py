@@ -29,6 +29,7 @@ from ..services import (
     register_patient,
     resume_surveillance,
 )
+from ..services.controls import book_control as control_booking
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
@@ -252,6 +253,30 @@ def book(exam_id: int):
         ),
         _("Booking saved."),
     )
+
+
+@bp.post("/patients/<int:patient_id>/controls/book")
+def book_control(patient_id: int):
+    """Book every exam of a control at once: one date, time and place."""
+    f = request.form
+    exams = _exam_versions(f.getlist("exam"))
+    return _act(
+        patient_id,
+        "control",
+        exams[0][0] if exams else None,
+        lambda ctx: control_booking(
+            db(), ctx, exams, date=f.get("date"), time=f.get("time"), place=f.get("place")
+        ),
+        lambda booked: ngettext("%(num)d exam booked.", "%(num)d exams booked.", len(booked)),
+    )
+
+
+def _exam_versions(values: list[str]) -> list[tuple[int, int | None]]:
+    """The form's "exam id:version" pairs; anything else is not one of the page's exams."""
+    pairs = [value.partition(":") for value in values]
+    if not all(exam.isdigit() and version.isdigit() for exam, _, version in pairs):
+        abort(400)
+    return [(int(exam), int(version)) for exam, _, version in pairs]
 
 
 @bp.post("/exams/<int:exam_id>/result")

@@ -74,6 +74,12 @@ class _FormParser(HTMLParser):
             return
         if kind == "checkbox":  # ticked boxes of one name make a list
             fields.setdefault(a["name"], []).append(a.get("value", "on"))
+        elif a["name"] in fields:  # several inputs of one name: a browser sends them all
+            before = fields[a["name"]]
+            fields[a["name"]] = [
+                *(before if isinstance(before, list) else [before]),
+                a.get("value", ""),
+            ]
         else:
             fields[a["name"]] = a.get("value", "")
 

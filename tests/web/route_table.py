@@ -155,6 +155,13 @@ def _exam(s: Setup, exam: PlannedExam, **form) -> Reach:
     return Reach({"exam_id": exam.id}, {"version": exam.version, **form})
 
 
+def _control(s: Setup) -> Reach:
+    """The patient's next control (its CT and CEA), booked in one step."""
+    exams = [f"{e.id}:{e.version}" for e in (s.exam("ct_tap"), s.exam("cea"))]
+    form = {"exam": exams, "date": s.day(7), "time": "09:30", "place": "Røntgen 2"}
+    return Reach({"patient_id": s.patient_id}, form)
+
+
 def _treatment(s: Setup, **form) -> Reach:
     form = {"version": s.patient().version, "patient_id": s.patient_id, **form}
     return Reach({"treatment_id": s.treatment().id}, form)
@@ -235,6 +242,7 @@ ROUTES: dict[str, Route] = {
         post=(302,),
         event="exam.book",
     ),
+    "patients.book_control": Route("login", _control, post=(302,), event="exam.book"),
     "patients.result": Route(
         "login",
         lambda s: _exam(s, s.exam(), done_date=s.day(0), value="2,1"),

@@ -415,3 +415,35 @@ def test_ending_surveillance_needs_the_cancellations_confirmed(nurse, patient_pa
     assert db.get(Patient, pid).status == "active" and len(list(open_exams(db, pid))) == count
     (message,) = errors(refused)
     assert message.startswith("Bekreftelse: ")
+
+
+def control_exams(db, patient_id: int) -> list[PlannedExam]:
+    """The open exams of the patient's first control of two or more (a CT and a CEA)."""
+    exams = sorted(open_exams(db, patient_id), key=lambda e: e.due)
+    return next(
+        c for d in sorted({e.due for e in exams}) if len(c := [e for e in exams if e.due == d]) > 1
+    )
+
+
+def test_book_a_whole_control_in_one_step(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    control = control_exams(db, pid)
+    assert len(control) >= 2
+    answer = nurse.submit(
+        patient_page(), f"/patients/{pid}/controls/book", date=day(world, 9), place="Røntgen 2"
+    )
+    assert answer.status_code == 302
+    booked = [db.get(PlannedExam, e.id) for e in control]
+    assert {(e.state, e.booked_date.isoformat(), e.booked_place) for e in booked} == {
+        ("booked", day(world, 9), "Røntgen 2")
+    }
+
+
+def test_a_refused_control_booking_books_none_of_its_exams(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    control = control_exams(db, pid)
+    answer = nurse.submit(patient_page(), f"/patients/{pid}/controls/book", date="2025-02-30")
+    assert answer.status_code == 400
+    assert {db.get(PlannedExam, e.id).state for e in control} == {"open"}
+    marked = re.findall(r'<input[^>]*aria-invalid="true"[^>]*>', answer.text)
+    assert len(marked) == 1 and 'name="date"' in marked[0]
