@@ -347,7 +347,7 @@ def prepare(url: str, patients) -> list[int]:
     from foundation import load_ours, realistic_worklist
     from surveillance.db import make_engine, make_sessionmaker
     from surveillance.services import Actor
-    from surveillance.users import add_user
+    from surveillance.services.accounts import Admin, add_user
     from _synthetic import CLINIC
 
     wall, _ = load_ours(url, patients)
@@ -358,7 +358,7 @@ def prepare(url: str, patients) -> list[int]:
         with make_sessionmaker(engine)() as session:
             add_user(
                 session,
-                Actor("bench"),
+                Admin(Actor("bench")),
                 email=EMAIL,
                 password=PASSWORD,
                 role="nurse",

@@ -118,24 +118,28 @@ def db_upgrade(ctx) -> None:
 @click.option("--admin", "admin_email", required=True, help="E-mail of the first administrator.")
 @click.pass_context
 def init(ctx, clinic_code: str, clinic_name: str, admin_email: str) -> None:
-    """Create the database, the first clinic and its administrator (password on stdin)."""
-    from .users import add_user, check_password
+    """Create the database, the first clinic and its installation administrator (password on
+    stdin)."""
+    from .services.accounts import INSTALL_ADMIN, Admin, add_user
+    from .services.clinics import create_clinic, parse_clinic_code
+    from .services.passwords import check_password
 
     app = _app(ctx)
     # Refuse a bad password before anything is written: no clinic left without its admin.
     password = check_password(_read_password())
+    admin = Admin(app.context().actor)
     upgrade(app.engine)
     with app.session() as session:
-        with transaction(session):
-            if session.scalar(sa.select(Clinic.id).where(Clinic.code == clinic_code)) is None:
-                session.add(Clinic(code=clinic_code, name=clinic_name))
+        code = parse_clinic_code(clinic_code)
+        if session.scalar(sa.select(Clinic.id).where(Clinic.code == code)) is None:
+            create_clinic(session, admin, code, clinic_name)
         add_user(
             session,
-            app.context().actor,
+            admin,
             email=admin_email,
             password=password,
-            role="admin",
-            clinic_codes=[clinic_code],
+            role=INSTALL_ADMIN,
+            clinic_codes=[code],
         )
     click.echo(f"clinic {clinic_code} and administrator {admin_email} are ready")
 

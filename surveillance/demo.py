@@ -22,7 +22,7 @@ from .services import (
 )
 from .services.bulk import NewPatient, load_patients
 from .services.unit import transaction
-from .users import add_user
+from .services.accounts import Admin, add_user
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 # Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
@@ -94,7 +94,12 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
         session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
     for email, role in DEMO_ACCOUNTS:
         add_user(
-            session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role, clinic_codes=[code]
+            session,
+            Admin(ctx.actor),
+            email=email,
+            password=DEMO_PASSWORD,
+            role=role,
+            clinic_codes=[code],
         )
     rng = random.Random(seed)
     plans = [_patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)]) for i in range(patients)]

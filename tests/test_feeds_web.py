@@ -16,7 +16,7 @@ from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, PlannedExam
 from surveillance.feeds.ical import ical_utc
 from surveillance.feeds.store import create_clinic_feed
 from surveillance.services import Actor, Context, register_patient
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
 from tests.conftest import synthetic_id
 from tests.test_feeds_parsers import parse_all
@@ -74,7 +74,7 @@ def nurse(session, clinic, client):
     """The test client logged in as a nurse of the clinic."""
     add_user(
         session,
-        ADMIN,
+        Admin(ADMIN),
         email="nurse@test",
         password=PASSWORD,
         role="nurse",

@@ -17,7 +17,7 @@ from surveillance.db.models import Clinic, Patient
 from surveillance.errors import InputError
 from surveillance.services import Actor, register_patient
 from surveillance.services.imports import BadFile
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
 from tests.conftest import synthetic_id
 
@@ -71,7 +71,7 @@ def nurse(session, clinics):
     def make(email: str = "nurse@test.no", clinic_codes=("TEST",)) -> str:
         add_user(
             session,
-            Actor("admin@test"),
+            Admin(Actor("admin@test")),
             email=email,
             password=PASSWORD,
             role="nurse",

@@ -15,6 +15,7 @@ from ..errors import Conflict, InputError, NotFound
 from .plans import replan
 from .unit import transaction
 from .validate import (
+    check_horizon,
     check_not_future,
     parse_cea,
     parse_choice,
@@ -54,6 +55,7 @@ def record_booking(
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
         _require_state(exam, ("open", "booked", "missed"), "is %(state)s and cannot be booked")
         day = _after_treatment("date", parse_date("date", date), exam)
+        check_horizon("date", day, ctx.today)
         exam.state, exam.booked_date = "booked", day
         exam.booked_time = parse_time("time", time)
         exam.booked_place = parse_text("place", place, max_length=200, required=False)

@@ -16,7 +16,7 @@ from ..errors import InputError, NotFound
 from .patients import birth_date_check, get_patient
 from .plans import replan
 from .unit import transaction
-from .validate import check_not_future, parse_choice, parse_date, parse_text
+from .validate import check_horizon, check_not_future, parse_choice, parse_date, parse_text
 
 
 def record_treatment(
@@ -138,7 +138,9 @@ def record_primary_control(
         for code in codes:
             parse_choice("exams", code, PRIMARY_EXAMS)
         control = PrimaryControl(
-            date=birth_date_check("date", parse_date("date", date), patient),
+            date=check_horizon(
+                "date", birth_date_check("date", parse_date("date", date), patient), ctx.today
+            ),
             exams=" ".join(sorted(set(codes))),
         )
         patient.primary_controls.append(control)

@@ -29,19 +29,19 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["nurse", "admin"]), required=True)
-@click.option("--clinic", "clinics", multiple=True, required=True, help="Clinic code (repeatable).")
+@click.option("--role", type=click.Choice(["nurse", "admin", "install_admin"]), required=True)
+@click.option("--clinic", "clinics", multiple=True, help="Clinic code (repeatable).")
 @click.pass_context
 def add(ctx, email: str, role: str, clinics: tuple[str, ...]) -> None:
     """Create an account; the password is read from standard input."""
     from ..cli import _app, _read_password
-    from ..users import add_user
+    from ..services.accounts import Admin, add_user
 
     app = _app(ctx.find_root())
     with app.session() as session:
         add_user(
             session,
-            app.context().actor,
+            Admin(app.context().actor),
             email=email,
             password=_read_password(),
             role=role,
@@ -70,11 +70,15 @@ def enable(ctx, email: str) -> None:
 
 def _set_active(ctx, email: str, active: bool) -> None:
     from ..cli import _app
-    from ..users import set_active
+    from ..services.accounts import Admin, set_active, user_by_email
+    from ..errors import InputError
 
     app = _app(ctx.find_root())
     with app.session() as session:
-        set_active(session, app.context().actor, email, active, utcnow())
+        user = user_by_email(session, email)
+        if user is None:
+            raise InputError("email", email, "has no account")
+        set_active(session, Admin(app.context().actor), user.id, active, utcnow())
 
 
 @users.command("list")
@@ -82,14 +86,14 @@ def _set_active(ctx, email: str, active: bool) -> None:
 def list_command(ctx) -> None:
     """Every account: e-mail, role, clinics, active or not."""
     from ..cli import _app
-    from ..users import list_users
+    from ..services.accounts import Admin, list_users
 
     app = _app(ctx.find_root())
     with app.session() as session:
-        for user in list_users(session):
+        for user in list_users(session, Admin(app.context().actor)):
             clinics = ",".join(sorted(c.code for c in user.clinics))
             state = "active" if user.active else "disabled"
-            click.echo(f"{user.email:<40} {user.role:<6} {clinics:<20} {state}")
+            click.echo(f"{user.email:<40} {user.role:<13} {clinics:<20} {state}")
 
 
 def register(main: click.Group) -> None:

@@ -34,6 +34,7 @@ from ..services.records import add_note, view_patient
 from .chart import cea_chart
 from .labels import describe
 from .database import db, service_context
+from .forms import required_version
 from .timeline import timeline
 
 bp = Blueprint("patients", __name__)
@@ -99,8 +100,8 @@ def reveal(patient_id: int):
     return _page(patient_id, reveal=True)
 
 
-def _version() -> int | None:
-    return request.form.get("version", type=int)
+def _version() -> int:
+    return required_version(request.form)
 
 
 def _act(patient_id: int, action: str, target: int | None, run, done_message):

@@ -8,7 +8,13 @@ import uuid
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
+
+from ..errors import NotFound
+from ..services.accounts import Forbidden
+
+from . import forms
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -30,9 +36,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def init_app(app: Flask) -> None:
     """Protect every form against CSRF; add the headers; make errors plain pages."""
     csrf.init_app(app)
+    forms.init_app(app)  # after the CSRF check, before any view or query
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    # A service's refusal that no view turned into a page: out of scope, or not there.
+    app.register_error_handler(Forbidden, lambda _exc: _http_error(exceptions.Forbidden()))
+    app.register_error_handler(NotFound, lambda _exc: _http_error(exceptions.NotFound()))
     app.register_error_handler(Exception, _unexpected_error)
 
 
