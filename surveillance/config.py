@@ -71,6 +71,7 @@ class WebConfig:
     lockout_minutes: int = 15
     max_upload_megabytes: int = 5
     default_language: str = "nb"
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are true
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,8 @@ def _check(config: Config) -> None:
             raise ConfigError(f"protocol.{key}: {getattr(p, key)} must not be negative")
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
+    if not 0 <= config.web.trusted_proxies <= 5:
+        raise ConfigError(f"web.trusted_proxies: {config.web.trusted_proxies} must be 0 to 5")
     try:
         from zoneinfo import ZoneInfo
 

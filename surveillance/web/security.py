@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug import exceptions
@@ -17,6 +17,7 @@ from ..services.accounts import Forbidden
 from . import forms
 
 log = logging.getLogger(__name__)
+HSTS = "max-age=31536000; includeSubDomains"  # a year
 csrf = CSRFProtect()
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -52,6 +53,8 @@ def _headers(response):
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if current_app.config["SESSION_COOKIE_SECURE"]:  # base_url is https: never plain http again
+        response.headers["Strict-Transport-Security"] = HSTS
     if request.endpoint not in ("static", "feeds.feed"):  # a feed sets its own, for its ETag
         # Pages carry patient data: no browser or proxy may keep a copy.
         response.headers["Cache-Control"] = "no-store"
