@@ -297,6 +297,9 @@ def _register_components() -> None:
 
     main.add_command(reminders)
     main.add_command(worker)
+    from .admin_cli import register as register_admin
+
+    register_admin(main)
 
 
 _register_components()
