@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug import exceptions
 from werkzeug.exceptions import HTTPException
 
-from ..errors import NotFound
+from ..errors import Busy, NotFound
 from ..services.accounts import Forbidden
 
 from . import forms
@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     # A service's refusal that no view turned into a page: out of scope, or not there.
     app.register_error_handler(Forbidden, lambda _exc: _http_error(exceptions.Forbidden()))
     app.register_error_handler(NotFound, lambda _exc: _http_error(exceptions.NotFound()))
+    app.register_error_handler(Busy, _busy)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -75,6 +76,14 @@ def _http_error(error: HTTPException):
     }
     title = titles.get(error.code, error.name)
     return render_template("error.html", title=title, message=None), error.code
+
+
+def _busy(error: Busy):
+    """Another writer held the database too long: say so and ask to retry, not a 500."""
+    log.warning("database busy on %s %s", request.method, request.endpoint)  # a path may hold a token
+    message = _("The database is busy. Nothing was saved: try again in a moment.")
+    page = render_template("error.html", title=_("Please try again"), message=message)
+    return page, 503, {"Retry-After": "5"}
 
 
 def _unexpected_error(error: Exception):
