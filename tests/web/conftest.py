@@ -343,6 +343,31 @@ def exam_of(db):
     return exam_of_
 
 
+# ---- the fuzz suite's count of requests, printed at the end of the run --------------------
+
+FUZZ_SENT: dict[str, dict[str, int]] = {}
+
+
+@pytest.fixture
+def fuzz_tally(engine):
+    """Count a fuzz request's answer under its database; 5xx apart."""
+    counts = FUZZ_SENT.setdefault(engine.dialect.name, {"requests": 0, "5xx": 0})
+
+    def tally(status: int) -> None:
+        counts["requests"] += 1
+        counts["5xx"] += status >= 500
+
+    return tally
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many requests the fuzz suite sent, per database, and how many server errors."""
+    for backend, counts in sorted(FUZZ_SENT.items()):
+        terminalreporter.write_line(
+            f"fuzz on {backend}: {counts['requests']:,} requests, {counts['5xx']} answered 5xx"
+        )
+
+
 @pytest.fixture
 def setup_for(world, session):
     """The Setup of clinic "a" or "b" for the route table's rows."""
