@@ -73,6 +73,7 @@ def _sqlite_path(url: str, pg_command: str, file: Path) -> Path:
             url=shlex.quote(plain.render_as_string(hide_password=False)),
         )
         raise NotSQLite("PostgreSQL is backed up with its own tools; run:", command)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         raise ServiceError(f"cannot back up {parsed.render_as_string()}: not a SQLite file")
-    return Path(parsed.database)
+    return Path(database)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import cast
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -63,7 +64,7 @@ def admin_of(user: User) -> Admin:
 
 def normalise_email(value: str | None) -> str:
     """An e-mail address as accounts store it: trimmed, lower case, within 254 characters."""
-    email = parse_text("email", value, max_length=MAX_EMAIL).lower()
+    email = (parse_text("email", value, max_length=MAX_EMAIL) or "").lower()
     if "@" not in email or any(c.isspace() for c in email):
         raise InputError("email", email, "is not an e-mail address")
     return email
@@ -225,7 +226,7 @@ def end_sessions(session: Session, user_id: int, now: datetime) -> int:
         .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
         .values(ended_at=now)
     )
-    return result.rowcount
+    return cast(sa.CursorResult, result).rowcount
 
 
 def _managed(session: Session, admin: Admin, user_id: int, expected_version: int | None) -> User:
@@ -296,7 +297,7 @@ def log_in(
         else:
             lock = throttle.failed(session, email, address, web, now)
             record_event(session, Actor(email or "?"), "login.failed", address=address)
-    if not ok:  # raised after the commit, so the failure counts
+    if not ok or user is None:  # raised after the commit, so the failure counts
         raise LoginRefused(lock)
     return _start(session, user, address, now)
 
@@ -335,14 +336,18 @@ def session_user(session: Session, token: str, web: WebConfig, now: datetime) ->
     user = session.get(User, row.user_id)
     idle = now - row.last_seen_at > timedelta(minutes=web.idle_timeout_minutes)
     old = now - row.created_at > timedelta(hours=web.absolute_timeout_hours)
-    if idle or old or not user.active:
-        with transaction(session):
-            session.get(UserSession, row.id).ended_at = now
+    if idle or old or user is None or not user.active:
+        _touch(session, row.id, ended_at=now)
         return None
     if now - row.last_seen_at > SEEN_RESOLUTION:
-        with transaction(session):
-            session.get(UserSession, row.id).last_seen_at = now
+        _touch(session, row.id, last_seen_at=now)
     return user
+
+
+def _touch(session: Session, session_id: int, **values: datetime) -> None:
+    """Set a session row's timestamps in a write of their own."""
+    with transaction(session):
+        session.execute(sa.update(UserSession).where(UserSession.id == session_id).values(values))
 
 
 def log_out(session: Session, user: User, now: datetime) -> None:

@@ -29,7 +29,7 @@ def create_clinic(session: Session, admin: Admin, code: str, name: str) -> Clini
 
 def parse_clinic_code(value: str | None) -> str:
     """A clinic code: letters, digits and hyphens, upper case, up to 32 characters."""
-    code = parse_text("code", value, max_length=32).upper()
+    code = (parse_text("code", value, max_length=32) or "").upper()
     if not code.replace("-", "").isascii() or not code.replace("-", "").isalnum():
         raise InputError("code", code, "may hold only letters, digits and hyphens")
     return code
