@@ -27,9 +27,9 @@ from .services.accounts import Admin, add_user
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 # Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
 DEMO_RECIPIENT = "sykepleier@demo.invalid"
-# The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
+# The demo's accounts (synthetic data only): a nurse of DEMO and the installation administrator.
 DEMO_PASSWORD = "demo-passord-2025"
-DEMO_ACCOUNTS = (("sykepleier@demo.invalid", "nurse"), ("admin@demo.invalid", "admin"))
+DEMO_ACCOUNTS = (("sykepleier@demo.invalid", "nurse"), ("admin@demo.invalid", "install_admin"))
 FIRST_NAMES = (
     "Kari",
     "Ola",
