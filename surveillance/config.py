@@ -77,6 +77,7 @@ class WebConfig:
     max_upload_megabytes: int = 5
     default_language: str = "nb"
     api_requests_per_minute: int = 120  # per FHIR API token and server process
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are true
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ def _check(config: Config) -> None:
             raise ConfigError(f"database.{key}: {getattr(config.database, key)} must be at least 1")
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
+    if not 0 <= config.web.trusted_proxies <= 5:
+        raise ConfigError(f"web.trusted_proxies: {config.web.trusted_proxies} must be 0 to 5")
     try:
         ZoneInfo(p.timezone)
     except (KeyError, ValueError):

@@ -22,16 +22,19 @@ from .services import (
     record_result,
     record_treatment,
 )
+from .services.accounts import Admin, add_user
 from .services.bulk import NewPatient, load_patients
 from .services.transactions import transaction
-from .users import add_user
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 # Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
 DEMO_RECIPIENT = "sykepleier@demo.invalid"
-# The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
+# The demo's accounts (synthetic data only): a nurse of DEMO and the installation administrator.
 DEMO_PASSWORD = "demo-passord-2025"
-DEMO_ACCOUNTS = (("sykepleier@demo.invalid", Role.NURSE), ("admin@demo.invalid", Role.ADMIN))
+DEMO_ACCOUNTS = (
+    ("sykepleier@demo.invalid", Role.NURSE),
+    ("admin@demo.invalid", Role.INSTALL_ADMIN),
+)
 FIRST_NAMES = (
     "Kari",
     "Ola",
@@ -96,7 +99,12 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
         session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
     for email, role in DEMO_ACCOUNTS:
         add_user(
-            session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role, clinic_codes=[code]
+            session,
+            Admin(ctx.actor),
+            email=email,
+            password=DEMO_PASSWORD,
+            role=role,
+            clinic_codes=[code],
         )
     rng = random.Random(seed)
     plans = [_patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)]) for i in range(patients)]

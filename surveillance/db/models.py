@@ -20,7 +20,10 @@ NAMING_CONVENTION = {
 
 PATIENT_STATUSES = ("active", "completed", "not_candidate", "deceased", "moved", "transplanted")
 EXAM_STATES = ("open", "booked", "done", "missed", "cancelled")
+# A clinic administrator ("admin") manages their clinics; an installation administrator
+# (made from the command line) manages clinics and every account.
 ROLES = tuple(Role)
+ADMIN_ROLES = (Role.ADMIN, Role.INSTALL_ADMIN)
 
 # The worklist's partial indexes and queries share this literal condition: with bound
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
@@ -86,6 +89,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
@@ -93,6 +97,9 @@ class User(Base):
     digest_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Patient(Base):

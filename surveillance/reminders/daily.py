@@ -96,7 +96,7 @@ def _run(
         expired = outbox.expire(session, today, now)
         if retry_failed:
             for clinic in clinics:
-                outbox.retry_failed(session, today, now, clinic.id)
+                outbox.retry_failed(session, today, now, [clinic.id])
     outcomes = [
         Outcome(row.clinic.code, row.day, "failed", row.last_error or "") for row in expired
     ]

@@ -16,6 +16,7 @@ from .context import Context
 from .plans import replan
 from .transactions import transaction
 from .validate import (
+    check_horizon,
     check_not_future,
     parse_cea,
     parse_choice,
@@ -55,6 +56,7 @@ def record_booking(
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
         _require_state(exam, ("open", "booked", "missed"), "is %(state)s and cannot be booked")
         day = _after_treatment("date", parse_date("date", date), exam)
+        check_horizon("date", day, ctx.today)
         exam.state, exam.booked_date = "booked", day
         exam.booked_time = parse_time("time", time)
         exam.booked_place = parse_text("place", place, max_length=200, required=False)

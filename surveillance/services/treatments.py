@@ -16,7 +16,14 @@ from .context import Context
 from .lookups import get_patient
 from .plans import replan
 from .transactions import transaction
-from .validate import birth_date_check, check_not_future, parse_choice, parse_date, parse_text
+from .validate import (
+    birth_date_check,
+    check_horizon,
+    check_not_future,
+    parse_choice,
+    parse_date,
+    parse_text,
+)
 
 
 def record_treatment(
@@ -138,7 +145,9 @@ def record_primary_control(
         for code in codes:
             parse_choice("exams", code, PRIMARY_EXAMS)
         control = PrimaryControl(
-            date=birth_date_check("date", parse_date("date", date), patient),
+            date=check_horizon(
+                "date", birth_date_check("date", parse_date("date", date), patient), ctx.today
+            ),
             exams=" ".join(sorted(set(codes))),
         )
         patient.primary_controls.append(control)

@@ -57,7 +57,8 @@ LABELS = {
     "skipped": _l("Nothing to say"),
     # roles
     "nurse": _l("Nurse"),
-    "admin": _l("Administrator"),
+    "admin": _l("Clinic administrator"),
+    "install_admin": _l("Installation administrator"),
 }
 
 

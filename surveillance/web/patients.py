@@ -32,6 +32,7 @@ from ..services import (
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
+from .forms import required_version
 from .labels import describe
 from .per_request import db, service_context
 from .timeline import timeline
@@ -99,8 +100,8 @@ def reveal(patient_id: int):
     return _page(patient_id, reveal=True)
 
 
-def _version() -> int | None:
-    return request.form.get("version", type=int)
+def _version() -> int:
+    return required_version(request.form)
 
 
 def _act(patient_id: int, action: str, target: int | None, run, done_message):

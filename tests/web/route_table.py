@@ -95,6 +95,12 @@ class Setup:
     def user_id(self) -> int:
         return self.session.scalar(sa.select(User.id).where(User.email == self.nurse))
 
+    def account(self, **form) -> Reach:
+        """The clinic's nurse's account, as an account form carries it."""
+        self.forget()
+        user = self.session.scalar(sa.select(User).where(User.email == self.nurse))
+        return Reach({"user_id": user.id}, {"version": user.version, **form})
+
 
 @dataclass(frozen=True)
 class Reach:
@@ -108,7 +114,7 @@ class Reach:
 class Route:
     """Who may use a route, the status of a GET and of a valid POST, and its audit event."""
 
-    access: str  # "public", "login" or "admin"
+    access: str  # "public", "login", "admin" (either scope) or "install" (installation only)
     reach: Callable[[Setup], Reach] = lambda s: Reach({})
     get: int | None = None
     post: tuple[int, ...] = ()
@@ -305,13 +311,23 @@ ROUTES: dict[str, Route] = {
         event="user.add",
     ),
     "admin.activate": Route(
+        "admin", lambda s: s.account(active="0"), post=(302,), event="user.disable"
+    ),
+    "admin.account": Route("admin", lambda s: s.account(), get=200),
+    "admin.edit": Route(
         "admin",
-        lambda s: Reach({"user_id": s.user_id()}, {"active": "0"}),
+        lambda s: s.account(name="Kari Sykepleier", role="nurse", clinics="A"),
         post=(302,),
-        event="user.disable",
+        event="user.edit",
+    ),
+    "admin.password": Route(
+        "admin",
+        lambda s: s.account(password="et nytt langt passord 456"),
+        post=(302,),
+        event="user.password_reset",
     ),
     "admin.clinics": Route(
-        "admin",
+        "install",
         lambda s: Reach({}, {"code": "C-1", "name": "Klinikk C"}),
         get=200,
         post=(302,),
