@@ -189,7 +189,8 @@ def test_worked_example_3_end_to_end(session, ctx, treated_patient):
     "older",
     [
         ("2024-11-20", "resection"),  # an earlier resection entered late
-        ("2024-11-20", "ablation"),  # an earlier ablation: no liver CTs, it is not the anchor
+        # An earlier ablation whose liver CTs (2024-06-01, 2024-12-01) precede the anchor (R4).
+        ("2024-03-01", "ablation"),
         ("2025-01-14", "transplant"),  # a transplant before the anchor does not end anything
     ],
 )
@@ -204,6 +205,20 @@ def test_a_treatment_older_than_the_anchor_changes_no_exam(session, ctx, treated
         (e.id, e.state, e.due, e.sequence, e.version) for e in stored_exams(session, patient.id)
     ]
     assert after == before
+    assert session.get(Patient, patient.id).status == "active"
+
+
+def test_an_ablation_entered_late_adds_its_liver_cts_due_after_the_anchor(
+    session, ctx, treated_patient
+):
+    patient = treated_patient("2025-01-15")
+    record_treatment(session, ctx, patient.id, date="2024-11-20", kind="ablation")
+    liver = [
+        (e.month, e.due, e.state) for e in stored_exams(session, patient.id) if e.code == "ct_liver"
+    ]
+    # R4 v2: month 3 (2025-02-20) and month 9 (2025-08-20) of the ablation, both after the
+    # resection and more than 30 days from its CTs (2025-07-15, 2026-01-15).
+    assert liver == [(3, date(2025, 2, 20), "open"), (9, date(2025, 8, 20), "open")]
     assert session.get(Patient, patient.id).status == "active"
 
 

@@ -53,9 +53,11 @@ class Changes:
 
 
 def reconcile(stored: list[StoredExam], plan: Plan) -> Changes:
-    """Compare the stored exams with `plan`; a done exam is never in the result."""
-    anchor_ref = plan.anchor.ref if plan.anchor else None
-    wanted = {(anchor_ref, e.code, e.month): e for e in plan.exams}
+    """Compare the stored exams with `plan`; a done exam is never in the result.
+
+    Extra exams (R9, R13) are not stored yet: the services record them in a later step.
+    """
+    wanted = {plan_key(e): e for e in plan.exams if not e.extra}
     cancel, update = [], []
     for exam in stored:
         planned = wanted.pop(exam.key, None)
@@ -70,6 +72,11 @@ def reconcile(stored: list[StoredExam], plan: Plan) -> Changes:
         elif _differs(exam, planned):
             update.append((exam, planned))
     return Changes(tuple(wanted.values()), tuple(cancel), tuple(update))
+
+
+def plan_key(exam: PlannedExam) -> tuple[int | None, str, int | None]:
+    """The stored identity of a planned exam: the treatment it is dated from, code, month."""
+    return (exam.source.ref if exam.source else None, exam.code, exam.month)
 
 
 def _differs(exam: StoredExam, planned: PlannedExam) -> bool:

@@ -47,7 +47,7 @@ def replan(session: Session, patient: Patient, ctx: Context) -> Changes:
     for stored, planned in changes.update:
         _update(by_ref[stored.ref], planned)
     for planned in changes.create:
-        patient.exams.append(new_exam(patient, plan.anchor.ref, planned))
+        patient.exams.append(new_exam(patient, planned.source.ref, planned))
     _update_completion(patient, plan.anchor)
     return changes
 

@@ -11,6 +11,7 @@ LABELS = {
     "ct_tap": _l("CT chest/abdomen/pelvis"),
     "cea": _l("CEA"),
     "ct_liver": _l("Liver CT"),
+    "ct_liver_lungs": _l("CT liver and lungs"),
     "colonoscopy": _l("Colonoscopy"),
     "mri_pelvis": _l("MRI pelvis"),
     "mri_liver": _l("MRI liver"),
@@ -22,6 +23,7 @@ LABELS = {
     "pve": _l("Portal vein embolisation"),
     "biopsy": _l("Biopsy"),
     "sbrt": _l("SBRT"),
+    "lung_resection": _l("Lung resection"),
     "transplant": _l("Liver transplant"),
     # worklist lists
     "overdue": _l("Overdue"),

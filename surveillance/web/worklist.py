@@ -12,7 +12,7 @@ from .admin import failed_digest_count
 from .database import config, db, page_number, service_context
 
 bp = Blueprint("worklist", __name__)
-EXAM_CODES = ("ct_tap", "cea", "ct_liver")
+EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
 SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
 
 
