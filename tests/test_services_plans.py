@@ -278,12 +278,13 @@ def test_a_new_anchor_clears_the_mdt_flag(session, ctx, treated_patient, treated
 
 def test_a_new_anchor_reopens_a_completed_surveillance(session, ctx, treated_patient):
     patient = treated_patient("2020-01-15")  # 60 months: 2025-01-15
-    for code in ("ct_tap", "cea"):
+    # R7 v2: completed only once every exam of the plan is done, not only the last control.
+    for planned in stored_exams(session, patient.id):
         record_result(
             session,
             ctx,
-            exam(patient, code, 60).id,
-            done_date="2025-01-20",
+            planned.id,
+            done_date=planned.due.isoformat(),
             result="normal",
             value="1",
         )
@@ -447,7 +448,11 @@ def test_a_primary_control_coordinates_open_exams_but_not_booked_ones(
     )
     assert {e.coordinated_with_id for e in exams[2:]} == {None}  # too far from 2025-07-01
     page = worklist(session, on_july_1st, [patient.clinic_id])
-    assert [(i.category, i.codes) for i in page.items] == [("booked", ("ct_tap",))]
+    # R8 v2: the coordinated CEA stays on the worklist, listed "coordinated" (issue 9, case 1).
+    assert [(i.category, i.codes) for i in page.items] == [
+        ("booked", ("ct_tap",)),
+        ("coordinated", ("cea",)),
+    ]
     assert page.counts["to_book"] == 0
 
 

@@ -18,13 +18,15 @@ from sqlalchemy.orm import Session
 from ..config import Config
 from ..db import make_sessionmaker, writing
 from ..db.models import Clinic, Digest
+from ..services import Context
 from ..services.patients import clinic_by_code
+from ..services.refresh import refresh_patients
 from . import outbox
 from .digest import DigestContent, compose, has_news, render, worklist_url
 from .locks import make_lock
 from .mail import Backend, PermanentFailure, TemporaryFailure
 from .recipients import clinic_recipients
-from .snapshot import Snapshot, take_snapshot
+from .snapshot import ACTOR, Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,8 @@ def _make(
     """The clinic's digest of the day, unless made already or nobody gets it."""
     if outbox.find(session, clinic.id, today) or not clinic_recipients(session, clinic):
         return None
+    # Holds lapse and controls fall overdue with the date alone (R13, R14): store today's answer.
+    refresh_patients(session, Context.from_config(config, ACTOR, today), [clinic.id])
     snapshot = take_snapshot(session, config, clinic, today)
     state = "pending" if _worth_sending(config, snapshot) else "skipped"
     with writing(session):
