@@ -27,6 +27,7 @@ from ..protocol import (
     reconcile,
 )
 from ..protocol.model import ExamAnswer, FlagAnswer
+from ..protocol.replan import plan_key
 from ..protocol.states import Decision
 from .context import Context
 
@@ -107,6 +108,7 @@ def replan(session: Session, patient: Patient, ctx: Context) -> Changes:
         _update(by_ref[stored.ref], planned)
     for planned in changes.create:
         source = planned.source or plan.anchor  # an extra exam belongs to the current plan
+        assert source is not None and source.ref is not None  # a plan to create from has one
         patient.exams.append(new_exam(patient, source.ref, planned))
     session.flush()
     store_answer(patient, evaluate(protocol, patient_history(patient), ctx.today, ctx.settings))
@@ -115,16 +117,13 @@ def replan(session: Session, patient: Patient, ctx: Context) -> Changes:
 
 def store_answer(patient: Patient, answer: Answer) -> None:
     """Write what the engine answered onto the patient and their stored exams."""
-    stored = {
-        (e.anchor_treatment_id, e.code, e.month): e
+    stored: dict[tuple, PlannedExam] = {
+        _stored(e).key: e
         for e in patient.exams
         if not (e.state == "cancelled" and e.cancel_reason != OWN_CANCEL)
     }
     for exam in answer.exams:
-        planned = exam.planned
-        row = stored.get(
-            (planned.source.ref if planned.source else None, planned.code, planned.month)
-        )
+        row = stored.get(plan_key(exam.planned))
         if row is not None:
             _store_exam(row, exam)
     _store_status(patient, answer)
