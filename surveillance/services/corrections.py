@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -45,13 +46,13 @@ def withdraw_result(
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A result recorded on the wrong exam: the exam is booked again (if it was) or open."""
-    with transaction(session):
-        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+
+    def undo(exam: PlannedExam) -> None:
         _require_own(exam, "done", "has no result of its own to withdraw")
-        why, before = parse_text("reason", reason, max_length=2000), _facts(exam)
         exam.done_date = exam.result = exam.result_value = None
         exam.state = "booked" if exam.booked_date else "open"
-        return _recorded(session, ctx, exam, "exam.withdraw_result", before, why)
+
+    return _withdraw(session, ctx, exam_id, reason, expected_version, "exam.withdraw_result", undo)
 
 
 def withdraw_missed(
@@ -63,13 +64,13 @@ def withdraw_missed(
     expected_version: int | None = None,
 ) -> PlannedExam:
     """The patient did come after all (or the wrong exam was marked): the mark goes."""
-    with transaction(session):
-        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+
+    def undo(exam: PlannedExam) -> None:
         _require_own(exam, "missed", "is not marked missed")
-        why, before = parse_text("reason", reason, max_length=2000), _facts(exam)
         exam.missed_reason = exam.contact_attempt = None
         exam.state = "booked" if exam.booked_date else "open"
-        return _recorded(session, ctx, exam, "exam.withdraw_missed", before, why)
+
+    return _withdraw(session, ctx, exam_id, reason, expected_version, "exam.withdraw_missed", undo)
 
 
 def withdraw_cancellation(
@@ -81,17 +82,18 @@ def withdraw_cancellation(
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A clinic's cancellation undone: the exam is planned again (its booking if still held)."""
-    with transaction(session):
-        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+
+    def undo(exam: PlannedExam) -> None:
         if exam.state != "cancelled" or exam.cancel_reason != OWN_CANCEL:
             raise InputError("exam", exam.id, "was not cancelled by the clinic")
-        why, before = parse_text("reason", reason, max_length=2000), _facts(exam)
         exam.cancel_reason = exam.cancel_note = None
         held = exam.booking_to_cancel and exam.booked_date is not None
         exam.state, exam.booking_to_cancel = ("booked" if held else "open"), False
         if not held:
             exam.booked_date = exam.booked_time = exam.booked_place = None
-        return _recorded(session, ctx, exam, "exam.withdraw_cancellation", before, why)
+
+    action = "exam.withdraw_cancellation"
+    return _withdraw(session, ctx, exam_id, reason, expected_version, action, undo)
 
 
 def withdraw_booking(
@@ -103,13 +105,30 @@ def withdraw_booking(
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A booking entered by mistake: the exam is to book again."""
-    with transaction(session):
-        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+
+    def undo(exam: PlannedExam) -> None:
         _require_own(exam, "booked", "is not booked")
-        why, before = parse_text("reason", reason, max_length=2000), _facts(exam)
         exam.booked_date = exam.booked_time = exam.booked_place = None
         exam.state = "open"
-        return _recorded(session, ctx, exam, "exam.withdraw_booking", before, why)
+
+    return _withdraw(session, ctx, exam_id, reason, expected_version, "exam.withdraw_booking", undo)
+
+
+def _withdraw(
+    session: Session,
+    ctx: Context,
+    exam_id: int,
+    reason: str,
+    expected_version: int | None,
+    action: str,
+    undo: Callable[[PlannedExam], None],
+) -> PlannedExam:
+    """Check, undo and audit one recorded fact of an exam, in one transaction."""
+    with transaction(session):
+        exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
+        why, before = parse_text("reason", reason, max_length=2000), _facts(exam)
+        undo(exam)
+        return _recorded(session, ctx, exam, action, before, why)
 
 
 def _require_own(exam: PlannedExam, state: str, problem: str) -> None:
