@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import get_type_hints
 from zoneinfo import ZoneInfo
 
-from .protocol import DEFAULT_PROTOCOL, Settings, available_protocols
+from .protocol import (
+    DEFAULT_PROTOCOL,
+    PROTOCOL_FOLDER,
+    ProtocolError,
+    Settings,
+    available_protocols,
+    load_protocol,
+    set_protocol_folders,
+)
 
 CONFIG_ENV = "SURVEILLANCE_CONFIG"
 DATABASE_URL_ENV = "SURVEILLANCE_DATABASE_URL"
@@ -193,6 +201,8 @@ def load_config(
         config = replace(config, web=replace(config.web, secret_key=key))
     if password := environ.get(SMTP_PASSWORD_ENV):
         config = replace(config, mail=replace(config.mail, password=password))
+    # R16: a clinic's own protocol files live in the instance folder, loaded like ours.
+    set_protocol_folders(Path(config.web.instance_dir) / PROTOCOL_FOLDER)
     _check(config)
     _check_delivery(config.mail, config.reminders)
     return config
@@ -235,6 +245,11 @@ def _coerce(key: str, kind, value):
 
 def _check(config: Config) -> None:
     p = config.protocol
+    for code in available_protocols():
+        try:
+            load_protocol(code)
+        except ProtocolError as exc:
+            raise ConfigError(str(exc)) from None
     if p.default not in available_protocols():
         raise ConfigError(f"protocol.default: unknown protocol {p.default!r}")
     for key in ("coordination_window_days", "book_ahead_days", "overdue_after_days"):

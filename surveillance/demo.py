@@ -17,6 +17,7 @@ from .services import (
     Context,
     end_surveillance,
     record_booking,
+    record_decision,
     record_missed,
     record_primary_control,
     record_result,
@@ -24,6 +25,7 @@ from .services import (
 )
 from .services.accounts import Admin, add_user
 from .services.bulk import NewPatient, load_patients
+from .services.plans import replan
 from .services.transactions import transaction
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
@@ -87,6 +89,8 @@ SCENARIOS = (
     ("missed", (-60, -20)),
     ("upcoming", (60, 170)),
     ("completed", (-200, -40)),
+    ("on_hold", (5, 40)),
+    ("lost_to_follow_up", (-120, -40)),
 )
 
 
@@ -113,7 +117,17 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
     numbers = dict(session.execute(sa.select(Patient.national_id, Patient.id)).all())
     for new, scenario in plans:
         _act(session, ctx, rng, numbers[new.national_id], scenario)
+    _store_answers(session, ctx, list(numbers.values()))
     return code
+
+
+def _store_answers(session: Session, ctx: Context, patient_ids: list[int]) -> None:
+    """The bulk loader plans but does not judge: store the engine's answer for everyone."""
+    for patient_id in patient_ids:
+        with transaction(session):
+            patient = session.get(Patient, patient_id)
+            assert patient is not None  # loaded just now
+            replan(session, patient, ctx)
 
 
 def _give_results(session: Session, rng: random.Random) -> None:
@@ -156,8 +170,11 @@ def _patient(rng: random.Random, today: date, scenario) -> tuple[NewPatient, str
     )
     due = today + timedelta(days=rng.randint(low, high))
     anchor = add_months(due, -month)
-    # Earlier controls were done; never one that lies ahead.
+    # Earlier controls were done; never one that lies ahead. A patient lost to follow-up
+    # missed the control before this one too.
     done_before = today if kind_of_day == "completed" else min(due, today)
+    if kind_of_day == "lost_to_follow_up":
+        done_before = due - timedelta(days=200)
     return NewPatient(
         _national_id(rng),
         f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
@@ -219,6 +236,10 @@ def _act(
             patient_id,
             status="not_candidate",
             reason="Ikke aktuell for videre kreftrettet behandling",
+        )
+    elif scenario == "on_hold":
+        record_decision(
+            session, ctx, patient_id, decision="treatment_planned", note="Re-reseksjon planlagt"
         )
     elif scenario == "coordinated" and control:
         record_primary_control(

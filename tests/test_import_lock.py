@@ -15,7 +15,7 @@ from surveillance.db.models import AuditEvent, Patient
 from surveillance.errors import InputError
 from surveillance.services import bulk, imports, register_patient
 from surveillance.services.imports import check_file, import_rows
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 from tests.test_import import csv
 
 

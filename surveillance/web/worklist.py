@@ -9,14 +9,16 @@ from flask_login import current_user, login_required
 
 from ..services import CATEGORIES, worklist
 from ..services.oversight import failed_digest_count
-from ..services.review import bookings_to_cancel, mdt_review, search_patients
+from ..services.review import bookings_to_cancel, lost_to_follow_up, mdt_review, search_patients
 from ..services.worklist import LISTS
 from .per_request import config, db, page_number, service_context
+from .reasons import mdt_reasons
 
 bp = Blueprint("worklist", __name__)
-EXAM_CODES = ("ct_tap", "cea", "ct_liver")
+EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
 DIGEST_DAYS = 14  # as the administrators' page of daily e-mails
 SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
+SIDE_LISTS = ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
 
 
 @bp.before_request
@@ -40,7 +42,7 @@ def search():
 def _page(query: str):
     clinic_ids = _clinic_filter()
     ctx = service_context()
-    category = _choice("list", CATEGORIES + ("mdt_review", "booking_to_cancel"))
+    category = _choice("list", CATEGORIES + SIDE_LISTS)
     exam = _choice("exam", EXAM_CODES)
     session = db()
     result = worklist(
@@ -66,6 +68,8 @@ def _page(query: str):
         cancels=_side_list(
             bookings_to_cancel, "booking_to_cancel", category, session, ctx, clinic_ids
         ),
+        lost=_side_list(lost_to_follow_up, "lost_to_follow_up", category, session, ctx, clinic_ids),
+        reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
         failed_digests=_failed_digests(),
     )

@@ -19,6 +19,8 @@ from surveillance.services import (
     Context,
     end_surveillance,
     record_booking,
+    record_decision,
+    record_primary_control,
     record_result,
     record_treatment,
 )
@@ -41,7 +43,9 @@ PUBLIC = (
 )
 FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
 # URL arguments that name a clinic's data: another clinic's user must get 404.
-SCOPED_ARGUMENTS = frozenset({"patient_id", "exam_id", "treatment_id", "feed_id"})
+SCOPED_ARGUMENTS = frozenset(
+    {"patient_id", "exam_id", "treatment_id", "feed_id", "control_id", "decision_id"}
+)
 
 
 @dataclass
@@ -186,6 +190,24 @@ def _booking_to_cancel(s: Setup) -> Reach:
     return _exam(s, s.session.get(PlannedExam, exam_id))
 
 
+def _control(s: Setup, **form) -> Reach:
+    record_primary_control(s.session, s.ctx, s.patient_id, date=s.day(-5), exams="ct_tap cea")
+    control = s.patient().primary_controls[-1]
+    return Reach({"control_id": control.id}, {"version": s.patient().version, **form})
+
+
+def _done(s: Setup, **form) -> Reach:
+    exam = s.exam("cea")
+    record_result(s.session, s.ctx, exam.id, done_date=s.today, value="2,0")
+    s.forget()
+    return _exam(s, s.session.get(PlannedExam, exam.id), **form)
+
+
+def _decision(s: Setup, **form) -> Reach:
+    decision = record_decision(s.session, s.ctx, s.patient_id, decision="treatment_planned")
+    return Reach({"decision_id": decision.id}, {"version": s.patient().version, **form})
+
+
 def _csv(s: Setup) -> Attachment:
     text = (
         f"fødselsnummer;navn;behandlingsdato;behandling\n{s.new_national_id()};Per Post;"
@@ -269,6 +291,54 @@ ROUTES: dict[str, Route] = {
     ),
     "patients.resume": Route("login", _ended, post=(302,), event="patient.resume"),
     "patients.mdt": Route("login", _under_review, post=(302,), event="patient.mdt_decision"),
+    "patients.control_result": Route(
+        "login",
+        lambda s: _control(s, **{"result-ct_tap": "normal", "result-cea": "2,5"}),
+        post=(302,),
+        event="primary_control.result",
+    ),
+    "patients.control_correct": Route(
+        "login",
+        lambda s: _control(s, date=s.day(-6), reason="Feil dato"),
+        post=(302,),
+        event="primary_control.correct",
+    ),
+    "patients.control_delete": Route(
+        "login",
+        lambda s: _control(s, reason="Feil pasient"),
+        post=(302,),
+        event="primary_control.delete",
+    ),
+    "patients.exam_correct": Route(
+        "login",
+        lambda s: _done(s, done_date=s.day(0), value="2,1", reason="Skrivefeil"),
+        post=(302,),
+        event="exam.correct_result",
+    ),
+    "patients.exam_withdraw": Route(
+        "login",
+        lambda s: _done(s, fact="result", reason="Feil pasient"),
+        post=(302,),
+        event="exam.withdraw_result",
+    ),
+    "patients.decide": Route(
+        "login",
+        lambda s: _patient(s, decision="treatment_planned", note="Reseksjon planlagt"),
+        post=(302,),
+        event="decision.record",
+    ),
+    "patients.decision_withdraw": Route(
+        "login",
+        lambda s: _decision(s, reason="Feil pasient"),
+        post=(302,),
+        event="decision.withdraw",
+    ),
+    "patients.measure": Route(
+        "login",
+        lambda s: _patient(s, date=s.day(-1), value="3,3"),
+        post=(302,),
+        event="measurement.record",
+    ),
     "patients.note": Route(
         "login",
         lambda s: _patient(s, text="Ønsker time om morgenen"),
