@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from ..errors import InputError
+from .labels import describe
 
 # Tab, line feed and carriage return are text (a note has lines); other C0/C1 controls and
 # the bidirectional embeddings, overrides and isolates are not.
@@ -53,8 +54,6 @@ def _check_request():
         if request.method == "POST":
             check_values(request.form)
     except InputError as exc:
-        from .labels import describe
-
         return render_template("error.html", title=_("Please check"), message=describe(exc)), 400
     return None
 
