@@ -354,7 +354,7 @@ def prepare(url: str, patients) -> list[int]:
 
     from surveillance.db import make_engine, make_sessionmaker
     from surveillance.services import Actor
-    from surveillance.users import add_user
+    from surveillance.services.accounts import Admin, add_user
 
     wall, _ = load_ours(url, patients)
     print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
@@ -364,7 +364,7 @@ def prepare(url: str, patients) -> list[int]:
         with make_sessionmaker(engine)() as session:
             add_user(
                 session,
-                Actor("bench"),
+                Admin(Actor("bench")),
                 email=EMAIL,
                 password=PASSWORD,
                 role="nurse",

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import get_type_hints
 from zoneinfo import ZoneInfo
 
-from .protocol import DEFAULT_PROTOCOL, Settings, available_protocols
+from .protocol import (
+    DEFAULT_PROTOCOL,
+    PROTOCOL_FOLDER,
+    ProtocolError,
+    Settings,
+    available_protocols,
+    load_protocol,
+    set_protocol_folders,
+)
 
 CONFIG_ENV = "SURVEILLANCE_CONFIG"
 DATABASE_URL_ENV = "SURVEILLANCE_DATABASE_URL"
@@ -79,6 +87,7 @@ class WebConfig:
     max_upload_megabytes: int = 5
     default_language: str = "nb"
     api_requests_per_minute: int = 120  # per FHIR API token and server process
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are true
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,8 @@ def load_config(
         config = replace(config, mail=replace(config.mail, password=password))
     if base_url := environ.get(BASE_URL_ENV):
         config = replace(config, web=replace(config.web, base_url=base_url))
+    # R16: a clinic's own protocol files live in the instance folder, loaded like ours.
+    set_protocol_folders(Path(config.web.instance_dir) / PROTOCOL_FOLDER)
     _check(config)
     _check_delivery(config.mail, config.reminders)
     return config
@@ -238,6 +249,11 @@ def _coerce(key: str, kind, value):
 
 def _check(config: Config) -> None:
     p = config.protocol
+    for code in available_protocols():
+        try:
+            load_protocol(code)
+        except ProtocolError as exc:
+            raise ConfigError(str(exc)) from None
     if p.default not in available_protocols():
         raise ConfigError(f"protocol.default: unknown protocol {p.default!r}")
     for key in ("coordination_window_days", "book_ahead_days", "overdue_after_days"):
@@ -248,6 +264,8 @@ def _check(config: Config) -> None:
             raise ConfigError(f"database.{key}: {getattr(config.database, key)} must be at least 1")
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
+    if not 0 <= config.web.trusted_proxies <= 5:
+        raise ConfigError(f"web.trusted_proxies: {config.web.trusted_proxies} must be 0 to 5")
     try:
         ZoneInfo(p.timezone)
     except (KeyError, ValueError):

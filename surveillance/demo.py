@@ -17,21 +17,26 @@ from .services import (
     Context,
     end_surveillance,
     record_booking,
+    record_decision,
     record_missed,
     record_primary_control,
     record_result,
     record_treatment,
 )
+from .services.accounts import Admin, add_user
 from .services.bulk import NewPatient, load_patients
+from .services.plans import replan
 from .services.transactions import transaction
-from .users import add_user
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 # Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
 DEMO_RECIPIENT = "sykepleier@demo.invalid"
-# The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
+# The demo's accounts (synthetic data only): a nurse of DEMO and the installation administrator.
 DEMO_PASSWORD = "demo-passord-2025"
-DEMO_ACCOUNTS = (("sykepleier@demo.invalid", Role.NURSE), ("admin@demo.invalid", Role.ADMIN))
+DEMO_ACCOUNTS = (
+    ("sykepleier@demo.invalid", Role.NURSE),
+    ("admin@demo.invalid", Role.INSTALL_ADMIN),
+)
 FIRST_NAMES = (
     "Kari",
     "Ola",
@@ -84,6 +89,8 @@ SCENARIOS = (
     ("missed", (-60, -20)),
     ("upcoming", (60, 170)),
     ("completed", (-200, -40)),
+    ("on_hold", (5, 40)),
+    ("lost_to_follow_up", (-120, -40)),
 )
 
 
@@ -101,7 +108,12 @@ def _load(session: Session, ctx: Context, patients: int, seed: int) -> str | Non
     session.flush()
     for email, role in DEMO_ACCOUNTS:
         add_user(
-            session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role, clinic_codes=[code]
+            session,
+            Admin(ctx.actor),
+            email=email,
+            password=DEMO_PASSWORD,
+            role=role,
+            clinic_codes=[code],
         )
     rng = random.Random(seed)
     taken: set[str] = set()
@@ -113,7 +125,17 @@ def _load(session: Session, ctx: Context, patients: int, seed: int) -> str | Non
     numbers = dict(session.execute(sa.select(Patient.national_id, Patient.id)).all())
     for new, scenario in plans:
         _act(session, ctx, rng, numbers[new.national_id], scenario)
+    _store_answers(session, ctx, list(numbers.values()))
     return code
+
+
+def _store_answers(session: Session, ctx: Context, patient_ids: list[int]) -> None:
+    """The bulk loader plans but does not judge: store the engine's answer for everyone."""
+    for patient_id in patient_ids:
+        with transaction(session):
+            patient = session.get(Patient, patient_id)
+            assert patient is not None  # loaded just now
+            replan(session, patient, ctx)
 
 
 def _give_results(session: Session, rng: random.Random) -> None:
@@ -156,8 +178,11 @@ def _patient(rng: random.Random, today: date, scenario, taken: set[str]) -> tupl
     )
     due = today + timedelta(days=rng.randint(low, high))
     anchor = add_months(due, -month)
-    # Earlier controls were done; never one that lies ahead.
+    # Earlier controls were done; never one that lies ahead. A patient lost to follow-up
+    # missed the control before this one too.
     done_before = today if kind_of_day == "completed" else min(due, today)
+    if kind_of_day == "lost_to_follow_up":
+        done_before = due - timedelta(days=200)
     return NewPatient(
         _national_id(rng, taken),
         f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
@@ -222,6 +247,10 @@ def _act(
             patient_id,
             status="not_candidate",
             reason="Ikke aktuell for videre kreftrettet behandling",
+        )
+    elif scenario == "on_hold":
+        record_decision(
+            session, ctx, patient_id, decision="treatment_planned", note="Re-reseksjon planlagt"
         )
     elif scenario == "coordinated" and control:
         record_primary_control(

@@ -13,8 +13,8 @@ from surveillance.cli import COMMANDS, main
 from surveillance.cli.base import Command, Group
 from surveillance.db import make_engine
 from surveillance.db.models import AuditEvent, Clinic, Patient, User
+from surveillance.services.accounts import password_matches
 from surveillance.services.worklist import CATEGORIES, LISTS
-from surveillance.users import password_matches
 
 TODAY = "2026-06-01"
 PASSWORD = "correct horse battery"
@@ -147,14 +147,15 @@ def test_init_makes_the_clinic_and_its_administrator(sqlite_url):
             user = session.scalars(sa.select(User)).one()
             assert (user.email, user.role, [c.code for c in user.clinics]) == (
                 "admin@example.no",
-                "admin",
+                "install_admin",  # the administrator made from the command line
                 ["C"],
             )
             assert password_matches(user, PASSWORD)
             assert PASSWORD not in user.password_hash
     finally:
         engine.dispose()
-    assert query(sqlite_url, sa.select(AuditEvent.action)) == [("user.add",)]
+    actions = query(sqlite_url, sa.select(AuditEvent.action).order_by(AuditEvent.id))
+    assert actions == [("clinic.add",), ("user.add",)]
 
 
 def test_init_refuses_a_short_password_and_writes_nothing(sqlite_url):

@@ -15,7 +15,7 @@ from surveillance.config import Config
 from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, PlannedExam
 from surveillance.feeds.store import create_clinic_feed
 from surveillance.services import Actor, Context, register_patient
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
 from tests.support.data import synthetic_id
 from tests.support.feeds import parse_all
@@ -73,7 +73,7 @@ def nurse(session, clinic, client):
     """The test client logged in as a nurse of the clinic."""
     add_user(
         session,
-        ADMIN,
+        Admin(ADMIN),
         email="nurse@test",
         password=PASSWORD,
         role="nurse",

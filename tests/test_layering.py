@@ -13,9 +13,8 @@ import surveillance
 PACKAGE = Path(surveillance.__file__).parent
 # The protocol's one library: the `holidays` package's Norway calendar decides working days.
 PROTOCOL_LIBRARIES = {"holidays"}
-# users.py <-> logins.py is being merged into services/accounts.py on the issue-11 branch.
-KNOWN_CYCLES = [{"surveillance.logins", "surveillance.users"}]
-REWRITTEN = {"surveillance.users"}  # on the issue-11 branch: its late import goes with it
+KNOWN_CYCLES: list[set[str]] = []
+REWRITTEN: set[str] = set()
 
 
 def module_name(path: Path) -> str:

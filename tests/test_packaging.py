@@ -160,6 +160,8 @@ def test_preview_from_the_wheel(venv, outside, clean_env):
         "month": 6,
         "due": "2026-04-02",
         "due_working_day": "2026-04-07",
+        "from": "2025-10-02",
+        "extra": False,
         "coordinated_with": None,
     }
 

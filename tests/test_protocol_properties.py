@@ -20,7 +20,7 @@ from surveillance.protocol import (
     make_plan,
     reconcile,
 )
-from surveillance.protocol.replan import AUTOMATIC_CANCEL_REASONS
+from surveillance.protocol.replan import AUTOMATIC_CANCEL_REASONS, plan_key
 from surveillance.protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 
 PROTOCOLS = [load_protocol("no-hdir-2025"), load_protocol("no-hdir-2019")]
@@ -182,7 +182,7 @@ def apply(exams: list[StoredExam], changes, plan, candidate: bool) -> list[Store
         partner = planned.coordinated_with
         by_ref[ref] = StoredExam(
             ref,
-            plan.anchor.ref,
+            planned.source.ref,
             planned.code,
             planned.month,
             planned.due,
@@ -209,8 +209,7 @@ def nurse_acts(draw, exams: list[StoredExam]) -> list[StoredExam]:
 
 def open_keys_expected(before: list[StoredExam], plan) -> set:
     """R6: open exams are the plan's, less those already done, missed or cancelled by hand."""
-    anchor_ref = plan.anchor.ref if plan.anchor else None
-    planned = {(anchor_ref, e.code, e.month) for e in plan.exams}
+    planned = {plan_key(e) for e in plan.exams if not e.extra}
     kept_closed = {
         e.key
         for e in before
@@ -251,8 +250,7 @@ def test_replanning_properties(protocol, steps, data):
         assert len({e.key for e in after}) == len(after)
         # The open exams after applying are exactly the new plan's, with its dates.
         assert {e.key for e in after if e.state in OPEN} == open_keys_expected(exams, plan)
-        anchor_ref = plan.anchor.ref if plan.anchor else None
-        wanted = {(anchor_ref, e.code, e.month): e for e in plan.exams}
+        wanted = {plan_key(e): e for e in plan.exams if not e.extra}
         for exam in after:
             if exam.state in OPEN:
                 planned = wanted[exam.key]
@@ -278,8 +276,10 @@ def test_a_later_anchor_cancels_every_open_exam_of_the_old_plan(first_kind, firs
         PROTOCOLS[0], History((Treatment(first, first_kind, 1), Treatment(later, "resection", 2)))
     )
     changes = reconcile(old, new_plan)
-    assert {e.ref for e in changes.cancel} == {e.ref for e in old}
+    # R4 v2: the old anchor's own liver CTs due after the new anchor stay (an ablation's).
+    kept = {plan_key(e) for e in new_plan.exams if e.source.ref == 1}
+    assert {e.ref for e in changes.cancel} == {e.ref for e in old if e.key not in kept}
     assert [(e.code, e.month) for e in changes.create] == [
-        (e.code, e.month) for e in new_plan.exams
+        (e.code, e.month) for e in new_plan.exams if e.source.ref == 2
     ]
     assert changes.update == ()

@@ -270,10 +270,12 @@ def test_r3_ct_and_cea_of_a_control_are_due_the_same_day():
     assert ct == cea
 
 
-def test_r4_ct_liver_follows_the_anchor_not_an_older_ablation():
+def test_r4_v2_an_older_ablations_liver_ct_after_the_new_anchor_stays():
     plan = plan_of(("2025-01-15", "ablation"), ("2025-06-01", "resection"))
     assert plan.anchor.kind == "resection"
-    assert months_of(plan, "ct_liver") == []
+    # Month 3 (2025-04-15) is before the resection: superseded; month 9 belongs to the ablation.
+    liver = [(e.month, e.due, e.source.ref) for e in plan.exams if e.code == "ct_liver"]
+    assert liver == [(9, day("2025-10-15"), 1)]
 
 
 def test_plan_is_sorted_by_due_then_code():
@@ -341,8 +343,18 @@ def test_r5_each_due_date_from_the_anchor(anchor, month, due):
 
 def test_r6_older_treatment_changes_no_exam():
     before = stored(plan_of(("2025-01-15", "resection")), {6: "done"})
-    after = plan_of(("2025-01-15", "resection"), ("2024-05-01", "ablation"))
+    after = plan_of(("2025-01-15", "resection"), ("2024-05-01", "resection"))
     assert not reconcile(before, after)
+
+
+def test_r6_older_ablation_only_adds_its_liver_ct_due_after_the_anchor():
+    before = stored(plan_of(("2025-01-15", "resection")), {6: "done"})
+    after = plan_of(("2025-01-15", "resection"), ("2024-05-01", "ablation"))
+    changes = reconcile(before, after)
+    assert (changes.cancel, changes.update) == ((), ())
+    assert [(e.code, e.month, e.due, e.source.ref) for e in changes.create] == [
+        ("ct_liver", 9, day("2025-02-01"), 2)
+    ]
 
 
 def test_r6_non_anchoring_treatment_changes_no_exam():
@@ -422,7 +434,8 @@ def test_r6_deleting_the_new_anchor_reopens_the_superseded_exams():
 def test_r7_the_60_month_control_is_the_last(protocol):
     plan = plan_of(("2025-01-15", "ablation"), protocol=protocol)
     last = [e for e in plan.exams if e.due == plan.exams[-1].due]
-    assert [(e.code, e.month) for e in last] == [("cea", 60), ("ct_tap", 60)]
+    imaging = "ct_tap" if protocol is DEFAULT else "ct_liver_lungs"
+    assert [(e.code, e.month) for e in last] == [("cea", 60), (imaging, 60)]
     assert max(e.month for e in plan.exams) == 60
 
 
@@ -693,16 +706,22 @@ def test_shipped_protocols_load_under_their_own_code():
 def test_protocol_2019(kind, rows_expected):
     plan = plan_of(("2025-01-31", kind), protocol=OLD)
     assert plan.protocol == "no-hdir-2019"
-    assert months_of(plan, "ct_tap") == months_of(plan, "cea") == rows_expected
-    assert months_of(plan, "ct_liver") == []
+    assert months_of(plan, "ct_liver_lungs") == months_of(plan, "cea") == rows_expected
+    assert months_of(plan, "ct_liver") == months_of(plan, "ct_tap") == []
     assert rows(plan)[:6] == [
         ("cea", 4, "2025-05-31"),
-        ("ct_tap", 4, "2025-05-31"),
+        ("ct_liver_lungs", 4, "2025-05-31"),
         ("cea", 8, "2025-09-30"),
-        ("ct_tap", 8, "2025-09-30"),
+        ("ct_liver_lungs", 8, "2025-09-30"),
         ("cea", 12, "2026-01-31"),
-        ("ct_tap", 12, "2026-01-31"),
+        ("ct_liver_lungs", 12, "2026-01-31"),
     ]
+
+
+def test_protocol_2019_a_lung_resection_anchors_it():
+    plan = plan_of(("2025-01-31", "resection"), ("2025-03-01", "lung_resection"), protocol=OLD)
+    assert plan.anchor.kind == "lung_resection"
+    assert rows(plan)[:2] == [("cea", 4, "2025-07-01"), ("ct_liver_lungs", 4, "2025-07-01")]
 
 
 def test_a_protocol_from_data_alone():
@@ -713,6 +732,7 @@ def test_a_protocol_from_data_alone():
             "anchoring_kinds": ["sbrt"],
             "ending_kinds": ["transplant", "resection"],
             "controls": [{"months": [2, 1], "exams": ["ct_liver"]}],
+            "exams": {"ct_liver": {"nb": "CT lever", "en": "liver CT", "result": "reading"}},
         }
     )
     plan = make_plan(protocol, history(("2025-01-31", "sbrt"), ("2024-01-01", "resection")))
@@ -730,6 +750,11 @@ def valid_protocol(**changes) -> dict:
         "anchoring_kinds": ["resection"],
         "ending_kinds": ["transplant"],
         "controls": [{"months": [6, 12], "exams": ["ct_tap", "cea"]}],
+        "exams": {
+            "ct_tap": {"nb": "CT", "en": "CT", "result": "reading"},
+            "cea": {"nb": "CEA", "en": "CEA", "result": "value", "unit": "µg/L", "upper_limit": 5},
+            "ct_liver": {"nb": "CT lever", "en": "liver CT", "result": "reading"},
+        },
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -750,7 +775,7 @@ def test_valid_protocol_parses():
             valid_protocol(controls=[{"months": [6], "exams": ["cea"], "colour": "red"}]),
             ["controls[0]", "colour"],
         ),
-        # An exam code the protocol cannot plan (MRI liver is only a primary-control code).
+        # An exam code the protocol does not declare in [exams] (R16).
         (
             valid_protocol(controls=[{"months": [6], "exams": ["mri_liver"]}]),
             ["controls[0].exams", "mri_liver"],
@@ -801,6 +826,36 @@ def test_valid_protocol_parses():
         (valid_protocol(code=None), ["code"]),
         # The title is empty.
         (valid_protocol(title=""), ["title"]),
+        # R16: no [exams] tables at all.
+        (valid_protocol(exams=None), ["exams"]),
+        # R16: a result kind that is neither reading nor value.
+        (
+            valid_protocol(exams={"cea": {"nb": "CEA", "en": "CEA", "result": "text"}}),
+            ["exams.cea.result", "text"],
+        ),
+        # R16: an exam without its Norwegian name.
+        (valid_protocol(exams={"cea": {"en": "CEA", "result": "value"}}), ["exams.cea", "nb"]),
+        # R16: a limit that is not a number.
+        (
+            valid_protocol(
+                exams={"cea": {"nb": "CEA", "en": "CEA", "result": "value", "upper_limit": "5"}}
+            ),
+            ["exams.cea.upper_limit"],
+        ),
+        # R16: trend settings with a rise count of zero.
+        (
+            valid_protocol(
+                exams={"cea": {"nb": "CEA", "en": "CEA", "result": "value", "trend": {"rises": 0}}}
+            ),
+            ["exams.cea.trend.rises"],
+        ),
+        # R4: the covering exam must be a declared code.
+        (
+            valid_protocol(controls=[{"months": [3], "exams": ["ct_liver"], "covered_by": "mri"}]),
+            ["controls[0].covered_by", "mri"],
+        ),
+        # R16: unknown rule settings are named.
+        (valid_protocol(rules={"hold_weeks": 12}), ["rules", "hold_weeks"]),
     ],
 )
 def test_parse_protocol_names_what_is_wrong(data, named):

@@ -34,6 +34,7 @@ COUNTS = {
     "results_missing": 3,
     "mdt_review": 2,
     "booking_to_cancel": 1,
+    "lost_to_follow_up": 2,
     "booked": 9,
 }
 BEFORE = {
@@ -42,6 +43,7 @@ BEFORE = {
     "results_missing": 4,
     "mdt_review": 2,
     "booking_to_cancel": 0,
+    "lost_to_follow_up": 1,
     "booked": 7,
 }
 
@@ -66,6 +68,7 @@ def test_the_lines_in_the_order_a_nurse_works_with_their_change():
         Line("results_missing", 3, "-1"),
         Line("mdt_review", 2, "0"),
         Line("booking_to_cancel", 1, "+1"),
+        Line("lost_to_follow_up", 2, "+1"),
     )
 
 
@@ -100,6 +103,7 @@ Forsinket:                    5  (0)
 Bestilt, mangler svar:        3  (-1)
 Til MDT-vurdering:            2  (0)
 Time å avbestille:            1  (+1)
+Tapt for oppfølging:          2  (+1)
 
 I parentes: endringen siden fredag 27. november 2026.
 
@@ -120,6 +124,7 @@ Overdue:                      5  (0)
 Booked, no result:            3  (-1)
 Needs MDT review:             2  (0)
 Booking to cancel:            1  (+1)
+Lost to follow-up:            2  (+1)
 
 In brackets: the change since Friday, November 27, 2026.
 

@@ -16,7 +16,7 @@ from surveillance.db.models import Clinic, Digest, Patient
 from surveillance.reminders.daily import send_daily
 from surveillance.reminders.mail import PermanentFailure
 from surveillance.services import worklist
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
 from tests.support.data import TODAY
 from tests.support.smtp import (
     NAMES,
@@ -155,9 +155,9 @@ def test_users_who_opted_in_get_it_too_while_active(engine, session, ctx, clinic
     ):
         user = add_user(
             session,
-            ctx.actor,
+            Admin(ctx.actor),
             email=email,
-            password="x" * 12,
+            password="riktig hest batteri stift",
             role="nurse",
             clinic_codes=[clinic.code],
         )

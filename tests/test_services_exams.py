@@ -149,7 +149,9 @@ def test_a_result_is_stored_and_an_alarming_one_flags_the_patient(
     assert (exam_row.result, exam_row.result_value) == stored
     patient = session.get(Patient, patient.id)
     assert patient.mdt_review is flagged
-    assert patient.mdt_reason == (f"{code} 2025-10-01" if flagged else None)
+    reason = "cea_high" if code == "cea" else "ct_suspicious"
+    value = f" {stored[1]:g}" if code == "cea" else ""
+    assert patient.mdt_reason == (f"{reason} {code} 2025-10-01{value}" if flagged else None)
 
 
 def test_a_normal_result_does_not_clear_a_pending_review(session, ctx, treated_patient):
@@ -168,6 +170,18 @@ def test_a_normal_result_does_not_clear_a_pending_review(session, ctx, treated_p
 
 def test_the_60_month_control_done_completes_surveillance(session, ctx, treated_patient):
     patient = treated_patient("2020-01-15")  # the 60-month control is due 2025-01-15
+    # R7 v2: every earlier control is resolved (done here), else the patient stays active.
+    for earlier in list(patient.exams):
+        if earlier.month < 60:
+            record_result(
+                session,
+                ctx,
+                earlier.id,
+                done_date=earlier.due.isoformat(),
+                result="normal",
+                value="1",
+            )
+    assert session.get(Patient, patient.id).status == "active"
     record_result(
         session, ctx, exam(patient, "ct_tap", 60).id, done_date="2025-01-16", result="normal"
     )

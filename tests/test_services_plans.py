@@ -189,7 +189,8 @@ def test_worked_example_3_end_to_end(session, ctx, treated_patient):
     "older",
     [
         ("2024-11-20", "resection"),  # an earlier resection entered late
-        ("2024-11-20", "ablation"),  # an earlier ablation: no liver CTs, it is not the anchor
+        # An earlier ablation whose liver CTs (2024-06-01, 2024-12-01) precede the anchor (R4).
+        ("2024-03-01", "ablation"),
         ("2025-01-14", "transplant"),  # a transplant before the anchor does not end anything
     ],
 )
@@ -204,6 +205,20 @@ def test_a_treatment_older_than_the_anchor_changes_no_exam(session, ctx, treated
         (e.id, e.state, e.due, e.sequence, e.version) for e in stored_exams(session, patient.id)
     ]
     assert after == before
+    assert session.get(Patient, patient.id).status == "active"
+
+
+def test_an_ablation_entered_late_adds_its_liver_cts_due_after_the_anchor(
+    session, ctx, treated_patient
+):
+    patient = treated_patient("2025-01-15")
+    record_treatment(session, ctx, patient.id, date="2024-11-20", kind="ablation")
+    liver = [
+        (e.month, e.due, e.state) for e in stored_exams(session, patient.id) if e.code == "ct_liver"
+    ]
+    # R4 v2: month 3 (2025-02-20) and month 9 (2025-08-20) of the ablation, both after the
+    # resection and more than 30 days from its CTs (2025-07-15, 2026-01-15).
+    assert liver == [(3, date(2025, 2, 20), "open"), (9, date(2025, 8, 20), "open")]
     assert session.get(Patient, patient.id).status == "active"
 
 
@@ -263,12 +278,13 @@ def test_a_new_anchor_clears_the_mdt_flag(session, ctx, treated_patient, treated
 
 def test_a_new_anchor_reopens_a_completed_surveillance(session, ctx, treated_patient):
     patient = treated_patient("2020-01-15")  # 60 months: 2025-01-15
-    for code in ("ct_tap", "cea"):
+    # R7 v2: completed only once every exam of the plan is done, not only the last control.
+    for planned in stored_exams(session, patient.id):
         record_result(
             session,
             ctx,
-            exam(patient, code, 60).id,
-            done_date="2025-01-20",
+            planned.id,
+            done_date=planned.due.isoformat(),
             result="normal",
             value="1",
         )
@@ -432,7 +448,11 @@ def test_a_primary_control_coordinates_open_exams_but_not_booked_ones(
     )
     assert {e.coordinated_with_id for e in exams[2:]} == {None}  # too far from 2025-07-01
     page = worklist(session, on_july_1st, [patient.clinic_id])
-    assert [(i.category, i.codes) for i in page.items] == [("booked", ("ct_tap",))]
+    # R8 v2: the coordinated CEA stays on the worklist, listed "coordinated" (issue 9, case 1).
+    assert [(i.category, i.codes) for i in page.items] == [
+        ("booked", ("ct_tap",)),
+        ("coordinated", ("cea",)),
+    ]
     assert page.counts["to_book"] == 0
 
 

@@ -11,8 +11,8 @@ from surveillance.clock import utcnow
 from surveillance.db.models import KeptUpload
 from surveillance.errors import InputError
 from surveillance.services import Actor
+from surveillance.services.accounts import Admin, add_user
 from surveillance.services.uploads import KEEP, Upload, claim_upload, keep_upload
-from surveillance.users import add_user
 
 LIMIT = 1024
 
@@ -21,7 +21,7 @@ LIMIT = 1024
 def user(session, clinic):
     return add_user(
         session,
-        Actor("admin"),
+        Admin(Actor("admin")),
         email="nurse@test.no",
         password="correct horse battery",
         role="nurse",

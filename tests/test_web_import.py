@@ -16,9 +16,9 @@ from surveillance.config import load_config
 from surveillance.db.models import Clinic, KeptUpload, Patient
 from surveillance.errors import InputError
 from surveillance.services import Actor, register_patient
+from surveillance.services.accounts import Admin, add_user
 from surveillance.services.imports import BadFile
 from surveillance.services.uploads import KEPT_PER_USER
-from surveillance.users import add_user
 from surveillance.web import create_app
 from tests.support.data import synthetic_id
 from tests.support.fhir import bundle, patient, procedure
@@ -73,7 +73,7 @@ def nurse(session, clinics):
     def make(email: str = "nurse@test.no", clinic_codes=("TEST",)) -> str:
         add_user(
             session,
-            Actor("admin@test"),
+            Admin(Actor("admin@test")),
             email=email,
             password=PASSWORD,
             role="nurse",

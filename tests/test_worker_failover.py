@@ -201,6 +201,8 @@ def test_a_lock_whose_session_the_server_ended_is_no_longer_held_and_is_free(eng
 HOLDER_PID = sa.text(
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory'"
     " AND classid = (:key >> 32) AND objid = (:key & 4294967295)"
+    # advisory locks are per database; other tests' databases hold the same key
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
 

@@ -12,6 +12,7 @@ from surveillance.services import (
     InputError,
     end_surveillance,
     record_booking,
+    record_measurement,
     record_result,
     record_treatment,
     worklist,
@@ -125,8 +126,13 @@ def test_overdue_first_then_results_missing_to_book_and_booked(session, ctx, on,
         "results_missing": 1,
         "to_book": 1,
         "booked": 1,
+        "coordinated": 0,
+        "on_hold": 0,
         "mdt_review": 0,
         "booking_to_cancel": 0,
+        # R14 is stored as the engine answered on the day of the last change (ctx: 2026-06-01):
+        # the three patients treated before 2025-06 then had two overdue controls in a row.
+        "lost_to_follow_up": 3,
     }
     assert page.total == 5
 
@@ -223,8 +229,8 @@ def test_a_patient_of_another_clinic_never_appears(session, ctx, on, treated_pat
     theirs = treated_patient("2025-01-15", clinic_code="OTHER")
     record_booking(session, ctx, exam(theirs, "cea", 12).id, date="2026-01-20")
     record_treatment(session, ctx, theirs.id, date="2026-03-10", kind="resection")
-    new_cea = next(e for e in theirs.exams if e.code == "cea" and e.state == "open")
-    record_result(session, ctx, new_cea.id, done_date="2026-05-01", value="9")
+    # R12: a CEA a month before the new plan's first control is an extra measurement.
+    record_measurement(session, ctx, theirs.id, date="2026-05-01", value="9")
     today = on("2025-08-15")
     page = worklist(session, today, [ours.clinic_id])
     assert [i.patient_id for i in page.items] == [ours.id]
@@ -233,8 +239,11 @@ def test_a_patient_of_another_clinic_never_appears(session, ctx, on, treated_pat
         "results_missing": 0,
         "to_book": 0,
         "booked": 0,
+        "coordinated": 0,
+        "on_hold": 0,
         "mdt_review": 0,
         "booking_to_cancel": 0,
+        "lost_to_follow_up": 1,  # ours, as of the day recorded (2026-06-01)
     }
     assert [i.patient_id for i in worklist(session, today, [other_clinic.id]).items] == []
     assert worklist(session, today, [other_clinic.id]).counts["booking_to_cancel"] == 1

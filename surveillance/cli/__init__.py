@@ -16,6 +16,10 @@ import click
 
 # A new command is one line: its name, the module:object that holds it, its short help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "backup": (
+        "surveillance.cli.backup:backup_command",
+        "Copy the SQLite database to FILE while the...",
+    ),
     "db": ("surveillance.cli.db:db", "The database schema."),
     "demo": ("surveillance.cli.demo:demo", "Load synthetic demo patients once and..."),
     "export": (
@@ -30,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("surveillance.cli.db:init", "Create the database, the first clinic and..."),
     "patient": ("surveillance.cli.worklist:patient", "One patient."),
     "preview": ("surveillance.cli.preview:preview", "Print the plan for one patient's history..."),
+    "restore": (
+        "surveillance.cli.backup:restore_command",
+        "Replace the database's content with the...",
+    ),
     "report": (
         "surveillance.cli.report:report",
         "Per quarter: controls done within their...",

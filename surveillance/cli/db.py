@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from ..db.choices import Role
 from ..db.migrate import upgrade
 from ..db.models import Clinic
-from ..services.transactions import transaction
-from ..users import add_user, check_password
+from ..services.accounts import Admin, add_user
+from ..services.clinics import create_clinic, parse_clinic_code
+from ..services.passwords import check_password
 from .base import Command, Group, load_app, read_password
 
 
@@ -32,21 +33,23 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.option("--admin", "admin_email", required=True, help="E-mail of the first administrator.")
 @click.pass_context
 def init(ctx: click.Context, clinic_code: str, clinic_name: str, admin_email: str) -> None:
-    """Create the database, the first clinic and its administrator (password on stdin)."""
+    """Create the database, the first clinic and its installation administrator (password on
+    stdin)."""
     app = load_app(ctx)
     # Refuse a bad password before anything is written: no clinic left without its admin.
     password = check_password(read_password())
+    admin = Admin(app.context().actor)
     upgrade(app.engine)
     with app.session() as session:
-        with transaction(session):
-            if session.scalar(sa.select(Clinic.id).where(Clinic.code == clinic_code)) is None:
-                session.add(Clinic(code=clinic_code, name=clinic_name))
+        code = parse_clinic_code(clinic_code)
+        if session.scalar(sa.select(Clinic.id).where(Clinic.code == code)) is None:
+            create_clinic(session, admin, code, clinic_name)
         add_user(
             session,
-            app.context().actor,
+            admin,
             email=admin_email,
             password=password,
-            role=Role.ADMIN,
-            clinic_codes=[clinic_code],
+            role=Role.INSTALL_ADMIN,
+            clinic_codes=[code],
         )
     click.echo(f"clinic {clinic_code} and administrator {admin_email} are ready")

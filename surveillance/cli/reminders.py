@@ -110,7 +110,11 @@ def status(ctx, clinic_code: str | None, days: int) -> None:
     tz = ZoneInfo(app.config.protocol.timezone)
     with app.session() as session:
         clinic_id = clinic_by_code(session, clinic_code).id if clinic_code else None
-        rows = recent(session, app.today - timedelta(days=days - 1), clinic_id)
+        rows = recent(
+            session,
+            app.today - timedelta(days=days - 1),
+            None if clinic_id is None else [clinic_id],
+        )
         lines = [_status_line(row, tz) for row in rows]
     click.echo(f"{'day':<10}  {'clinic':<8}  {'state':<8}  tries  {'when':<16}  message-id")
     for line in lines:

@@ -7,10 +7,12 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """What an account may do: a nurse works the lists, an administrator also the clinic's setup."""
+    """What an account may do: a nurse works the lists, a clinic administrator also their
+    clinics' accounts and setup, an installation administrator every clinic."""
 
     NURSE = "nurse"
     ADMIN = "admin"
+    INSTALL_ADMIN = "install_admin"  # made from the command line
 
 
 class DigestState(StrEnum):

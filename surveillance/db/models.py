@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
@@ -18,9 +19,22 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-PATIENT_STATUSES = ("active", "completed", "not_candidate", "deceased", "moved", "transplanted")
+PATIENT_STATUSES = (
+    "active",
+    "on_hold",
+    "completed",
+    "not_candidate",
+    "deceased",
+    "moved",
+    "declined",
+    "transplanted",
+)
+DECISIONS = ("no_recurrence", "recheck", "treatment_planned", "resume", "not_candidate")
 EXAM_STATES = ("open", "booked", "done", "missed", "cancelled")
+# A clinic administrator ("admin") manages their clinics; an installation administrator
+# (made from the command line) manages clinics and every account.
 ROLES = tuple(Role)
+ADMIN_ROLES = (Role.ADMIN, Role.INSTALL_ADMIN)
 
 # The worklist's partial indexes and queries share this literal condition: with bound
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
@@ -86,6 +100,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
@@ -93,6 +108,9 @@ class User(Base):
     digest_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Patient(Base):
@@ -122,6 +140,9 @@ class Patient(Base):
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     mdt_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     mdt_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # R13: the last day of a "treatment planned" hold; R14: the engine's flag, as stored.
+    hold_until: Mapped[date | None]
+    lost_to_follow_up: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -139,6 +160,12 @@ class Patient(Base):
         foreign_keys="PlannedExam.patient_id",
     )
     notes: Mapped[list[PatientNote]] = relationship(order_by="PatientNote.created_at")
+    decisions: Mapped[list[MdtDecision]] = relationship(
+        back_populates="patient", order_by="(MdtDecision.date, MdtDecision.id)"
+    )
+    measurements: Mapped[list[Measurement]] = relationship(
+        back_populates="patient", order_by="(Measurement.date, Measurement.id)"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -170,6 +197,9 @@ class PrimaryControl(Base):
     patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     date: Mapped[date]
     exams: Mapped[str] = mapped_column(sa.String(200))  # space-separated exam codes
+    # R8 v2: planned until recorded done; once done, results by code (reading or value).
+    done: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    results: Mapped[dict] = mapped_column(sa.JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="primary_controls")
@@ -217,7 +247,7 @@ class PlannedExam(Base):
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
     anchor_treatment_id: Mapped[int] = mapped_column(sa.ForeignKey("liver_treatments.id"))
     code: Mapped[str] = mapped_column(sa.String(16))
-    month: Mapped[int]
+    month: Mapped[int | None]  # None: an extra exam (R9, R13), known by code and due date
     due: Mapped[date]
     due_working_day: Mapped[date]
     state: Mapped[str] = mapped_column(sa.String(16), default="open")
@@ -235,6 +265,10 @@ class PlannedExam(Base):
     booking_to_cancel: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     coordinated_with_id: Mapped[int | None] = mapped_column(sa.ForeignKey("primary_controls.id"))
     coordinated_date: Mapped[date | None]
+    # R8 v2: the partner is recorded done (without this exam's result: results missing).
+    coordinated_done: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Done because the coordinated primary control recorded its result, not by its own record.
+    result_from_control: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     # Bumped on every change a calendar would show (RFC 5545 SEQUENCE).
     sequence: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -328,6 +362,44 @@ class PatientNote(Base):
     author: Mapped[str] = mapped_column(sa.String(254))
     text: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MdtDecision(Base):
+    """An MDT decision (R13); withdrawn by a correction (R12), never deleted."""
+
+    __tablename__ = "mdt_decisions"
+    __table_args__ = (_choice("decision", DECISIONS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id"), index=True)
+    date: Mapped[date]
+    decision: Mapped[str] = mapped_column(sa.String(32))
+    note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    exam: Mapped[str | None] = mapped_column(sa.String(32))  # a recheck's exam code
+    due: Mapped[dt.date | None]  # and its due date (`date` is the column above)
+    author: Mapped[str] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    patient: Mapped[Patient] = relationship(back_populates="decisions")
+
+
+class Measurement(Base):
+    """A value measured outside any control (an extra CEA), counted by R9."""
+
+    __tablename__ = "measurements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id"), index=True)
+    date: Mapped[date]
+    code: Mapped[str] = mapped_column(sa.String(32))
+    value: Mapped[float]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    patient: Mapped[Patient] = relationship(back_populates="measurements")
 
 
 FEED_KINDS = tuple(FeedKind)

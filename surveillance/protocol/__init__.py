@@ -1,31 +1,88 @@
-"""The pure protocol engine: history + protocol (+ today) -> plan. No I/O, no clock."""
+"""The pure protocol engine: facts + protocol (+ today) -> plan, states, lists, flags, status."""
 
 from .calendar import add_months, is_working_day, working_day_on_or_after
-from .loader import DEFAULT_PROTOCOL, ProtocolError, available_protocols, load_protocol
-from .model import History, Plan, PlannedExam, PrimaryControl, Protocol, Settings, Treatment
-from .planning import find_anchor, make_plan, needs_mdt_review, timing_state
+from .engine import evaluate, exam_answer
+from .loader import (
+    DEFAULT_PROTOCOL,
+    PROTOCOL_FOLDER,
+    ProtocolError,
+    available_protocols,
+    load_protocol,
+    set_protocol_folders,
+)
+from .model import (
+    Answer,
+    Control,
+    DecisionRecord,
+    ExamAnswer,
+    ExamRecord,
+    ExamSpec,
+    FlagAnswer,
+    History,
+    Measurement,
+    Plan,
+    PlannedExam,
+    PrimaryControl,
+    Protocol,
+    Settings,
+    Treatment,
+)
+from .planning import end_reason, find_anchor, make_plan, needs_mdt_review, timing_state
 from .replan import Changes, StoredExam, reconcile
+from .states import (
+    Decision,
+    EndReason,
+    ExamState,
+    Flag,
+    MdtReason,
+    Reading,
+    ResultKind,
+    Status,
+    WorkList,
+)
 
 __all__ = [
     "DEFAULT_PROTOCOL",
+    "PROTOCOL_FOLDER",
+    "Answer",
     "Changes",
+    "Control",
+    "Decision",
+    "DecisionRecord",
+    "EndReason",
+    "ExamAnswer",
+    "ExamRecord",
+    "ExamSpec",
+    "ExamState",
+    "Flag",
+    "FlagAnswer",
     "History",
+    "MdtReason",
+    "Measurement",
     "Plan",
     "PlannedExam",
     "PrimaryControl",
     "Protocol",
     "ProtocolError",
+    "Reading",
+    "ResultKind",
     "Settings",
+    "Status",
     "StoredExam",
     "Treatment",
+    "WorkList",
     "add_months",
     "available_protocols",
+    "end_reason",
+    "evaluate",
+    "exam_answer",
     "find_anchor",
     "is_working_day",
     "load_protocol",
     "make_plan",
     "needs_mdt_review",
     "reconcile",
+    "set_protocol_folders",
     "timing_state",
     "working_day_on_or_after",
 ]

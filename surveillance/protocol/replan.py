@@ -16,7 +16,7 @@ CANCELLABLE_STATES = frozenset({"open", "booked", "missed"})
 # Cancellations the program made on its own, undone when the plan comes back
 # (a corrected treatment date, a resumed patient). A nurse's own cancellation stays.
 AUTOMATIC_CANCEL_REASONS = frozenset(
-    {"superseded", "not_candidate", "deceased", "moved", "transplanted"}
+    {"superseded", "not_candidate", "deceased", "moved", "declined", "transplanted"}
 )
 
 
@@ -27,7 +27,7 @@ class StoredExam:
     ref: int
     anchor_ref: int | None
     code: str
-    month: int
+    month: int | None  # None: an extra exam (R9, R13), known by its code and due date
     due: date
     due_working_day: date
     state: str
@@ -35,8 +35,10 @@ class StoredExam:
     cancel_reason: str | None = None
 
     @property
-    def key(self) -> tuple[int | None, str, int]:
-        """The stable identity of design.md: anchor treatment, code, month."""
+    def key(self) -> tuple:
+        """The stable identity of design.md: anchor treatment, code, month (extra: code, due)."""
+        if self.month is None:
+            return ("extra", self.code, self.due)
         return (self.anchor_ref, self.code, self.month)
 
 
@@ -54,8 +56,7 @@ class Changes:
 
 def reconcile(stored: list[StoredExam], plan: Plan) -> Changes:
     """Compare the stored exams with `plan`; a done exam is never in the result."""
-    anchor_ref = plan.anchor.ref if plan.anchor else None
-    wanted = {(anchor_ref, e.code, e.month): e for e in plan.exams}
+    wanted = {plan_key(e): e for e in plan.exams}
     cancel, update = [], []
     for exam in stored:
         planned = wanted.pop(exam.key, None)
@@ -70,6 +71,13 @@ def reconcile(stored: list[StoredExam], plan: Plan) -> Changes:
         elif _differs(exam, planned):
             update.append((exam, planned))
     return Changes(tuple(wanted.values()), tuple(cancel), tuple(update))
+
+
+def plan_key(exam: PlannedExam) -> tuple:
+    """The stored identity of a planned exam: the treatment it is dated from, code, month."""
+    if exam.extra:
+        return ("extra", exam.code, exam.due)
+    return (exam.source.ref if exam.source else None, exam.code, exam.month)
 
 
 def _differs(exam: StoredExam, planned: PlannedExam) -> bool:

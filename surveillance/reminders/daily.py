@@ -20,13 +20,15 @@ from ..config import Config
 from ..db import make_sessionmaker, writing
 from ..db.choices import DigestState
 from ..db.models import Clinic, Digest
+from ..services import Context
 from ..services.lookups import clinic_by_code
+from ..services.refresh import refresh_patients
 from . import outbox
 from .digest import DigestContent, compose, has_news, render, worklist_url
 from .locks import make_lock
 from .mail import Backend, PermanentFailure, TemporaryFailure
 from .recipients import clinic_recipients
-from .snapshot import Snapshot, take_snapshot
+from .snapshot import ACTOR, Snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def _run(
         expired = outbox.expire(session, today, now)
         if retry_failed:
             for clinic in clinics:
-                outbox.retry_failed(session, today, now, clinic.id)
+                outbox.retry_failed(session, today, now, [clinic.id])
     outcomes = [
         Outcome(row.clinic.code, row.day, "failed", row.last_error or "") for row in expired
     ]
@@ -122,6 +124,9 @@ def _make(
     session: Session, config: Config, clinic: Clinic, today: date, now: datetime
 ) -> Outcome | None:
     """The clinic's digest of the day, unless made already or nobody gets it."""
+    # Holds lapse and controls fall overdue with the date alone (R13, R14): store today's
+    # answer for every clinic, whether or not anyone gets its e-mail.
+    refresh_patients(session, Context.from_config(config, ACTOR, today), [clinic.id])
     if outbox.find(session, clinic.id, today) or not clinic_recipients(session, clinic):
         return None
     snapshot = take_snapshot(session, config, clinic, today)

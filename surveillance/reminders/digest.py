@@ -22,7 +22,16 @@ from ..i18n import translations
 from ..resources import shipped_dir
 
 # The worklist's lists a nurse acts on, in the order of the e-mail ("booked" needs no action).
-ACTIONS = ("to_book", "overdue", "results_missing", "mdt_review", "booking_to_cancel")
+# Lost to follow-up (R14): someone must reach the patient. Coordinated and on-hold controls,
+# like booked ones, wait for someone else and are not in the e-mail.
+ACTIONS = (
+    "to_book",
+    "overdue",
+    "results_missing",
+    "mdt_review",
+    "booking_to_cancel",
+    "lost_to_follow_up",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -150,7 +151,9 @@ def backoff(attempts: int, config: RemindersConfig) -> timedelta:
     return timedelta(minutes=min(minutes, config.retry_max_minutes))
 
 
-def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | None = None) -> int:
+def retry_failed(
+    session: Session, day: date, now: datetime, clinic_ids: Collection[int] | None = None
+) -> int:
     """Failed digests of the day become pending again (after the cause was fixed)."""
     query = (
         sa.update(Digest)
@@ -158,8 +161,8 @@ def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | No
         .values(state=DigestState.PENDING, attempts=0, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    if clinic_id is not None:
-        query = query.where(Digest.clinic_id == clinic_id)
+    if clinic_ids is not None:
+        query = query.where(Digest.clinic_id.in_(sorted(clinic_ids)))
     return _rows_changed(session, query)
 
 
@@ -168,7 +171,9 @@ def _rows_changed(session: Session, statement: sa.Update) -> int:
     return cast(sa.CursorResult, session.execute(statement)).rowcount
 
 
-def recent(session: Session, since: date, clinic_id: int | None = None) -> list[Digest]:
+def recent(
+    session: Session, since: date, clinic_ids: Collection[int] | None = None
+) -> list[Digest]:
     """Digests from `since` on, newest first."""
     query = (
         sa.select(Digest)
@@ -176,6 +181,6 @@ def recent(session: Session, since: date, clinic_id: int | None = None) -> list[
         .where(Digest.day >= since)
         .order_by(Digest.day.desc(), Clinic.code)
     )
-    if clinic_id is not None:
-        query = query.where(Digest.clinic_id == clinic_id)
+    if clinic_ids is not None:
+        query = query.where(Digest.clinic_id.in_(sorted(clinic_ids)))
     return list(session.scalars(query))

@@ -56,6 +56,13 @@ def _references(
         .join(PlannedExam, PlannedExam.patient_id == Patient.id)
         .where(PlannedExam.clinic_id == clinic_id, sa.text("booking_to_cancel")),
     )
+    found["lost_to_follow_up"] = _numbered(
+        session,
+        ctx,
+        sa.select(Patient.local_number).where(
+            Patient.clinic_id == clinic_id, Patient.lost_to_follow_up
+        ),
+    )
     return found
 
 

@@ -3,6 +3,20 @@
 from ..errors import Conflict, InputError, NotFound, ServiceError
 from .audit import Actor
 from .context import Context
+from .controls import (
+    correct_primary_control,
+    delete_primary_control,
+    record_control_results,
+    record_primary_control,
+)
+from .corrections import (
+    correct_result,
+    withdraw_booking,
+    withdraw_cancellation,
+    withdraw_missed,
+    withdraw_result,
+)
+from .decisions import record_decision, record_measurement, withdraw_decision, withdraw_measurement
 from .exams import (
     cancel_exam,
     confirm_booking_cancelled,
@@ -21,7 +35,6 @@ from .patients import (
 from .treatments import (
     correct_treatment,
     delete_treatment,
-    record_primary_control,
     record_treatment,
 )
 from .worklist import CATEGORIES, WorklistItem, WorklistPage, worklist
@@ -38,19 +51,31 @@ __all__ = [
     "WorklistPage",
     "cancel_exam",
     "confirm_booking_cancelled",
+    "correct_primary_control",
+    "correct_result",
     "correct_treatment",
+    "delete_primary_control",
     "delete_treatment",
     "end_surveillance",
     "find_by_reference",
     "get_exam",
     "get_patient",
     "record_booking",
+    "record_control_results",
+    "record_decision",
     "record_mdt_decision",
+    "record_measurement",
     "record_missed",
     "record_primary_control",
     "record_result",
     "record_treatment",
     "register_patient",
     "resume_surveillance",
+    "withdraw_booking",
+    "withdraw_cancellation",
+    "withdraw_decision",
+    "withdraw_measurement",
+    "withdraw_missed",
+    "withdraw_result",
     "worklist",
 ]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..db.models import LiverTreatment, Patient, PlannedExam, PrimaryControl
 from ..errors import InputError
-from ..protocol import History, find_anchor, load_protocol, make_plan
+from ..protocol import History, Plan, find_anchor, load_protocol, make_plan
 from ..protocol import PrimaryControl as PrimaryControlValue
 from ..protocol import Treatment as TreatmentValue
 from ..protocol.planning import has_ended
@@ -45,13 +45,20 @@ class NewPatient:
 def load_patients(
     session: Session, ctx: Context, clinic_code: str, patients: Sequence[NewPatient]
 ) -> int:
-    """Register every patient with their treatments and plan in one transaction; return the count."""
+    """Register every patient with their treatments and plan in one transaction; return the count.
+
+    Everything is checked and planned before the write transaction begins, so the write lock
+    (SQLite has one for the whole database) is held only while the rows are inserted.
+    """
+    checked = [_check(p, i + 1, ctx) for i, p in enumerate(patients)]
+    _refuse_duplicates_in_file(checked)
+    plans = [_plan(ctx, p) for p, _ in checked]
+    statuses = [_status(p) for p, _ in checked]
+    now = utcnow()
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
-        checked = [_check(p, i + 1, ctx) for i, p in enumerate(patients)]
-        _refuse_duplicates(session, checked)
+        _refuse_registered(session, checked)
         first = next_local_number(session)
-        now = utcnow()
         patient_ids = _insert(
             session,
             Patient,
@@ -64,12 +71,12 @@ def load_patients(
                     "name_key": p.name.casefold(),
                     "birth_date": birth,
                     "protocol": p.protocol,
-                    "status": _status(p),
+                    "status": status,
                     "version": 1,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i, (p, birth) in enumerate(checked)
+                for i, ((p, birth), status) in enumerate(zip(checked, statuses))
             ],
         )
         treatments = _insert(
@@ -90,12 +97,8 @@ def load_patients(
                 for day, codes in p.primary_controls
             ],
         )
-        exams, all_done = _insert_exams(
-            session,
-            _planned_rows(
-                ctx, clinic.id, checked, patient_ids, iter(treatments), iter(controls), now
-            ),
-        )
+        rows = _exam_rows(plans, clinic.id, patient_ids, treatments, controls, now)
+        exams, all_done = _insert_exams(session, rows)
         _mark_completed(session, all_done)
         record_event(
             session,
@@ -181,7 +184,7 @@ def _in_row(row: int, exc: InputError) -> InputError:
     return InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params)
 
 
-def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]]) -> None:
+def _refuse_duplicates_in_file(checked: list[tuple[NewPatient, date]]) -> None:
     seen: dict[str, int] = {}
     for row, (p, _) in enumerate(checked, 1):
         if p.national_id in seen:
@@ -192,10 +195,14 @@ def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]])
                 row=seen[p.national_id],
             )
         seen[p.national_id] = row
+
+
+def _refuse_registered(session: Session, checked: list[tuple[NewPatient, date]]) -> None:
+    rows = {p.national_id: row for row, (p, _) in enumerate(checked, 1)}
     try:
-        refuse_registered(session, list(seen))
+        refuse_registered(session, list(rows))
     except InputError as exc:
-        raise _in_row(seen[str(exc.value)], exc) from None
+        raise _in_row(rows[str(exc.value)], exc) from None
 
 
 def _insert(session: Session, model, rows: list[dict]) -> list[int]:
@@ -215,35 +222,59 @@ def _chunks(rows: Iterable[dict]) -> Iterator[list[dict]]:
         yield chunk
 
 
-def _planned_rows(
-    ctx: Context, clinic_id: int, checked, patient_ids, treatment_ids, control_ids, now
-) -> Iterable[dict]:
-    for pid, (p, _) in zip(patient_ids, checked):
-        history = History(
-            treatments=tuple(
-                TreatmentValue(day, kind, next(treatment_ids)) for day, kind in p.treatments
-            ),
-            primary_controls=tuple(
-                PrimaryControlValue(day, frozenset(codes), next(control_ids))
-                for day, codes in p.primary_controls
-            ),
-        )
-        plan = make_plan(load_protocol(p.protocol), history, ctx.settings)
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A patient's plan, made before the transaction: its refs are positions in the patient's
+    treatments and controls, turned into row ids once those rows are inserted."""
+
+    plan: Plan
+    done_before: date | None
+    treatments: int
+    controls: int
+
+
+def _plan(ctx: Context, p: NewPatient) -> _Planned:
+    plan = make_plan(load_protocol(p.protocol), _history(p), ctx.settings)
+    return _Planned(plan, p.done_before, len(p.treatments), len(p.primary_controls))
+
+
+def _history(p: NewPatient) -> History:
+    """The patient's history, each fact's ref its position among the patient's facts."""
+    return History(
+        treatments=tuple(
+            TreatmentValue(day, kind, i) for i, (day, kind) in enumerate(p.treatments)
+        ),
+        primary_controls=tuple(
+            PrimaryControlValue(day, frozenset(codes), i)
+            for i, (day, codes) in enumerate(p.primary_controls)
+        ),
+    )
+
+
+def _exam_rows(
+    plans: list[_Planned], clinic_id: int, patient_ids, treatment_ids, control_ids, now
+) -> Iterator[dict]:
+    """The planned exams' rows, with the ids of the rows inserted for their facts."""
+    treatments, controls = iter(treatment_ids), iter(control_ids)
+    for pid, planned in zip(patient_ids, plans):
+        own_treatments = [next(treatments) for _ in range(planned.treatments)]
+        own_controls = [next(controls) for _ in range(planned.controls)]
+        plan = planned.plan
         for e in plan.exams:
-            done = p.done_before is not None and e.due < p.done_before
+            done = planned.done_before is not None and e.due < planned.done_before
             partner = e.coordinated_with
             yield {
                 "uid": str(uuid.uuid4()),
                 "patient_id": pid,
                 "clinic_id": clinic_id,
-                "anchor_treatment_id": anchor_id(plan),
+                "anchor_treatment_id": own_treatments[anchor_id(plan)],
                 "code": e.code,
                 "month": e.month,
                 "due": e.due,
                 "due_working_day": e.due_working_day,
                 "state": "done" if done else "open",
                 "done_date": e.due if done else None,
-                "coordinated_with_id": partner.ref if partner else None,
+                "coordinated_with_id": own_controls[cast(int, partner.ref)] if partner else None,
                 "coordinated_date": partner.date if partner else None,
                 "booking_to_cancel": False,
                 "version": 1,

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from sqlalchemy.orm import Session
 
 from ..db.models import PlannedExam
 from ..errors import Conflict, InputError, NotFound
-from ..protocol import needs_mdt_review
-from ..protocol.vocabulary import CT_EXAMS, CT_RESULTS
+from ..protocol.vocabulary import CT_EXAMS, READINGS
 from .audit import record_event
 from .context import Context
 from .plans import replan
 from .transactions import transaction
 from .validate import (
+    check_horizon,
     check_not_future,
     parse_cea,
     parse_choice,
@@ -23,6 +23,9 @@ from .validate import (
     parse_text,
     parse_time,
 )
+
+# R12 (local): a booking more than 90 days before the due date is for another control.
+BOOK_EARLIEST_DAYS = 90
 
 
 def get_exam(
@@ -54,13 +57,22 @@ def record_booking(
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
         _require_state(exam, ("open", "booked", "missed"), "is %(state)s and cannot be booked")
-        day = _after_treatment("date", parse_date("date", date), exam)
+        day = _booking_window(exam, _after_treatment("date", parse_date("date", date), exam))
+        check_horizon("date", day, ctx.today)
+        before = _booking(exam)
         exam.state, exam.booked_date = "booked", day
         exam.booked_time = parse_time("time", time)
         exam.booked_place = parse_text("place", place, max_length=200, required=False)
         exam.sequence += 1
+        replan(session, exam.patient, ctx)
         record_event(
-            session, ctx.actor, "exam.book", exam.patient_id, exam=exam.id, date=day.isoformat()
+            session,
+            ctx.actor,
+            "exam.book",
+            exam.patient_id,
+            exam=exam.id,
+            date=day.isoformat(),
+            before=before,
         )
     return exam
 
@@ -78,22 +90,14 @@ def record_result(
     """Record a result: CT normal/suspicious, CEA in µg/L; an alarming one flags MDT review."""
     with transaction(session):
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
-        _require_state(
-            exam, ("open", "booked", "missed"), "is %(state)s and cannot be given a result"
-        )
-        day = check_not_future("done_date", parse_date("done_date", done_date), ctx.today)
-        exam.done_date = _after_treatment("done_date", day, exam)
-        if exam.code in CT_EXAMS:
-            exam.result, exam.result_value = parse_choice("result", result, CT_RESULTS), None
-        else:
-            exam.result, exam.result_value = None, parse_cea("value", value)
-        exam.state = "done"
-        exam.sequence += 1
+        if not exam.result_from_control:  # its own result replaces its partner's (R8)
+            _require_state(
+                exam, ("open", "booked", "missed"), "is %(state)s and cannot be given a result"
+            )
+        exam.result_from_control = False
+        _set_result(exam, ctx, done_date, result, value)
         patient = exam.patient
-        if needs_mdt_review(exam.code, exam.result, exam.result_value, ctx.settings):
-            patient.mdt_review = True
-            patient.mdt_reason = f"{exam.code} {exam.done_date.isoformat()}"
-        replan(session, patient, ctx)  # the last control done completes surveillance (R7)
+        replan(session, patient, ctx)  # flags (R9) and completion (R7) come from the engine
         record_event(
             session,
             ctx.actor,
@@ -124,6 +128,7 @@ def record_missed(
         )
         exam.state = "missed"
         exam.sequence += 1
+        replan(session, exam.patient, ctx)
         record_event(session, ctx.actor, "exam.missed", exam.patient_id, exam=exam.id)
     return exam
 
@@ -162,6 +167,62 @@ def confirm_booking_cancelled(
         exam.booking_to_cancel = False
         record_event(session, ctx.actor, "exam.booking_cancelled", exam.patient_id, exam=exam.id)
     return exam
+
+
+def _set_result(exam: PlannedExam, ctx: Context, done_date, result, value) -> None:
+    """R12: a result dated before D - 42 belongs to no control: say what to do instead."""
+    day = check_not_future("done_date", parse_date("done_date", done_date), ctx.today)
+    earliest = exam.due - timedelta(days=ctx.settings.book_ahead_days)
+    if day < earliest:
+        raise InputError(
+            "done_date",
+            day.isoformat(),
+            "is before %(earliest)s, too early for the exam due %(due)s: record it as an"
+            " extra measurement (CEA) or ask for an extra exam instead",
+            earliest=earliest.isoformat(),
+            due=exam.due.isoformat(),
+        )
+    exam.done_date = _after_treatment("done_date", day, exam)
+    if exam.code in CT_EXAMS:
+        exam.result, exam.result_value = parse_choice("result", result, READINGS), None
+    else:
+        exam.result, exam.result_value = None, parse_cea("value", value)
+    exam.state = "done"
+    exam.sequence += 1
+
+
+def _booking_window(exam: PlannedExam, day: date) -> date:
+    """R12: from D - 90 days to before the due date of the next exam of the same code."""
+    earliest = exam.due - timedelta(days=BOOK_EARLIEST_DAYS)
+    if day < earliest:
+        raise InputError(
+            "date",
+            day.isoformat(),
+            "is before %(earliest)s, more than %(days)d days before the due date %(due)s",
+            earliest=earliest.isoformat(),
+            days=BOOK_EARLIEST_DAYS,
+            due=exam.due.isoformat(),
+        )
+    later = [
+        e.due
+        for e in exam.patient.exams
+        if e.code == exam.code and e.due > exam.due and e.state not in ("cancelled",)
+    ]
+    if later and day >= min(later):
+        raise InputError(
+            "date",
+            day.isoformat(),
+            "is on or after %(next)s, when the next exam of this kind is due: book that one"
+            " instead",
+            next=min(later).isoformat(),
+        )
+    return day
+
+
+def _booking(exam: PlannedExam) -> dict | None:
+    if exam.booked_date is None:
+        return None
+    return {"date": exam.booked_date.isoformat(), "place": exam.booked_place}
 
 
 def _after_treatment(field: str, day: date, exam: PlannedExam) -> date:

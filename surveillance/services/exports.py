@@ -7,12 +7,12 @@ from sqlalchemy.orm import Session
 from ..errors import InputError
 from .audit import record_event
 from .context import Context
-from .review import CancelRow, PatientRow, bookings_to_cancel, mdt_review
+from .review import CancelRow, PatientRow, bookings_to_cancel, lost_to_follow_up, mdt_review
 from .transactions import transaction
 from .worklist import CATEGORIES, WorklistItem, worklist
 
 MAX_EXPORT_ROWS = 10_000  # a spreadsheet, not a backup
-SIDE_LISTS = ("mdt_review", "booking_to_cancel")
+SIDE_LISTS = ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
 Exported = tuple[WorklistItem, ...] | list[PatientRow] | list[CancelRow]
 
 
@@ -38,6 +38,8 @@ def export_list(
 def _rows(session: Session, ctx: Context, clinic_ids, name: str | None, code: str | None):
     if name == "mdt_review":
         return mdt_review(session, ctx, clinic_ids, limit=MAX_EXPORT_ROWS)
+    if name == "lost_to_follow_up":
+        return lost_to_follow_up(session, ctx, clinic_ids, limit=MAX_EXPORT_ROWS)
     if name == "booking_to_cancel":
         return bookings_to_cancel(session, ctx, clinic_ids, limit=MAX_EXPORT_ROWS)
     page = worklist(

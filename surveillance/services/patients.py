@@ -7,7 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import Patient
+from ..db.models import MdtDecision, Patient
 from ..errors import InputError
 from .audit import record_event
 from .context import Context
@@ -135,7 +135,16 @@ def record_mdt_decision(
             raise InputError(
                 "decision", decision, "has nothing to decide: no MDT review is pending"
             )
-        patient.mdt_review, patient.mdt_reason = False, None
+        # Stored as a decision (R13), or the next recomputation would raise the flag again.
+        patient.decisions.append(
+            MdtDecision(
+                date=ctx.today,
+                decision=decision,
+                note=parse_text("note", note, max_length=2000, required=False) or "",
+                author=ctx.actor.name,
+            )
+        )
+        replan(session, patient, ctx)
         record_event(
             session,
             ctx.actor,

@@ -55,6 +55,20 @@ def mdt_review(
     ]
 
 
+def lost_to_follow_up(
+    session: Session, ctx: Context, clinic_ids: list[int], *, limit: int = 50, offset: int = 0
+) -> list[PatientRow]:
+    """Patients whose two latest controls are both overdue (R14), a page of them."""
+    rows = session.execute(
+        sa.select(Patient.id, Patient.local_number, Patient.name, Patient.status)
+        .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up)
+        .order_by(Patient.local_number)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [PatientRow(r.id, ctx.reference(r.local_number), r.name, r.status, None) for r in rows]
+
+
 def bookings_to_cancel(
     session: Session, ctx: Context, clinic_ids: list[int], *, limit: int = 50, offset: int = 0
 ) -> list[CancelRow]:

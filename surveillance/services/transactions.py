@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..db import writing
-from ..errors import Conflict
+from ..errors import Busy, Conflict
 
 
 @contextmanager
@@ -29,6 +29,17 @@ def transaction(session: Session) -> Iterator[Session]:
         raise Conflict(
             "Someone else saved at the same moment. Reload the page and try again."
         ) from None
+    except OperationalError as exc:
+        if not _locked(exc):
+            raise
+        raise Busy("The database is busy. Nothing was saved: try again in a moment.") from None
+
+
+def _locked(exc: OperationalError) -> bool:
+    # SQLite's one writer: another transaction held the lock past the busy timeout.
+    return getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED") or (
+        "database is locked" in str(exc.orig)
+    )
 
 
 def _unique_key_taken(exc: IntegrityError) -> bool:

@@ -7,16 +7,22 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..db.models import LiverTreatment, Patient, PrimaryControl
-from ..errors import InputError, NotFound
+from ..db.models import LiverTreatment, Patient
+from ..errors import NotFound
 from ..protocol import Changes, load_protocol
-from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
+from ..protocol.vocabulary import TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
 from .lookups import get_patient
 from .plans import replan
 from .transactions import transaction
-from .validate import birth_date_check, check_not_future, parse_choice, parse_date, parse_text
+from .validate import (
+    birth_date_check,
+    check_not_future,
+    parse_choice,
+    parse_date,
+    parse_text,
+)
 
 
 def record_treatment(
@@ -115,41 +121,6 @@ def delete_treatment(
             "treatment.delete",
             patient.id,
             treatment=treatment.id,
-            **_summary(changes),
-        )
-    return changes
-
-
-def record_primary_control(
-    session: Session,
-    ctx: Context,
-    patient_id: int,
-    *,
-    date: date | str | None,
-    exams: list[str] | str,
-    expected_version: int | None = None,
-) -> Changes:
-    """Register a primary-tumour control (done or scheduled); matching exams are coordinated."""
-    with transaction(session):
-        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
-        codes = exams.split() if isinstance(exams, str) else list(exams)
-        if not codes:
-            raise InputError("exams", exams, "must name at least one exam code")
-        for code in codes:
-            parse_choice("exams", code, PRIMARY_EXAMS)
-        control = PrimaryControl(
-            date=birth_date_check("date", parse_date("date", date), patient),
-            exams=" ".join(sorted(set(codes))),
-        )
-        patient.primary_controls.append(control)
-        patient.updated_at = utcnow()  # bumps the version: stale forms of the patient reload
-        changes = replan(session, patient, ctx)
-        record_event(
-            session,
-            ctx.actor,
-            "primary_control.record",
-            patient.id,
-            control=control.id,
             **_summary(changes),
         )
     return changes

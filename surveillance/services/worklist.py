@@ -13,9 +13,10 @@ from ..errors import InputError
 from ..protocol.vocabulary import PLAN_EXAMS
 from .context import Context
 
-# In the order a nurse works through them.
-CATEGORIES = ("overdue", "results_missing", "to_book", "booked")
-LISTS = CATEGORIES + ("mdt_review", "booking_to_cancel")
+# In the order a nurse works through them (R10): coordinated controls need no booking, and
+# those of a patient on hold wait for the MDT's treatment.
+CATEGORIES = ("overdue", "results_missing", "to_book", "booked", "coordinated", "on_hold")
+LISTS = CATEGORIES + ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +45,34 @@ class WorklistPage:
     page_size: int
 
 
+def _on_hold(today: date):
+    """R13: the patient's hold runs and the exam is not booked (the engine's reading of R10)."""
+    return sa.and_(Patient.hold_until > today, PlannedExam.state.in_(("open", "missed")))
+
+
 def _category(today: date, ctx: Context):
+    """R10 in the engine's order (protocol/engine.py), as SQL over the stored answer."""
     late = today - timedelta(days=ctx.settings.overdue_after_days)
+    coordinated = sa.and_(PlannedExam.coordinated_with_id.is_not(None), PlannedExam.state == "open")
+    partner_pending = sa.and_(
+        sa.not_(PlannedExam.coordinated_done), PlannedExam.coordinated_date >= today
+    )
     return sa.case(
+        (_on_hold(today), "on_hold"),
         (PlannedExam.due < late, "overdue"),
         (
             sa.and_(PlannedExam.state == "booked", PlannedExam.booked_date < today),
             "results_missing",
         ),
         (PlannedExam.state == "booked", "booked"),
+        (sa.and_(coordinated, partner_pending), "coordinated"),
+        (coordinated, "results_missing"),
         else_="to_book",
     )
 
 
 def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details: bool = True):
-    """Open (or missed), uncoordinated exams due within the booking horizon, one row per control."""
+    """Open, booked or missed exams due within the booking horizon (or held), one row per control."""
     horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
     category = _category(ctx.today, ctx).label("category")
     columns = [category, PlannedExam.patient_id, PlannedExam.due]
@@ -70,11 +84,11 @@ def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details:
         ]
     query = (
         sa.select(*columns)
+        .join(Patient, Patient.id == PlannedExam.patient_id)
         .where(
             PlannedExam.clinic_id.in_(clinic_ids),
             OPEN_EXAM,
-            PlannedExam.due <= horizon,
-            PlannedExam.coordinated_with_id.is_(None),
+            sa.or_(PlannedExam.due <= horizon, _on_hold(ctx.today)),
         )
         .group_by(category, PlannedExam.patient_id, PlannedExam.due)
     )
@@ -107,6 +121,14 @@ def worklist(
             sa.select(sa.func.count())
             .select_from(Patient)
             .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
+        )
+        or 0
+    )
+    counts["lost_to_follow_up"] = (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Patient)
+            .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up)
         )
         or 0
     )

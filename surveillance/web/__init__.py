@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import Config, load_config
 from ..db import make_bounded_engine, make_sessionmaker
@@ -52,6 +53,10 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(test_config or {})
+    if config.web.trusted_proxies:
+        # The client's address, scheme and host as the trusted proxies saw them.
+        n = config.web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     engine = make_bounded_engine(config.database)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
     for module in (per_request, security, i18n, formats, auth):

@@ -7,6 +7,7 @@ from flask_babel import Babel, get_locale
 
 from ..resources import PACKAGE
 from .audit_words import action_words, detail_words
+from .forms import safe_target
 from .labels import in_words, label
 from .per_request import config
 
@@ -48,8 +49,4 @@ def choose_language():
     lang = request.form.get("lang")
     if lang in LANGUAGES:
         session["lang"] = lang
-    target = request.form.get("next") or ""
-    # Only paths of this site: never an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("worklist.today")
-    return redirect(target)
+    return redirect(safe_target(request.form.get("next")) or url_for("worklist.today"))

@@ -14,6 +14,7 @@ LABELS = {
     "ct_tap": _l("CT chest/abdomen/pelvis"),
     "cea": _l("CEA"),
     "ct_liver": _l("Liver CT"),
+    "ct_liver_lungs": _l("CT liver and lungs"),
     "colonoscopy": _l("Colonoscopy"),
     "mri_pelvis": _l("MRI pelvis"),
     "mri_liver": _l("MRI liver"),
@@ -25,6 +26,7 @@ LABELS = {
     "pve": _l("Portal vein embolisation"),
     "biopsy": _l("Biopsy"),
     "sbrt": _l("SBRT"),
+    "lung_resection": _l("Lung resection"),
     "transplant": _l("Liver transplant"),
     # worklist lists
     "overdue": _l("Overdue"),
@@ -33,6 +35,9 @@ LABELS = {
     "booked": _l("Booked"),
     "mdt_review": _l("Needs MDT review"),
     "booking_to_cancel": _l("Booking to cancel"),
+    "coordinated": _l("Coordinated with the primary-tumour follow-up"),
+    "on_hold": _l("On hold (treatment planned)"),
+    "lost_to_follow_up": _l("Lost to follow-up"),
     # exam states
     "open": _l("Open"),
     "upcoming": _l("Upcoming"),
@@ -45,13 +50,23 @@ LABELS = {
     "not_candidate": _l("Not a candidate for further cancer treatment"),
     "deceased": _l("Deceased"),
     "moved": _l("Moved"),
+    "declined": _l("Declined further follow-up"),
     "transplanted": _l("Transplanted"),
     "superseded": _l("Superseded by a new treatment"),
     "by_clinic": _l("Cancelled by the clinic"),
     # results
     "normal": _l("Normal"),
     "suspicious": _l("Suspicious"),
+    "equivocal": _l("Equivocal"),
+    # MDT decisions and reasons
     "no_recurrence": _l("No recurrence"),
+    "recheck": _l("Recheck"),
+    "treatment_planned": _l("Treatment planned"),
+    "resume": _l("Resume follow-up"),
+    "ct_suspicious": _l("CT suspicious"),
+    "cea_high": _l("CEA over the limit"),
+    "cea_rising": _l("CEA rising"),
+    "hold_lapsed": _l("Hold lapsed without treatment"),
     # daily e-mails
     "pending": _l("Waiting"),
     "sent": _l("Sent"),
@@ -59,7 +74,8 @@ LABELS = {
     "skipped": _l("Nothing to say"),
     # roles
     "nurse": _l("Nurse"),
-    "admin": _l("Administrator"),
+    "admin": _l("Clinic administrator"),
+    "install_admin": _l("Installation administrator"),
 }
 
 

@@ -9,32 +9,46 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from ..db.models import LiverTreatment
+from ..db.models import LiverTreatment, MdtDecision, PrimaryControl
 from ..errors import Conflict, InputError, NotFound
-from ..protocol.vocabulary import CT_RESULTS, PRIMARY_EXAMS, TREATMENT_KINDS
+from ..protocol import load_protocol
+from ..protocol.vocabulary import PRIMARY_EXAMS, READINGS, TREATMENT_KINDS
 from ..services import (
     cancel_exam,
     confirm_booking_cancelled,
+    correct_primary_control,
+    correct_result,
     correct_treatment,
+    delete_primary_control,
     delete_treatment,
     end_surveillance,
     get_exam,
     get_patient,
     record_booking,
+    record_control_results,
+    record_decision,
     record_mdt_decision,
+    record_measurement,
     record_missed,
     record_primary_control,
     record_result,
     record_treatment,
     register_patient,
     resume_surveillance,
+    withdraw_booking,
+    withdraw_cancellation,
+    withdraw_decision,
+    withdraw_missed,
+    withdraw_result,
 )
-from ..services.controls import book_control as control_booking
+from ..services.control_booking import book_control as control_booking
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
+from .forms import required_version
 from .labels import describe
 from .per_request import db, service_context
+from .reasons import mdt_reasons
 from .timeline import timeline
 
 bp = Blueprint("patients", __name__)
@@ -67,11 +81,14 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         patient = view_patient(db(), ctx, patient_id, reveal_id=reveal)
     except NotFound:
         abort(404)
-    cea = [
-        (e.done_date, e.result_value)
-        for e in patient.exams
-        if e.code == "cea" and e.state == "done" and e.result_value is not None and e.done_date
-    ]
+    cea = sorted(
+        [
+            (e.done_date, e.result_value)
+            for e in patient.exams
+            if e.code == "cea" and e.state == "done" and e.result_value is not None and e.done_date
+        ]
+        + [(m.date, m.value) for m in patient.measurements if m.withdrawn_at is None]
+    )
     return render_template(
         "patient.html",
         patient=patient,
@@ -84,7 +101,10 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         limit=ctx.settings.cea_upper_limit,
         treatment_kinds=sorted(TREATMENT_KINDS),
         primary_exams=sorted(PRIMARY_EXAMS),
-        ct_results=CT_RESULTS,
+        ct_results=READINGS,
+        decisions=("no_recurrence", "recheck", "treatment_planned", "resume", "not_candidate"),
+        exam_specs=load_protocol(patient.protocol).exams,
+        mdt_reasons=mdt_reasons(patient.mdt_reason, ctx.settings.cea_upper_limit),
         end_statuses=END_STATUSES,
     ), status
 
@@ -101,8 +121,8 @@ def reveal(patient_id: int):
     return _page(patient_id, reveal=True)
 
 
-def _version() -> int | None:
-    return request.form.get("version", type=int)
+def _version() -> int:
+    return required_version(request.form)
 
 
 def _act(patient_id: int, action: str, target: int | None, run, done_message):
@@ -416,6 +436,184 @@ def mdt(patient_id: int):
             expected_version=_version(),
         ),
         _("MDT decision recorded."),
+    )
+
+
+def _control_patient(control_id: int) -> int:
+    control = db().get(PrimaryControl, control_id)
+    if control is None:
+        abort(404)
+    return _own_patient(control.patient_id)
+
+
+def _decision_patient(decision_id: int) -> int:
+    decision = db().get(MdtDecision, decision_id)
+    if decision is None:
+        abort(404)
+    return _own_patient(decision.patient_id)
+
+
+def _results_form() -> dict[str, str]:
+    """The results typed for a primary control: fields named result-<code>."""
+    f = request.form
+    return {k.removeprefix("result-"): v for k, v in f.items() if k.startswith("result-") and v}
+
+
+@bp.post("/primary-controls/<int:control_id>/result")
+def control_result(control_id: int):
+    """A planned primary control took place: its results (R8 v2)."""
+    patient_id = _control_patient(control_id)
+    return _act(
+        patient_id,
+        "primary",
+        control_id,
+        lambda ctx: record_control_results(
+            db(), ctx, control_id, results=_results_form(), expected_version=_version()
+        ),
+        _replan_message,
+    )
+
+
+@bp.post("/primary-controls/<int:control_id>/correct")
+def control_correct(control_id: int):
+    """Correct a primary control's date (R12)."""
+    patient_id = _control_patient(control_id)
+    f = request.form
+    return _act(
+        patient_id,
+        "primary",
+        control_id,
+        lambda ctx: correct_primary_control(
+            db(),
+            ctx,
+            control_id,
+            date=f.get("date"),
+            reason=f.get("reason"),
+            expected_version=_version(),
+        ),
+        _replan_message,
+    )
+
+
+@bp.post("/primary-controls/<int:control_id>/delete")
+def control_delete(control_id: int):
+    """Delete a primary control entered by mistake (R12)."""
+    patient_id = _control_patient(control_id)
+    return _act(
+        patient_id,
+        "primary",
+        control_id,
+        lambda ctx: delete_primary_control(
+            db(), ctx, control_id, reason=request.form.get("reason"), expected_version=_version()
+        ),
+        _replan_message,
+    )
+
+
+@bp.post("/exams/<int:exam_id>/correct")
+def exam_correct(exam_id: int):
+    """Correct a recorded result (R12)."""
+    patient_id = _exam_patient(exam_id)
+    f = request.form
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: correct_result(
+            db(),
+            ctx,
+            exam_id,
+            done_date=f.get("done_date"),
+            result=f.get("result"),
+            value=f.get("value"),
+            reason=f.get("reason"),
+            expected_version=_version(),
+        ),
+        _("Result corrected."),
+    )
+
+
+WITHDRAW = {
+    "result": withdraw_result,
+    "missed": withdraw_missed,
+    "cancellation": withdraw_cancellation,
+    "booking": withdraw_booking,
+}
+
+
+@bp.post("/exams/<int:exam_id>/withdraw")
+def exam_withdraw(exam_id: int):
+    """Withdraw a result, a missed mark, a cancellation or a booking (R12)."""
+    patient_id = _exam_patient(exam_id)
+    verb = WITHDRAW.get(request.form.get("fact", ""))
+    if verb is None:
+        abort(400)
+    return _act(
+        patient_id,
+        "exam",
+        exam_id,
+        lambda ctx: verb(
+            db(), ctx, exam_id, reason=request.form.get("reason"), expected_version=_version()
+        ),
+        _("Withdrawn."),
+    )
+
+
+@bp.post("/patients/<int:patient_id>/decisions")
+def decide(patient_id: int):
+    """Record an MDT decision (R13)."""
+    f = request.form
+    return _act(
+        patient_id,
+        "decision",
+        None,
+        lambda ctx: record_decision(
+            db(),
+            ctx,
+            patient_id,
+            decision=f.get("decision"),
+            date=f.get("date") or None,
+            note=f.get("note"),
+            exam=f.get("exam") or None,
+            due=f.get("due") or None,
+            expected_version=_version(),
+        ),
+        _("MDT decision recorded."),
+    )
+
+
+@bp.post("/decisions/<int:decision_id>/withdraw")
+def decision_withdraw(decision_id: int):
+    """Withdraw a decision recorded by mistake (R12)."""
+    patient_id = _decision_patient(decision_id)
+    return _act(
+        patient_id,
+        "decision",
+        decision_id,
+        lambda ctx: withdraw_decision(
+            db(), ctx, decision_id, reason=request.form.get("reason"), expected_version=_version()
+        ),
+        _("Decision withdrawn."),
+    )
+
+
+@bp.post("/patients/<int:patient_id>/measurements")
+def measure(patient_id: int):
+    """A CEA measured outside any control (R9)."""
+    f = request.form
+    return _act(
+        patient_id,
+        "measurement",
+        None,
+        lambda ctx: record_measurement(
+            db(),
+            ctx,
+            patient_id,
+            date=f.get("date"),
+            value=f.get("value"),
+            expected_version=_version(),
+        ),
+        _("Measurement saved."),
     )
 
 

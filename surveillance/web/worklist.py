@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -9,17 +11,27 @@ from flask_login import current_user, login_required
 from ..errors import InputError
 from ..services import CATEGORIES, worklist
 from ..services.exports import export_list
-from ..services.review import CancelRow, PatientRow, bookings_to_cancel, mdt_review, search_patients
+from ..services.oversight import failed_digest_count
+from ..services.review import (
+    CancelRow,
+    PatientRow,
+    bookings_to_cancel,
+    lost_to_follow_up,
+    mdt_review,
+    search_patients,
+)
 from ..services.worklist import LISTS
-from .admin import failed_digest_count
 from .formats import day
 from .labels import label
 from .per_request import config, db, page_number, service_context
+from .reasons import mdt_reasons
 from .spreadsheet import spreadsheet_csv
 
 bp = Blueprint("worklist", __name__)
-EXAM_CODES = ("ct_tap", "cea", "ct_liver")
+EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
+DIGEST_DAYS = 14  # as the administrators' page of daily e-mails
 SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
+SIDE_LISTS = ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
 
 
 @bp.before_request
@@ -43,7 +55,7 @@ def search():
 def _page(query: str):
     clinic_ids = _clinic_filter()
     ctx = service_context()
-    category = _choice("list", CATEGORIES + ("mdt_review", "booking_to_cancel"))
+    category = _choice("list", CATEGORIES + SIDE_LISTS)
     exam = _choice("exam", EXAM_CODES)
     session = db()
     result = worklist(
@@ -69,9 +81,19 @@ def _page(query: str):
         cancels=_side_list(
             bookings_to_cancel, "booking_to_cancel", category, session, ctx, clinic_ids
         ),
+        lost=_side_list(lost_to_follow_up, "lost_to_follow_up", category, session, ctx, clinic_ids),
+        reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
-        failed_digests=failed_digest_count() if current_user.is_admin else 0,
+        failed_digests=_failed_digests(),
     )
+
+
+def _failed_digests() -> int:
+    """Failed e-mails of the last two weeks, for an administrator's warning."""
+    if not current_user.is_admin:
+        return 0
+    since = service_context().today - timedelta(days=DIGEST_DAYS)
+    return failed_digest_count(db(), current_user.admin(), since)
 
 
 def _side_list(rows, name: str, category: str | None, session, ctx, clinic_ids) -> list:
@@ -121,8 +143,15 @@ def export():
 def _table(name: str | None, rows) -> tuple[list[str], list[list]]:
     """The list's columns as the page shows them, in the reader's language."""
     if name == "mdt_review":
+        limit = service_context().settings.cea_upper_limit
         return [_("Reference"), _("Name"), _("Why")], [
-            [r.reference, r.name, r.reason or ""] for r in rows if isinstance(r, PatientRow)
+            [r.reference, r.name, "; ".join(mdt_reasons(r.reason, limit))]
+            for r in rows
+            if isinstance(r, PatientRow)
+        ]
+    if name == "lost_to_follow_up":
+        return [_("Reference"), _("Name"), _("Status")], [
+            [r.reference, r.name, label(r.status)] for r in rows if isinstance(r, PatientRow)
         ]
     if name == "booking_to_cancel":
         return [_("Reference"), _("Name"), _("Exam"), _("Booked for")], [

@@ -88,7 +88,7 @@ def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
     result.locator("input[name=value]").fill("7,5")
     result.locator("button").click()
     page.wait_for_load_state()
-    assert page.locator("#mdt").count() == 1  # the MDT decision card is shown
+    assert page.locator("[data-testid=mdt-reasons]").count() == 1  # why, on the decision card
     assert page.locator("svg.chart circle.high").count() >= 1
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "patient.png"), full_page=True)

@@ -28,7 +28,7 @@ from surveillance.db import make_engine, make_sessionmaker
 from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic
 from surveillance.services import Actor
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
 from tests.support.postgres import REQUIRE_POSTGRES
 
 CLI = [sys.executable, "-c", "from surveillance.cli import main; main()"]
@@ -143,7 +143,7 @@ def prepare_database(url: str) -> None:
                 session.add(Clinic(code="TEST", name="Testklinikken"))
             add_user(
                 session,
-                Actor("test"),
+                Admin(Actor("test")),
                 email=EMAIL,
                 password=PASSWORD,
                 role="nurse",

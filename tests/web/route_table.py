@@ -19,6 +19,8 @@ from surveillance.services import (
     Context,
     end_surveillance,
     record_booking,
+    record_decision,
+    record_primary_control,
     record_result,
     record_treatment,
 )
@@ -41,7 +43,9 @@ PUBLIC = (
 )
 FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
 # URL arguments that name a clinic's data: another clinic's user must get 404.
-SCOPED_ARGUMENTS = frozenset({"patient_id", "exam_id", "treatment_id", "feed_id"})
+SCOPED_ARGUMENTS = frozenset(
+    {"patient_id", "exam_id", "treatment_id", "feed_id", "control_id", "decision_id"}
+)
 
 
 @dataclass
@@ -95,6 +99,12 @@ class Setup:
     def user_id(self) -> int:
         return self.session.scalar(sa.select(User.id).where(User.email == self.nurse))
 
+    def account(self, **form) -> Reach:
+        """The clinic's nurse's account, as an account form carries it."""
+        self.forget()
+        user = self.session.scalar(sa.select(User).where(User.email == self.nurse))
+        return Reach({"user_id": user.id}, {"version": user.version, **form})
+
 
 @dataclass(frozen=True)
 class Reach:
@@ -108,7 +118,7 @@ class Reach:
 class Route:
     """Who may use a route, the status of a GET and of a valid POST, and its audit event."""
 
-    access: str  # "public", "login" or "admin"
+    access: str  # "public", "login", "admin" (either scope) or "install" (installation only)
     reach: Callable[[Setup], Reach] = lambda s: Reach({})
     get: int | None = None
     post: tuple[int, ...] = ()
@@ -155,7 +165,7 @@ def _exam(s: Setup, exam: PlannedExam, **form) -> Reach:
     return Reach({"exam_id": exam.id}, {"version": exam.version, **form})
 
 
-def _control(s: Setup) -> Reach:
+def _whole_control(s: Setup) -> Reach:
     """The patient's next control (its CT and CEA), booked in one step."""
     exams = [f"{e.id}:{e.version}" for e in (s.exam("ct_tap"), s.exam("cea"))]
     form = {"exam": exams, "date": s.day(7), "time": "09:30", "place": "Røntgen 2"}
@@ -185,6 +195,24 @@ def _booking_to_cancel(s: Setup) -> Reach:
     )
     s.forget()
     return _exam(s, s.session.get(PlannedExam, exam_id))
+
+
+def _control(s: Setup, **form) -> Reach:
+    record_primary_control(s.session, s.ctx, s.patient_id, date=s.day(-5), exams="ct_tap cea")
+    control = s.patient().primary_controls[-1]
+    return Reach({"control_id": control.id}, {"version": s.patient().version, **form})
+
+
+def _done(s: Setup, **form) -> Reach:
+    exam = s.exam("cea")
+    record_result(s.session, s.ctx, exam.id, done_date=s.today, value="2,0")
+    s.forget()
+    return _exam(s, s.session.get(PlannedExam, exam.id), **form)
+
+
+def _decision(s: Setup, **form) -> Reach:
+    decision = record_decision(s.session, s.ctx, s.patient_id, decision="treatment_planned")
+    return Reach({"decision_id": decision.id}, {"version": s.patient().version, **form})
 
 
 def _csv(s: Setup) -> Attachment:
@@ -242,7 +270,7 @@ ROUTES: dict[str, Route] = {
         post=(302,),
         event="exam.book",
     ),
-    "patients.book_control": Route("login", _control, post=(302,), event="exam.book"),
+    "patients.book_control": Route("login", _whole_control, post=(302,), event="exam.book"),
     "patients.result": Route(
         "login",
         lambda s: _exam(s, s.exam(), done_date=s.day(0), value="2,1"),
@@ -272,6 +300,54 @@ ROUTES: dict[str, Route] = {
     ),
     "patients.resume": Route("login", _ended, post=(302,), event="patient.resume"),
     "patients.mdt": Route("login", _under_review, post=(302,), event="patient.mdt_decision"),
+    "patients.control_result": Route(
+        "login",
+        lambda s: _control(s, **{"result-ct_tap": "normal", "result-cea": "2,5"}),
+        post=(302,),
+        event="primary_control.result",
+    ),
+    "patients.control_correct": Route(
+        "login",
+        lambda s: _control(s, date=s.day(-6), reason="Feil dato"),
+        post=(302,),
+        event="primary_control.correct",
+    ),
+    "patients.control_delete": Route(
+        "login",
+        lambda s: _control(s, reason="Feil pasient"),
+        post=(302,),
+        event="primary_control.delete",
+    ),
+    "patients.exam_correct": Route(
+        "login",
+        lambda s: _done(s, done_date=s.day(0), value="2,1", reason="Skrivefeil"),
+        post=(302,),
+        event="exam.correct_result",
+    ),
+    "patients.exam_withdraw": Route(
+        "login",
+        lambda s: _done(s, fact="result", reason="Feil pasient"),
+        post=(302,),
+        event="exam.withdraw_result",
+    ),
+    "patients.decide": Route(
+        "login",
+        lambda s: _patient(s, decision="treatment_planned", note="Reseksjon planlagt"),
+        post=(302,),
+        event="decision.record",
+    ),
+    "patients.decision_withdraw": Route(
+        "login",
+        lambda s: _decision(s, reason="Feil pasient"),
+        post=(302,),
+        event="decision.withdraw",
+    ),
+    "patients.measure": Route(
+        "login",
+        lambda s: _patient(s, date=s.day(-1), value="3,3"),
+        post=(302,),
+        event="measurement.record",
+    ),
     "patients.note": Route(
         "login",
         lambda s: _patient(s, text="Ønsker time om morgenen"),
@@ -314,13 +390,23 @@ ROUTES: dict[str, Route] = {
         event="user.add",
     ),
     "admin.activate": Route(
+        "admin", lambda s: s.account(active="0"), post=(302,), event="user.disable"
+    ),
+    "admin.account": Route("admin", lambda s: s.account(), get=200),
+    "admin.edit": Route(
         "admin",
-        lambda s: Reach({"user_id": s.user_id()}, {"active": "0"}),
+        lambda s: s.account(name="Kari Sykepleier", role="nurse", clinics="A"),
         post=(302,),
-        event="user.disable",
+        event="user.edit",
+    ),
+    "admin.password": Route(
+        "admin",
+        lambda s: s.account(password="et nytt langt passord 456"),
+        post=(302,),
+        event="user.password_reset",
     ),
     "admin.clinics": Route(
-        "admin",
+        "install",
         lambda s: Reach({}, {"code": "C-1", "name": "Klinikk C"}),
         get=200,
         post=(302,),

@@ -36,14 +36,16 @@ def test_every_change_is_audited(app, audited_route, world, log_in, anonymous, s
     post_route = audited_route
     row = post_route.row
     reach = row.reach(setup_for("a"))
-    browser = anonymous if post_route.endpoint == "auth.login" else log_in(world.a.admin)
+    browser = anonymous if post_route.endpoint == "auth.login" else log_in(world.installer)
     before = len(db.events())
     answer = browser.post(path_of(app, post_route, reach.values), reach.form)
     assert answer.status_code in row.statuses("POST")
     new = db.events()[before:]
     assert row.event in [e.action for e in new]
     event = next(e for e in new if e.action == row.event)
-    assert event.actor == (world.a.nurse if post_route.endpoint == "auth.login" else world.a.admin)
+    assert event.actor == (
+        world.a.nurse if post_route.endpoint == "auth.login" else world.installer
+    )
     if post_route.endpoint.startswith("patients.") and post_route.endpoint != "patients.new":
         assert event.patient_id == world.a.patient_id
 

@@ -22,7 +22,7 @@ INLINE = re.compile(
 
 @pytest.fixture
 def admin(world, log_in):
-    return log_in(world.a.admin)
+    return log_in(world.installer)
 
 
 def test_pages_need_no_inline_script_or_style(app, get_route, admin, setup_for):

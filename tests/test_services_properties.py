@@ -1,0 +1,263 @@
+"""One engine, one answer: random histories through the services, held to `surveillance preview`.
+
+Each example registers a patient and drives a random sequence of verbs (treatments, primary
+controls planned or done with results, bookings, results, misses, cancellations, decisions,
+extra measurements, corrections) through the services on SQLite and PostgreSQL. After every
+step the stored state must be what preview answers for the same facts: the current plan's
+exams with their states, the worklist's lists, the MDT and lost-to-follow-up flags and the
+status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from surveillance.db.models import Patient
+from surveillance.errors import ServiceError
+from surveillance.preview import preview
+from surveillance.services import (
+    cancel_exam,
+    correct_result,
+    delete_primary_control,
+    record_booking,
+    record_decision,
+    record_measurement,
+    record_missed,
+    record_primary_control,
+    record_result,
+    record_treatment,
+    withdraw_decision,
+    withdraw_missed,
+    withdraw_result,
+    worklist,
+)
+from surveillance.services.plans import OWN_CANCEL, exam_record
+from surveillance.services.refresh import refresh_patients
+
+START = date(2024, 1, 1)
+KINDS = ["resection"] * 4 + ["ablation", "resection_with_ablation", "pve", "transplant"]
+VERBS = [
+    "treatment",
+    "primary_planned",
+    "primary_done",
+    "book",
+    "result",
+    "result",
+    "missed",
+    "cancel",
+    "decision",
+    "measurement",
+    "correct",
+    "withdraw",
+]
+
+
+@st.composite
+def steps(draw):
+    """A history: the first treatment, then verbs on days that only move forward."""
+    first = draw(st.sampled_from(["resection", "ablation", "resection_with_ablation"]))
+    actions, day = [], draw(st.integers(0, 200))
+    for _ in range(draw(st.integers(1, 7))):
+        day += draw(st.integers(0, 200))
+        actions.append((draw(st.sampled_from(VERBS)), day, draw(st.integers(0, 10_000))))
+    return first, actions
+
+
+def on(ctx, day: int):
+    return dataclasses.replace(ctx, today=START + timedelta(days=day))
+
+
+def act(session, ctx, patient, verb: str, seed: int) -> None:
+    """One verb with arguments picked from `seed`; a refusal (bad timing) changes nothing."""
+    session.expire_all()
+    patient = session.get(Patient, patient.id)
+    exams = [e for e in patient.exams if e.state in ("open", "booked", "missed")]
+    done = [e for e in patient.exams if e.state == "done" and not e.result_from_control]
+
+    def pick(rows):
+        return rows[seed % len(rows)]
+
+    today = ctx.today
+    try:
+        if verb == "treatment":
+            kind = KINDS[seed % len(KINDS)]
+            record_treatment(
+                session, ctx, patient.id, date=today - timedelta(days=seed % 60), kind=kind
+            )
+        elif verb in ("primary_planned", "primary_done") and exams:
+            exam = pick(exams)
+            offset = timedelta(days=seed % 61 - 30)
+            if verb == "primary_planned":
+                record_primary_control(session, ctx, patient.id, date=exam.due + offset, exams=[exam.code, "colonoscopy"])  # fmt: skip
+            else:
+                results = {exam.code: ("equivocal", "normal", "suspicious")[seed % 3] if exam.code != "cea" else str(seed % 90 / 10)}  # fmt: skip
+                record_primary_control(
+                    session, ctx, patient.id, date=min(exam.due + offset, today),
+                    exams=[exam.code], done=True, results=results if seed % 4 else {},
+                )  # fmt: skip
+        elif verb == "book" and exams:
+            exam = pick(exams)
+            record_booking(session, ctx, exam.id, date=exam.due + timedelta(days=seed % 50 - 25))
+        elif verb == "result" and (due := [e for e in exams if e.due <= today + timedelta(42)]):
+            exam = pick(due)
+            when = min(today, exam.due + timedelta(days=seed % 30))
+            reading = ("normal", "equivocal", "suspicious", "normal")[seed % 4]
+            record_result(session, ctx, exam.id, done_date=when, result=reading, value=str(seed % 70 / 10))  # fmt: skip
+        elif verb == "missed" and exams:
+            record_missed(session, ctx, pick(exams).id, reason="ill")
+        elif verb == "cancel" and exams:
+            cancel_exam(session, ctx, pick(exams).id, reason="declined")
+        elif verb == "decision":
+            decision = ("no_recurrence", "treatment_planned", "resume", "recheck")[seed % 4]
+            extra = (
+                {"exam": "cea", "due": today + timedelta(days=30)} if decision == "recheck" else {}
+            )
+            record_decision(session, ctx, patient.id, decision=decision, **extra)
+        elif verb == "measurement":
+            record_measurement(session, ctx, patient.id, date=today, value=str(seed % 80 / 10))
+        elif verb == "correct" and done:
+            exam = pick(done)
+            correct_result(
+                session, ctx, exam.id, done_date=exam.done_date, result="normal",
+                value=str(seed % 50 / 10), reason="typo",
+            )  # fmt: skip
+        elif verb == "withdraw":
+            target = seed % 3
+            missed = [e for e in patient.exams if e.state == "missed"]
+            live = [d for d in patient.decisions if d.withdrawn_at is None]
+            if target == 0 and done:
+                withdraw_result(session, ctx, pick(done).id, reason="wrong")
+            elif target == 1 and missed:
+                withdraw_missed(session, ctx, pick(missed).id, reason="came")
+            elif target == 2 and live:
+                withdraw_decision(session, ctx, pick(live).id, reason="wrong")
+            elif patient.primary_controls:
+                delete_primary_control(session, ctx, pick(patient.primary_controls).id, reason="x")
+    except ServiceError:
+        session.rollback()
+        event(f"{verb}: refused")
+    else:
+        event(f"{verb}: done")
+
+
+def facts(patient: Patient, today: date) -> dict:
+    """The patient's facts as preview's input, read from the database."""
+    records = []
+    for exam in patient.exams:
+        record = exam_record(exam)
+        if record is None:
+            continue
+        item: dict = {"exam": record.code, "due": record.due.isoformat()}
+        if record.booked:
+            item["booked"] = record.booked.isoformat()
+        if record.done:
+            item["done"] = record.done.isoformat()
+            item["reading" if isinstance(record.result, str) else "value"] = record.result
+        if record.missed:
+            item["missed"] = min(record.missed, today).isoformat()
+        if record.cancelled:
+            item["cancelled"] = min(record.cancelled, today).isoformat()
+            item["reason"] = record.reason or "-"
+        records.append(item)
+    return {
+        "today": today.isoformat(),
+        "candidate": True,
+        "treatments": [
+            {"date": t.date.isoformat(), "kind": t.kind}
+            for t in patient.treatments
+            if t.voided_at is None
+        ],
+        "primary_followups": [
+            {
+                "date": c.date.isoformat(),
+                "exams": c.exams.split(),
+                "done": c.done,
+                "results": dict(c.results or {}),
+            }
+            for c in patient.primary_controls
+        ],
+        "records": records,
+        "measurements": [
+            {"date": m.date.isoformat(), "cea": m.value}
+            for m in patient.measurements
+            if m.withdrawn_at is None
+        ],
+        "decisions": [
+            {"date": d.date.isoformat(), "decision": d.decision}
+            | ({"exam": d.exam, "due": d.due.isoformat()} if d.decision == "recheck" else {})
+            for d in patient.decisions
+            if d.withdrawn_at is None
+        ],
+    }
+
+
+def stored_plan(patient: Patient) -> list[tuple[str, str, str]]:
+    """The stored exams as (code, due, state), automatic cancellations left out."""
+    rows = [
+        (e.code, e.due.isoformat(), e.state)
+        for e in patient.exams
+        if not (e.state == "cancelled" and e.cancel_reason != OWN_CANCEL)
+    ]
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def listed(session, ctx, patient: Patient) -> dict[tuple[str, str], str]:
+    """(code, due) -> worklist category, for the patient's exams on the worklist."""
+    page = worklist(session, ctx, [patient.clinic_id], page_size=1000)
+    found = {}
+    for item in page.items:
+        if item.patient_id == patient.id:
+            for code in item.codes:
+                found[(code, item.due.isoformat())] = item.category
+    return found
+
+
+def check(session, ctx, patient: Patient) -> None:
+    """The stored answer equals preview's for the same facts."""
+    session.expire_all()
+    patient = session.get(Patient, patient.id)
+    answer = preview(json.dumps(facts(patient, ctx.today)), ctx.settings)
+    expected_status = answer["status_reason"] if answer["status"] == "ended" else answer["status"]
+    assert patient.status == (expected_status or "active")
+    flags = answer["flags"]
+    assert patient.mdt_review == any(f["flag"] == "mdt_review" for f in flags)
+    assert patient.lost_to_follow_up == any(f["flag"] == "lost_to_follow_up" for f in flags)
+    stored = stored_plan(patient)
+    planned = [(e["kind"], e["due"], e["state"]) for e in answer["exams"]]
+    # Every exam of the plan is stored in the state preview gives it...
+    assert [row for row in planned if row not in stored] == []
+    # ...and no exam waits for a booking or a result outside the plan (history stays as is).
+    live = {"open", "booked", "missed"}
+    assert [row for row in stored if row[2] in live and row not in planned] == []
+    horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
+    expected = {
+        (e["kind"], e["due"]): e["list"]
+        for e in answer["exams"]
+        if e["list"] not in (None, "upcoming")
+        and (date.fromisoformat(e["due"]) <= horizon or e["list"] == "on_hold")
+    }
+    assert listed(session, ctx, patient) == expected
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=steps())
+def test_stored_state_is_what_preview_answers(session, ctx, create_patient, history):
+    first, actions = history
+    patient = create_patient()
+    start = on(ctx, 0)
+    record_treatment(session, start, patient.id, date=START, kind=first)
+    check(session, start, patient)
+    for verb, day, seed in actions:
+        today = on(ctx, day)
+        act(session, today, patient, verb, seed)
+        refresh_patients(session, today, [patient.clinic_id])  # the daily job's recomputation
+        check(session, today, patient)
