@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTANCE := instance
-export SURVEILLANCE_CONFIG ?= $(INSTANCE)/config.toml
 
 .PHONY: run test test-fast lint bench clean
 
@@ -29,6 +28,8 @@ $(INSTANCE)/config.toml:
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
+# Only the demo reads the instance folder's configuration: the tests make their own.
+run: export SURVEILLANCE_CONFIG ?= $(INSTANCE)/config.toml
 run: $(VENV)/.installed $(INSTANCE)/config.toml
 	$(BIN)/surveillance db upgrade
 	$(BIN)/surveillance demo >/dev/null

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -14,6 +15,11 @@ from surveillance.services import Actor, Context, record_treatment, register_pat
 from tests.support.data import TODAY, synthetic_id
 from tests.support.nodes import PrivateCluster, postgres_binaries_or_skip
 from tests.support.postgres import postgres_or_skip
+
+# A test names its own configuration and database: a developer's shell variables must not
+# leak in (a test that wants them sets them with monkeypatch).
+for _variable in ("SURVEILLANCE_CONFIG", "SURVEILLANCE_DATABASE_URL"):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(scope="session")
