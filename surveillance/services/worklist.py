@@ -8,7 +8,14 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import OPEN_EXAM, Patient, PlannedExam
+from ..db.models import (
+    CONTROL_HELD,
+    CONTROL_TO_BOOK,
+    CONTROL_WAITING,
+    Control,
+    Patient,
+    PlannedExam,
+)
 from ..errors import InputError
 from ..protocol.vocabulary import PLAN_EXAMS
 from .context import Context
@@ -45,56 +52,71 @@ class WorklistPage:
     page_size: int
 
 
-def _on_hold(today: date):
-    """R13: the patient's hold runs and the exam is not booked (the engine's reading of R10)."""
-    return sa.and_(Patient.hold_until > today, PlannedExam.state.in_(("open", "missed")))
+def _list_conditions(category: str, ctx: Context) -> list:
+    """R10 in the engine's order, as one indexed range over the stored controls per list.
 
-
-def _category(today: date, ctx: Context):
-    """R10 in the engine's order (protocol/engine.py), as SQL over the stored answer."""
+    The partial indexes' conditions are repeated literally (design.md's traps); a control
+    whose patient's hold runs is on hold whatever its due date, and overdue before all else.
+    """
+    today = ctx.today
     late = today - timedelta(days=ctx.settings.overdue_after_days)
-    coordinated = sa.and_(PlannedExam.coordinated_with_id.is_not(None), PlannedExam.state == "open")
-    partner_pending = sa.and_(
-        sa.not_(PlannedExam.coordinated_done), PlannedExam.coordinated_date >= today
-    )
-    return sa.case(
-        (_on_hold(today), "on_hold"),
-        (PlannedExam.due < late, "overdue"),
-        (
-            sa.and_(PlannedExam.state == "booked", PlannedExam.booked_date < today),
-            "results_missing",
-        ),
-        (PlannedExam.state == "booked", "booked"),
-        (sa.and_(coordinated, partner_pending), "coordinated"),
-        (coordinated, "results_missing"),
-        else_="to_book",
-    )
+    horizon = today + timedelta(days=ctx.settings.book_ahead_days)
+    not_held = sa.or_(Control.hold_until.is_(None), Control.hold_until <= today)
+    window = [Control.due >= late, Control.due <= horizon]
+    if category == "on_hold":
+        return [CONTROL_HELD, Control.hold_until > today]
+    if category == "overdue":
+        return [Control.due < late, not_held]
+    if category == "to_book":
+        return [CONTROL_TO_BOOK, *window, not_held]
+    waiting = [CONTROL_WAITING, *window]
+    if category == "results_missing":
+        return [*waiting, Control.results_on <= today, not_held]
+    pending = sa.or_(Control.results_on.is_(None), Control.results_on > today)
+    if category == "booked":
+        return [*waiting, Control.stage == "booked", pending]
+    return [*waiting, Control.stage == "coordinated", pending, not_held]
 
 
-def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details: bool = True):
-    """Open, booked or missed exams due within the booking horizon (or held), one row per control."""
-    horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
-    category = _category(ctx.today, ctx).label("category")
-    columns = [category, PlannedExam.patient_id, PlannedExam.due]
-    if details:  # the counts need none: the databases would aggregate them all the same
-        columns += [
-            sa.func.min(PlannedExam.due_working_day).label("due_working_day"),
-            sa.func.min(PlannedExam.booked_date).label("booked_date"),
-            sa.func.aggregate_strings(PlannedExam.code, " ").label("codes"),
-        ]
-    query = (
-        sa.select(*columns)
-        .join(Patient, Patient.id == PlannedExam.patient_id)
-        .where(
-            PlannedExam.clinic_id.in_(clinic_ids),
-            OPEN_EXAM,
-            sa.or_(PlannedExam.due <= horizon, _on_hold(ctx.today)),
-        )
-        .group_by(category, PlannedExam.patient_id, PlannedExam.due)
+def _list_query(columns, category: str, ctx: Context, clinic_ids: list[int], code: str | None):
+    """The controls of one list, of the clinics, holding an exam `code` if given."""
+    clinic = (
+        Control.clinic_id == clinic_ids[0]
+        if len(clinic_ids) == 1
+        else Control.clinic_id.in_(clinic_ids)
     )
+    query = sa.select(*columns).where(clinic, *_list_conditions(category, ctx))
     if code:
-        query = query.where(PlannedExam.code == code)
-    return query.subquery("controls")
+        query = query.where((" " + Control.codes + " ").like(f"% {code} %"))
+    return query
+
+
+def list_count(
+    session: Session, category: str, ctx: Context, clinic_ids: list[int], code: str | None = None
+) -> int:
+    """How many controls one list holds."""
+    query = _list_query([sa.func.count()], category, ctx, clinic_ids, code)
+    return session.scalar(query.select_from(Control)) or 0
+
+
+def list_page_query(
+    category: str, ctx: Context, clinic_ids: list[int], code: str | None, offset: int, limit: int
+):
+    """One list's rows from `offset`, overdue first by due date, then by local reference."""
+    columns = [
+        Control.patient_id,
+        Control.due,
+        Control.due_working_day,
+        Control.booked_date,
+        Control.codes,
+        Control.local_number,
+    ]
+    return (
+        _list_query(columns, category, ctx, clinic_ids, code)
+        .order_by(Control.due, Control.local_number)
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 def worklist(
@@ -109,42 +131,55 @@ def worklist(
 ) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
     _check_arguments(category, code, page, page_size)
-    counted = _controls(ctx, clinic_ids, code, details=False)
     counts = dict.fromkeys(LISTS, 0)
-    counts.update(
-        session.execute(
-            sa.select(counted.c.category, sa.func.count()).group_by(counted.c.category)
-        ).all()
-    )
-    counts["mdt_review"] = session.scalar(
+    for listed in CATEGORIES:
+        counts[listed] = list_count(session, listed, ctx, clinic_ids, code)
+    counts["mdt_review"] = _count(
+        session,
         sa.select(sa.func.count())
         .select_from(Patient)
-        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
+        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review")),
     )
-    counts["lost_to_follow_up"] = session.scalar(
+    counts["lost_to_follow_up"] = _count(
+        session,
         sa.select(sa.func.count())
         .select_from(Patient)
-        .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up)
+        .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up),
     )
-    counts["booking_to_cancel"] = session.scalar(
+    counts["booking_to_cancel"] = _count(
+        session,
         sa.select(sa.func.count())
         .select_from(PlannedExam)
-        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
+        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel")),
     )
-    controls = _controls(ctx, clinic_ids, code)
-    rank = sa.case({c: i for i, c in enumerate(CATEGORIES)}, value=controls.c.category)
-    query = (
-        sa.select(controls, Patient.local_number, Patient.name)
-        .join(Patient, Patient.id == controls.c.patient_id)
-        .order_by(rank, controls.c.due, Patient.local_number)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    if category:
-        query = query.where(controls.c.category == category)
-    items = tuple(_item(row, ctx) for row in session.execute(query))
+    items = _page(session, ctx, clinic_ids, code, counts, category, page, page_size)
     total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
     return WorklistPage(items, counts, total, page, page_size)
+
+
+def _count(session: Session, query) -> int:
+    return session.scalar(query) or 0
+
+
+def _page(session, ctx, clinic_ids, code, counts, category, page, page_size):
+    """The page's rows, list after list in R10's order: each list read from its offset."""
+    skip, wanted, found = (page - 1) * page_size, page_size, []
+    for listed in (category,) if category else CATEGORIES:
+        if wanted == 0:
+            break
+        if skip >= counts[listed]:
+            skip -= counts[listed]
+            continue
+        controls = list_page_query(listed, ctx, clinic_ids, code, skip, wanted).subquery()
+        query = (
+            sa.select(controls, Patient.name)
+            .join(Patient, Patient.id == controls.c.patient_id)
+            .order_by(controls.c.due, controls.c.local_number)
+        )
+        rows = session.execute(query).all()
+        found += [_item(listed, row, ctx, code) for row in rows]
+        skip, wanted = 0, wanted - len(rows)
+    return tuple(found)
 
 
 def _check_arguments(category: str | None, code: str | None, page: int, page_size: int) -> None:
@@ -161,13 +196,13 @@ def _check_arguments(category: str | None, code: str | None, page: int, page_siz
             raise InputError(field, value, "must be at least %(min)d", min=1)
 
 
-def _item(row, ctx: Context) -> WorklistItem:
+def _item(category: str, row, ctx: Context, code: str | None) -> WorklistItem:
     return WorklistItem(
-        row.category,
+        category,
         row.patient_id,
         ctx.reference(row.local_number),
         row.name,
-        tuple(sorted(row.codes.split())),
+        (code,) if code else tuple(row.codes.split()),
         row.due,
         row.due_working_day,
         row.booked_date,
