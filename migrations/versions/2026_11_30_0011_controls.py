@@ -73,7 +73,7 @@ def upgrade():
     op.create_index(
         "ix_controls_held",
         "controls",
-        ["clinic_id", "hold_until", "due", "local_number"],
+        ["clinic_id", "due", "local_number", "hold_until"],
         sqlite_where=HELD,
         postgresql_where=HELD,
     )

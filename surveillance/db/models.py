@@ -317,9 +317,9 @@ class Control(Base):
         sa.Index(
             "ix_controls_held",
             "clinic_id",
-            "hold_until",
             "due",
             "local_number",
+            "hold_until",
             sqlite_where=CONTROL_HELD,
             postgresql_where=CONTROL_HELD,
         ),

@@ -91,12 +91,16 @@ def _list_query(columns, category: str, ctx: Context, clinic_ids: list[int], cod
     return query
 
 
+def list_count_query(category: str, ctx: Context, clinic_ids: list[int], code: str | None = None):
+    """The count of one list's controls."""
+    return _list_query([sa.func.count()], category, ctx, clinic_ids, code).select_from(Control)
+
+
 def list_count(
     session: Session, category: str, ctx: Context, clinic_ids: list[int], code: str | None = None
 ) -> int:
     """How many controls one list holds."""
-    query = _list_query([sa.func.count()], category, ctx, clinic_ids, code)
-    return session.scalar(query.select_from(Control)) or 0
+    return session.scalar(list_count_query(category, ctx, clinic_ids, code)) or 0
 
 
 def list_page_query(
