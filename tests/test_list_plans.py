@@ -26,14 +26,14 @@ CTX = Context(Actor("nurse@test"), date(2026, 6, 1))
 def plan(session, query) -> str:
     """The database's plan of a query, as text."""
     bind = session.get_bind()
-    compiled = query.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
+    options = {"literal_binds": True, "render_postcompile": True}
+    sql = str(query.compile(dialect=bind.dialect, compile_kwargs=options))
     if bind.dialect.name == "sqlite":
-        params = tuple(compiled.params[name] for name in compiled.positiontup)
-        rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.string, params)
+        rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
         return "\n".join(row[-1] for row in rows)
     # Too few rows to make an index worth it: tell the planner a scan costs the earth.
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
-    rows = session.connection().exec_driver_sql("EXPLAIN " + compiled.string, compiled.params)
+    rows = session.connection().exec_driver_sql("EXPLAIN " + sql.replace("%", "%%"))
     return "\n".join(row[0] for row in rows)
 
 

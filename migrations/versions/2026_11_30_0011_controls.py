@@ -77,10 +77,18 @@ def upgrade():
         sqlite_where=HELD,
         postgresql_where=HELD,
     )
+    op.create_index(
+        "ix_patients_lost_to_follow_up",
+        "patients",
+        ["clinic_id"],
+        sqlite_where=sa.text("lost_to_follow_up"),
+        postgresql_where=sa.text("lost_to_follow_up"),
+    )
     _derive(op.get_bind(), controls)
 
 
 def downgrade():
+    op.drop_index("ix_patients_lost_to_follow_up", table_name="patients")
     op.drop_table("controls")
 
 

@@ -115,6 +115,13 @@ class Patient(Base):
             sqlite_where=sa.text("mdt_review"),
             postgresql_where=sa.text("mdt_review"),
         ),
+        # R14's list: as few, counted beside the worklist.
+        sa.Index(
+            "ix_patients_lost_to_follow_up",
+            "clinic_id",
+            sqlite_where=sa.text("lost_to_follow_up"),
+            postgresql_where=sa.text("lost_to_follow_up"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

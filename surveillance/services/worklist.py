@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -52,75 +53,118 @@ class WorklistPage:
     page_size: int
 
 
-def _list_conditions(category: str, ctx: Context) -> list:
+# The statements are built once, with the day, the clinics and the page as parameters:
+# building them anew cost more than the database's work on a small clinic (measured).
+TODAY, LATE, HORIZON = (sa.bindparam(n, type_=sa.Date) for n in ("today", "late", "horizon"))
+CLINIC = sa.bindparam("clinic", type_=sa.Integer)
+CLINICS = sa.bindparam("clinics", expanding=True, type_=sa.Integer)
+CODE = sa.bindparam("code", type_=sa.String)
+PAGE_COLUMNS = ("patient_id", "due", "due_working_day", "booked_date", "codes", "local_number")
+
+
+def _list_conditions(category: str) -> list:
     """R10 in the engine's order, as one indexed range over the stored controls per list.
 
     The partial indexes' conditions are repeated literally (design.md's traps); a control
     whose patient's hold runs is on hold whatever its due date, and overdue before all else.
     """
-    today = ctx.today
-    late = today - timedelta(days=ctx.settings.overdue_after_days)
-    horizon = today + timedelta(days=ctx.settings.book_ahead_days)
-    not_held = sa.or_(Control.hold_until.is_(None), Control.hold_until <= today)
-    window = [Control.due >= late, Control.due <= horizon]
+    not_held = sa.or_(Control.hold_until.is_(None), Control.hold_until <= TODAY)
+    window = [Control.due >= LATE, Control.due <= HORIZON]
     if category == "on_hold":
-        return [CONTROL_HELD, Control.hold_until > today]
+        return [CONTROL_HELD, Control.hold_until > TODAY]
     if category == "overdue":
-        return [Control.due < late, not_held]
+        return [Control.due < LATE, not_held]
     if category == "to_book":
         return [CONTROL_TO_BOOK, *window, not_held]
     waiting = [CONTROL_WAITING, *window]
     if category == "results_missing":
-        return [*waiting, Control.results_on <= today, not_held]
-    pending = sa.or_(Control.results_on.is_(None), Control.results_on > today)
+        return [*waiting, Control.results_on <= TODAY, not_held]
+    pending = sa.or_(Control.results_on.is_(None), Control.results_on > TODAY)
     if category == "booked":
         return [*waiting, Control.stage == "booked", pending]
     return [*waiting, Control.stage == "coordinated", pending, not_held]
 
 
-def _list_query(columns, category: str, ctx: Context, clinic_ids: list[int], code: str | None):
-    """The controls of one list, of the clinics, holding an exam `code` if given."""
-    clinic = (
-        Control.clinic_id == clinic_ids[0]
-        if len(clinic_ids) == 1
-        else Control.clinic_id.in_(clinic_ids)
-    )
-    query = sa.select(*columns).where(clinic, *_list_conditions(category, ctx))
+def _list_query(columns, category: str, several: bool, code: bool):
+    """The controls of one list, of the clinics, holding an exam `code` if asked."""
+    clinic = Control.clinic_id.in_(CLINICS) if several else Control.clinic_id == CLINIC
+    query = sa.select(*columns).where(clinic, *_list_conditions(category))
     if code:
-        query = query.where((" " + Control.codes + " ").like(f"% {code} %"))
+        query = query.where((" " + Control.codes + " ").like(CODE))
     return query
 
 
+def _parameters(ctx: Context, clinic_ids: list[int], code: str | None) -> dict:
+    """The values of the statements' parameters for a request."""
+    return {
+        "today": ctx.today,
+        "late": ctx.today - timedelta(days=ctx.settings.overdue_after_days),
+        "horizon": ctx.today + timedelta(days=ctx.settings.book_ahead_days),
+        "clinic": clinic_ids[0] if clinic_ids else None,
+        "clinics": list(clinic_ids),
+        "code": f"% {code} %",
+    }
+
+
+@cache
+def _count_statement(category: str, several: bool, code: bool):
+    return _list_query([sa.func.count()], category, several, code).select_from(Control)
+
+
+@cache
+def _rows_statement(category: str, several: bool, code: bool):
+    """One list's controls from `offset`, by due date, then by local reference."""
+    columns = [getattr(Control, c) for c in PAGE_COLUMNS]
+    return (
+        _list_query(columns, category, several, code)
+        .order_by(Control.due, Control.local_number)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+
+
+@cache
+def _page_statement(category: str, several: bool, code: bool):
+    """The list's rows with the patients' names (a sort of the page's rows alone)."""
+    controls = _rows_statement(category, several, code).subquery()
+    return (
+        sa.select(controls, Patient.name)
+        .join(Patient, Patient.id == controls.c.patient_id)
+        .order_by(controls.c.due, controls.c.local_number)
+    )
+
+
+@cache
+def _counts_statement(several: bool, code: bool):
+    """Every list's count in one statement: each an indexed range of its own."""
+    clinic = (lambda column: column.in_(CLINICS)) if several else (lambda column: column == CLINIC)
+    side_lists = {
+        "mdt_review": sa.select(sa.func.count())
+        .select_from(Patient)
+        .where(clinic(Patient.clinic_id), sa.text("mdt_review")),
+        "booking_to_cancel": sa.select(sa.func.count())
+        .select_from(PlannedExam)
+        .where(clinic(PlannedExam.clinic_id), sa.text("booking_to_cancel")),
+        "lost_to_follow_up": sa.select(sa.func.count())
+        .select_from(Patient)
+        .where(clinic(Patient.clinic_id), sa.text("lost_to_follow_up")),
+    }
+    queries = {c: _count_statement(c, several, code) for c in CATEGORIES} | side_lists
+    return sa.select(*(q.scalar_subquery().label(name) for name, q in queries.items()))
+
+
 def list_count_query(category: str, ctx: Context, clinic_ids: list[int], code: str | None = None):
-    """The count of one list's controls."""
-    return _list_query([sa.func.count()], category, ctx, clinic_ids, code).select_from(Control)
-
-
-def list_count(
-    session: Session, category: str, ctx: Context, clinic_ids: list[int], code: str | None = None
-) -> int:
-    """How many controls one list holds."""
-    return session.scalar(list_count_query(category, ctx, clinic_ids, code)) or 0
+    """The count of one list's controls, its parameters bound (to read its plan)."""
+    statement = _count_statement(category, len(clinic_ids) > 1, bool(code))
+    return statement.params(_parameters(ctx, clinic_ids, code))
 
 
 def list_page_query(
     category: str, ctx: Context, clinic_ids: list[int], code: str | None, offset: int, limit: int
 ):
-    """One list's rows from `offset`, overdue first by due date, then by local reference."""
-    columns = [
-        Control.patient_id,
-        Control.due,
-        Control.due_working_day,
-        Control.booked_date,
-        Control.codes,
-        Control.local_number,
-    ]
-    return (
-        _list_query(columns, category, ctx, clinic_ids, code)
-        .order_by(Control.due, Control.local_number)
-        .limit(limit)
-        .offset(offset)
-    )
+    """One list's page of controls, its parameters bound (to read its plan)."""
+    statement = _rows_statement(category, len(clinic_ids) > 1, bool(code))
+    return statement.params(_parameters(ctx, clinic_ids, code) | {"offset": offset, "limit": limit})
 
 
 def worklist(
@@ -135,37 +179,21 @@ def worklist(
 ) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
     _check_arguments(category, code, page, page_size)
-    counts = dict.fromkeys(LISTS, 0)
-    for listed in CATEGORIES:
-        counts[listed] = list_count(session, listed, ctx, clinic_ids, code)
-    counts["mdt_review"] = _count(
-        session,
-        sa.select(sa.func.count())
-        .select_from(Patient)
-        .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review")),
-    )
-    counts["lost_to_follow_up"] = _count(
-        session,
-        sa.select(sa.func.count())
-        .select_from(Patient)
-        .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up),
-    )
-    counts["booking_to_cancel"] = _count(
-        session,
-        sa.select(sa.func.count())
-        .select_from(PlannedExam)
-        .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel")),
-    )
-    items = _page(session, ctx, clinic_ids, code, counts, category, page, page_size)
+    if not clinic_ids:
+        return WorklistPage((), dict.fromkeys(LISTS, 0), 0, page, page_size)
+    values, several = _parameters(ctx, clinic_ids, code), len(clinic_ids) > 1
+    counts = _counts(session, values, several, bool(code))
+    items = _page(session, ctx, values, several, code, counts, category, page, page_size)
     total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
     return WorklistPage(items, counts, total, page, page_size)
 
 
-def _count(session: Session, query) -> int:
-    return session.scalar(query) or 0
+def _counts(session: Session, values: dict, several: bool, code: bool) -> dict[str, int]:
+    row = session.execute(_counts_statement(several, code), values).one()
+    return {name: row._mapping[name] or 0 for name in LISTS}
 
 
-def _page(session, ctx, clinic_ids, code, counts, category, page, page_size):
+def _page(session, ctx, values, several, code, counts, category, page, page_size):
     """The page's rows, list after list in R10's order: each list read from its offset."""
     skip, wanted, found = (page - 1) * page_size, page_size, []
     for listed in (category,) if category else CATEGORIES:
@@ -174,13 +202,8 @@ def _page(session, ctx, clinic_ids, code, counts, category, page, page_size):
         if skip >= counts[listed]:
             skip -= counts[listed]
             continue
-        controls = list_page_query(listed, ctx, clinic_ids, code, skip, wanted).subquery()
-        query = (
-            sa.select(controls, Patient.name)
-            .join(Patient, Patient.id == controls.c.patient_id)
-            .order_by(controls.c.due, controls.c.local_number)
-        )
-        rows = session.execute(query).all()
+        statement = _page_statement(listed, several, bool(code))
+        rows = session.execute(statement, values | {"offset": skip, "limit": wanted}).all()
         found += [_item(listed, row, ctx, code) for row in rows]
         skip, wanted = 0, wanted - len(rows)
     return tuple(found)
