@@ -270,7 +270,8 @@ def _planned_rows(
                 "uid": str(uuid.uuid4()),
                 "patient_id": pid,
                 "clinic_id": clinic_id,
-                "anchor_treatment_id": plan.anchor.ref,
+                # R4 v2: an earlier ablation's liver CTs stay dated from that ablation.
+                "anchor_treatment_id": (e.source or plan.anchor).ref,
                 "code": e.code,
                 "month": e.month,
                 "due": e.due,
