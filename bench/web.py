@@ -70,64 +70,37 @@ def bench_app():
     return app
 
 
-# One statement: the worklist's counts, its first page, the MDT list and the bookings to
-# cancel, tagged by `part`. The open-exam condition is the partial index's own (OPEN_EXAM).
-FLOOR_SQL = """
-WITH controls AS (
-    SELECT CASE WHEN due < :late THEN 'overdue'
-                WHEN state = 'booked' AND booked_date < :today THEN 'results_missing'
-                WHEN state = 'booked' THEN 'booked'
-                ELSE 'to_book' END AS category,
-           patient_id, due, min(due_working_day) AS due_working_day,
-           min(booked_date) AS booked_date, {agg}(code, ' ') AS codes
-    FROM planned_exams
-    WHERE clinic_id IN ({clinics}) AND {open_exam} AND due <= :horizon
-      AND coordinated_with_id IS NULL
-    GROUP BY 1, patient_id, due
-)
-SELECT * FROM (
-    SELECT 0 AS part, category AS text1, count(*) AS n, CAST(NULL AS INTEGER) AS id1,
-           CAST(NULL AS INTEGER) AS id2, CAST(NULL AS INTEGER) AS int1, CAST(NULL AS TEXT) AS text2,
-           CAST(NULL AS TEXT) AS text3, CAST(NULL AS DATE) AS day1, CAST(NULL AS DATE) AS day2,
-           CAST(NULL AS DATE) AS day3, CAST(0 AS BIGINT) AS rn
-    FROM controls GROUP BY category
-    UNION ALL
-    SELECT * FROM (
-        SELECT 1, c.category, CAST(NULL AS BIGINT), c.patient_id, CAST(NULL AS INTEGER),
-               p.local_number, p.name, c.codes,
-               c.due, c.due_working_day, c.booked_date,
-               row_number() OVER (ORDER BY CASE c.category WHEN 'overdue' THEN 0
-                   WHEN 'results_missing' THEN 1 WHEN 'to_book' THEN 2 ELSE 3 END,
-                   c.due, p.local_number) AS rn
-        FROM controls AS c JOIN patients AS p ON p.id = c.patient_id
-        ORDER BY rn LIMIT :page_size) AS page
-    UNION ALL
-    SELECT * FROM (
-        SELECT 2, p.status, count(*) OVER (), p.id, NULL, p.local_number, p.name, p.mdt_reason,
-               NULL, NULL, NULL, row_number() OVER (ORDER BY p.local_number) AS rn
-        FROM patients AS p WHERE p.clinic_id IN ({clinics}) AND mdt_review) AS mdt
-    WHERE rn <= :side
-    UNION ALL
-    SELECT * FROM (
-        SELECT 3, e.code, e.version, e.patient_id, e.id, p.local_number, p.name,
-               CAST(count(*) OVER () AS TEXT), NULL, NULL, e.booked_date,
-               row_number() OVER (ORDER BY e.booked_date, p.local_number, e.code) AS rn
+# The side lists beside the worklist, by hand: the first rows of each and its length.
+SIDE_SQL = {
+    "mdt_review": """SELECT id, local_number, name, status, mdt_reason FROM patients
+        WHERE clinic_id IN ({clinics}) AND mdt_review ORDER BY local_number LIMIT :side""",
+    "lost_to_follow_up": """SELECT id, local_number, name, status FROM patients
+        WHERE clinic_id IN ({clinics}) AND lost_to_follow_up ORDER BY local_number LIMIT :side""",
+    "booking_to_cancel": """SELECT e.id, e.patient_id, p.local_number, p.name, e.code,
+               e.booked_date, e.version
         FROM planned_exams AS e JOIN patients AS p ON p.id = e.patient_id
-        WHERE e.clinic_id IN ({clinics}) AND booking_to_cancel) AS cancels
-    WHERE rn <= :side
-) AS parts ORDER BY part, rn"""
+        WHERE e.clinic_id IN ({clinics}) AND booking_to_cancel
+        ORDER BY e.booked_date, p.local_number, e.code LIMIT :side""",
+}
+SIDE_COUNTS = """SELECT
+    (SELECT count(*) FROM patients WHERE clinic_id IN ({clinics}) AND mdt_review),
+    (SELECT count(*) FROM patients WHERE clinic_id IN ({clinics}) AND lost_to_follow_up),
+    (SELECT count(*) FROM planned_exams WHERE clinic_id IN ({clinics}) AND booking_to_cancel)"""
 
 
 def _floor_page():
-    """The worklist page from one raw query through the request's driver connection."""
+    """The worklist page from raw SQL (bench/_floors.py) through the request's driver connection."""
     from flask import render_template
     from flask_login import current_user
 
-    from surveillance.db.models import OPEN_EXAM
     from surveillance.services.review import CancelRow, PatientRow
     from surveillance.services.worklist import CATEGORIES, LISTS, WorklistItem, WorklistPage
     from surveillance.web.database import config, db, service_context
+    from surveillance.web.reasons import mdt_reasons
     from surveillance.web.worklist import EXAM_CODES, SIDE_LIST_PREVIEW
+
+    from _floors import LISTS as FLOOR_LISTS
+    from _floors import count_sql, page_sql
 
     ctx = service_context()
     clinic_ids = current_user.clinic_ids
@@ -135,17 +108,10 @@ def _floor_page():
     sqlite = isinstance(conn, sqlite3.Connection)
     page_size = config().worklist.page_size
     today = ctx.today
-    late = today - timedelta(days=ctx.settings.overdue_after_days)
-    horizon = today + timedelta(days=ctx.settings.book_ahead_days)
-    sql = FLOOR_SQL.format(
-        agg="group_concat" if sqlite else "string_agg",
-        clinics=", ".join(str(int(c)) for c in clinic_ids) or "NULL",
-        open_exam=OPEN_EXAM.text,
-    )
     params = {
         "today": today,
-        "late": late,
-        "horizon": horizon,
+        "late": today - timedelta(days=ctx.settings.overdue_after_days),
+        "horizon": today + timedelta(days=ctx.settings.book_ahead_days),
         "page_size": page_size,
         "side": SIDE_LIST_PREVIEW,
     }
@@ -153,38 +119,50 @@ def _floor_page():
         params = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
         day = lambda v: date.fromisoformat(v) if v else None  # noqa: E731
     else:
-        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
         day = lambda v: v  # noqa: E731
-    cur = conn.cursor()
-    cur.execute(sql, params)
-    rows = cur.fetchall()
-    cur.close()
-    counts = dict.fromkeys(LISTS, 0)
-    items, mdt, cancels = [], [], []
-    for part, text1, n, id1, id2, int1, text2, text3, day1, day2, day3, _ in rows:
-        if part == 0:
-            counts[text1] = n
-        elif part == 1:
-            due = day(day1)
-            items.append(
-                WorklistItem(
-                    text1,
-                    id1,
-                    ctx.reference(int1),
-                    text2,
-                    tuple(sorted(text3.split())),
-                    due,
-                    day(day2),
-                    day(day3),
-                    (today - due).days,
-                )
-            )
-        elif part == 2:
-            counts["mdt_review"] = n  # the whole list's length, beside its first rows
-            mdt.append(PatientRow(id1, ctx.reference(int1), text2, text1, text3))
-        else:
-            counts["booking_to_cancel"] = int(text3)
-            cancels.append(CancelRow(id2, id1, ctx.reference(int1), text2, text1, day(day3), n))
+    clinics = ", ".join(str(int(c)) for c in clinic_ids) or "NULL"
+
+    def rows(sql: str) -> list[tuple]:
+        sql = sql.format(clinics=clinics)
+        cur = conn.cursor()
+        cur.execute(sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql), params)
+        found = cur.fetchall()
+        cur.close()
+        return found
+
+    counts = dict(zip(FLOOR_LISTS, rows(count_sql("{clinics}"))[0]))
+    counts["mdt_review"], counts["lost_to_follow_up"], counts["booking_to_cancel"] = rows(
+        SIDE_COUNTS
+    )[0]
+    names = list(FLOOR_LISTS)
+    items = [
+        WorklistItem(
+            names[rank],
+            patient_id,
+            ctx.reference(number),
+            name,
+            tuple(codes.split()),
+            day(due),
+            day(working_day),
+            day(booked),
+            (today - day(due)).days,
+        )
+        for rank, patient_id, due, working_day, booked, codes, number, name in rows(
+            page_sql("{clinics}")
+        )
+    ]
+    mdt = [
+        PatientRow(i, ctx.reference(n), m, s, r) for i, n, m, s, r in rows(SIDE_SQL["mdt_review"])
+    ]
+    lost = [
+        PatientRow(i, ctx.reference(n), m, s, None)
+        for i, n, m, s in rows(SIDE_SQL["lost_to_follow_up"])
+    ]
+    cancels = [
+        CancelRow(i, p, ctx.reference(n), m, c, day(b), v)
+        for i, p, n, m, c, b, v in rows(SIDE_SQL["booking_to_cancel"])
+    ]
+    counts = {name: counts.get(name, 0) for name in LISTS}
     result = WorklistPage(tuple(items), counts, sum(counts[c] for c in CATEGORIES), 1, page_size)
     return render_template(
         "worklist.html",
@@ -198,6 +176,8 @@ def _floor_page():
         found=None,
         mdt=mdt,
         cancels=cancels,
+        lost=lost,
+        reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
         failed_digests=0,
     )
