@@ -113,10 +113,11 @@ def _make(
     session: Session, config: Config, clinic: Clinic, today: date, now: datetime
 ) -> Outcome | None:
     """The clinic's digest of the day, unless made already or nobody gets it."""
+    # Holds lapse and controls fall overdue with the date alone (R13, R14): store today's
+    # answer for every clinic, whether or not anyone gets its e-mail.
+    refresh_patients(session, Context.from_config(config, ACTOR, today), [clinic.id])
     if outbox.find(session, clinic.id, today) or not clinic_recipients(session, clinic):
         return None
-    # Holds lapse and controls fall overdue with the date alone (R13, R14): store today's answer.
-    refresh_patients(session, Context.from_config(config, ACTOR, today), [clinic.id])
     snapshot = take_snapshot(session, config, clinic, today)
     state = "pending" if _worth_sending(config, snapshot) else "skipped"
     with writing(session):
