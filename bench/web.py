@@ -35,8 +35,12 @@ ROUTES = (
     ("floor", "/bench/floor"),
     ("worklist", "/"),
     ("patient", "/patients/{id}"),
+    ("search", "POST /search"),  # a name, as a nurse types it
+    ("feed", "/feeds/{token}.ics"),  # the clinic's calendar, fetched anew (no ETag sent)
 )
+PAGES = ("worklist", "patient", "search", "feed")
 AIM_RATIO, AIM_P95_MS = 0.6, 50.0
+SEARCHED = ("hansen", "olsen", "Berg", "dahl")  # name parts a nurse would type
 
 
 # ---- the server side: the product's app plus two test-only routes ---------------------
@@ -230,6 +234,13 @@ class Client:
         status, _ = self.request("POST", "/login", body)
         if status != 302:
             raise SystemExit(f"login failed (HTTP {status}); stopping before the throttle")
+        _, page = self.request("GET", "/")
+        found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        self.csrf = found.group(1) if found else ""
+
+    def search_body(self, text: str) -> str:
+        """The search form as the browser posts it."""
+        return urllib.parse.urlencode({"csrf_token": self.csrf, "q": text})
 
 
 def measure(
@@ -249,7 +260,11 @@ def measure(
                 break
             target = path.format(id=rng.choice(patient_ids)) if "{id}" in path else path
             began = time.perf_counter()
-            status, _ = client.request("GET", target)
+            if target.startswith("POST "):
+                body = client.search_body(rng.choice(SEARCHED))
+                status, _ = client.request("POST", target.removeprefix("POST "), body)
+            else:
+                status, _ = client.request("GET", target)
             spent.append(time.perf_counter() - began)
             errors[i] += status != 200
 
@@ -268,9 +283,16 @@ def measure(
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port on loopback; within BENCH_PORTS ("7500-7519") if set (a shared machine)."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise SystemExit(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def start_server(url: str, workdir: Path, args) -> tuple[subprocess.Popen, int]:
@@ -322,10 +344,11 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def prepare(url: str, patients) -> list[int]:
-    """Load the patients, make the worklist realistic, add the nurse; some patient ids."""
+def prepare(url: str, patients) -> tuple[list[int], str]:
+    """Load the patients, make the worklist realistic, add the nurse; some ids, a feed token."""
     from foundation import load_ours, realistic_worklist
     from surveillance.db import make_engine, make_sessionmaker
+    from surveillance.feeds.store import create_clinic_feed
     from surveillance.services import Actor
     from surveillance.users import add_user
     from _synthetic import CLINIC
@@ -346,9 +369,11 @@ def prepare(url: str, patients) -> list[int]:
             )
             session.commit()
             ids = session.scalars(sa.text("SELECT id FROM patients ORDER BY id")).all()
+            clinic = session.scalar(sa.text("SELECT min(id) FROM clinics"))
+            token = create_clinic_feed(session, Actor("bench"), clinic).token
     finally:
         engine.dispose()
-    return random.Random(1).sample(ids, min(1000, len(ids)))
+    return random.Random(1).sample(ids, min(1000, len(ids))), token
 
 
 def _without_tokens(page: str) -> str:
@@ -361,8 +386,16 @@ def bench_backend(
     backend: str, url: str, workdir: Path, patients, args
 ) -> tuple[list[tuple], float]:
     """Load, serve and measure one backend: its two table rows and the floor's p95."""
+    from foundation import bench_worklist
+
     print(f"\n{backend}: loading ...", flush=True)
-    patient_ids = prepare(url, patients)
+    patient_ids, token = prepare(url, patients)
+    figure, _ = bench_worklist(backend, url, args.repeat)
+    print(
+        f"  worklist() counts + page in process: {figure.ours * 1000:.2f} ms, "
+        f"floor {figure.floor * 1000:.2f} ms ({figure.ours / figure.floor:.2f}x)",
+        flush=True,
+    )
     server, port = start_server(url, workdir, args)
     try:
         clients = [Client(port) for _ in range(args.clients)]
@@ -386,9 +419,10 @@ def bench_backend(
             flush=True,
         )
         results = {}
-        for name, path in ROUTES:  # warm every worker and pool up first
+        routes = [(name, path.replace("{token}", token)) for name, path in ROUTES]
+        for name, path in routes:  # warm every worker and pool up first
             measure(clients, path, patient_ids, args.warmup, 10_000)
-        for name, path in ROUTES:
+        for name, path in routes:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
             results[name] = (rps, p95)
             print(
@@ -401,10 +435,39 @@ def bench_backend(
     finally:
         stop_server(server)
     ceiling, floor = results["ceiling"][0], results["floor"][0]
+    GROWTH.append((len(patients), backend, figure.ours, figure.floor, results))
     return (
         [(backend, page, *results[page], ceiling, floor) for page in ("worklist", "patient")],
         results["floor"][1],
     )
+
+
+GROWTH: list[tuple] = []  # (patients, backend, worklist() s, floor s, {route: (req/s, p95)})
+
+
+def print_growth() -> None:
+    """The growth table, and the cost at the largest size over the smallest (aim <= 1.5x)."""
+    print("\ngrowth: worklist() counts + page in process, then HTTP req/s and p95 ms per page")
+    header = f"{'patients':>9}  {'backend':<10}  {'worklist() ms':>13}  {'floor ms':>8}"
+    print(header + "".join(f"  {p + ' req/s':>14}  {'p95':>6}" for p in PAGES))
+    for n, backend, ours, floor, results in GROWTH:
+        line = f"{n:>9,}  {backend:<10}  {ours * 1000:>13.2f}  {floor * 1000:>8.2f}"
+        print(
+            line
+            + "".join(f"  {results[p][0]:>14,.0f}  {results[p][1] * 1000:>6.1f}" for p in PAGES)
+        )
+    for backend in sorted({g[1] for g in GROWTH}):
+        rows = sorted(g for g in GROWTH if g[1] == backend)
+        if len(rows) < 2:
+            continue
+        (small, *_, s_ours, _, s_res), (large, *_, l_ours, _, l_res) = rows[0], rows[-1]
+        ratios = [f"worklist() {l_ours / s_ours:.2f}x"] + [
+            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" for p in PAGES
+        ]
+        print(
+            f"{backend}: cost at {large:,} over {small:,} patients (aim <= 1.5x for the worklist "
+            f"and the patient page; HTTP cost = 1 / req/s): " + ", ".join(ratios)
+        )
 
 
 def print_table(rows: list[tuple], floor_p95: dict) -> None:
@@ -454,6 +517,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000, help="default 100000")
     parser.add_argument(
+        "--sizes",
+        default="",
+        help="comma-separated patient counts for a growth table (e.g. 1000,10000,100000)",
+    )
+    parser.add_argument("--repeat", type=int, default=15, help="runs of worklist() in process")
+    parser.add_argument(
         "--backends",
         default="sqlite,postgresql",
         help="comma-separated: sqlite, postgresql (default both)",
@@ -471,6 +540,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.sizes = [int(n) for n in args.sizes.split(",") if n.strip()] or [args.patients]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
     if not 0 < args.seconds <= 120 or not 0 < args.clients <= 64:
@@ -503,22 +573,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     today = use_real_date()
     print(
-        f"web benchmark: {args.patients:,} patients, seed {args.seed}, data made for "
+        f"web benchmark: {', '.join(f'{n:,}' for n in args.sizes)} patients, seed {args.seed},"
+        f" data made for "
         f"{today} (the server's date), gunicorn gthread {args.workers} workers x "
         f"{args.threads} threads, {args.clients} clients, {args.seconds:g} s per route, "
         f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}"
     )
-    patients = synthetic_patients(args.patients, args.seed)
-    rows, floor_p95 = [], {}
-    with tempfile.TemporaryDirectory(prefix="surveillance-bench-web-") as workdir:
-        for backend in args.backends:
-            if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
-                print(f"\npostgresql skipped: {reason}")
-                continue
-            with database(backend, Path(workdir), "web", args.postgres) as url:
-                got, floor_p95[backend] = bench_backend(backend, url, Path(workdir), patients, args)
-            rows += got
-    print_table(rows, floor_p95)
+    for size in args.sizes:
+        print(f"\n=== {size:,} patients ===")
+        patients = synthetic_patients(size, args.seed)
+        rows, floor_p95 = [], {}
+        with tempfile.TemporaryDirectory(prefix="surveillance-bench-web-") as workdir:
+            for backend in args.backends:
+                if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
+                    print(f"\npostgresql skipped: {reason}")
+                    continue
+                with database(backend, Path(workdir), "web", args.postgres) as url:
+                    got, floor_p95[backend] = bench_backend(
+                        backend, url, Path(workdir), patients, args
+                    )
+                rows += got
+        print_table(rows, floor_p95)
+    print_growth()
 
 
 if __name__ == "__main__":
