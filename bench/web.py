@@ -462,7 +462,7 @@ def print_growth() -> None:
             continue
         (small, *_, s_ours, _, s_res), (large, *_, l_ours, _, l_res) = rows[0], rows[-1]
         ratios = [f"worklist() {l_ours / s_ours:.2f}x"] + [
-            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" for p in PAGES
+            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" if l_res[p][0] else f"{p} -" for p in PAGES
         ]
         print(
             f"{backend}: cost at {large:,} over {small:,} patients (aim <= 1.5x for the worklist "
