@@ -3,6 +3,7 @@ to a scan of the controls without this failing (design.md's traps)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -38,11 +39,19 @@ def plan(session, query) -> str:
 
 
 def reads_index(text: str, index: str) -> bool:
-    """A range (or point) search of the index, not a walk of a whole table or index."""
+    """A range (or point) search of the index, not a walk of a whole table or index.
+
+    SQLite's choice is made by rules: it must be the list's own index. PostgreSQL's is made
+    by costs, and on a test's few rows two indexes may cost the same: any index of the
+    controls will do there, as long as it is searched by clinic (no scan of everything).
+    """
     if "Seq Scan on controls" in text:
         return False
-    lines = [line for line in text.splitlines() if index in line]
-    return any("SEARCH" in line or "Index" in line for line in lines)
+    if "Index Cond" not in text:  # SQLite
+        lines = [line for line in text.splitlines() if index in line]
+        return any("SEARCH" in line for line in lines)
+    used = re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) ix_controls_\w+", text)
+    return bool(used) and re.search(r"Index Cond: .*clinic_id", text) is not None
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
