@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTANCE := instance
 export SURVEILLANCE_CONFIG ?= $(INSTANCE)/config.toml
 
-.PHONY: run test bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,23 @@ run: $(VENV)/.installed $(INSTANCE)/config.toml
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast loop (under a minute): the pure tests and everything on SQLite, two processes.
+# Left out by marker or directory: PostgreSQL (`postgres`: the engine fixture's second
+# backend), the wheel built and installed (`slow`) and the browser (tests/browser/).
+# `make test` runs them all.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not postgres and not slow" --ignore=tests/browser -n 2 -q $(PYTEST_ARGS)
+
+$(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[lint]'
+	touch $@ $(VENV)/.installed
+
+# ruff (rules and their reasons in pyproject.toml), the formatting, and mypy on the package.
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -10,14 +10,14 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg.types.json import Json
 import sqlalchemy as sa
+from _synthetic import CLINIC
+from psycopg.types.json import Json
 
 from surveillance.clock import utcnow
-from surveillance.db import make_engine, upgrade
+from surveillance.db import make_engine
+from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic
-
-from _synthetic import CLINIC
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TABLES = ("patients", "liver_treatments", "primary_controls", "planned_exams", "controls")

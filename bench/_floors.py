@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date
 from types import SimpleNamespace
 
-from surveillance.services.control_rows import control_rows
-
 from _databases import begin, insert_many
+
+from surveillance.services.control_rows import control_rows
 
 NOT_HELD = "(hold_until IS NULL OR hold_until <= :today)"
 WINDOW = "due >= :late AND due <= :horizon"

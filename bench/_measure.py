@@ -74,7 +74,7 @@ def _child(pipe, function, args) -> None:
     try:
         result = function(*args)
         pipe.send((True, result, maxrss_mb() - before))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the parent reports the child's failure
         pipe.send((False, traceback.format_exc(), 0.0))
     finally:
         pipe.close()
@@ -98,7 +98,7 @@ def print_table(figures: list[Figure]) -> None:
         for f in figures
     ]
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-    line = "  ".join("{:<%d}" % w if i == 0 else "{:>%d}" % w for i, w in enumerate(widths))
+    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     print("\n" + line.format(*header))
     print("  ".join("-" * w for w in widths))
     for row in rows:

@@ -16,14 +16,15 @@ import tempfile
 import timeit
 import uuid
 from dataclasses import replace
-from datetime import date, time, timedelta, timezone
+from datetime import UTC, date, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from surveillance.clock import clinic_today
 from surveillance.config import Config
-from surveillance.db import make_engine, make_sessionmaker, upgrade, writing
+from surveillance.db import make_engine, make_sessionmaker, writing
+from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic, PlannedExam
 from surveillance.feeds.events import group_controls, is_shown
 from surveillance.feeds.render import EventCache, feed_text
@@ -145,7 +146,7 @@ def floor(fields: list[dict]) -> str:
     """The plainest correct RFC 5545 writer: f-strings, escaping and folding, nothing else."""
     out = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//floor//EN\r\n"]
     for f in fields:
-        stamp = f["stamp"].astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = f["stamp"].astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         out.append(
             f"BEGIN:VEVENT\r\nUID:{f['uid']}\r\nDTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\n"
             f"SEQUENCE:{f['sequence']}\r\nSTATUS:{f['status']}\r\n"

@@ -16,13 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-
-from surveillance.db import make_engine, make_sessionmaker
-from surveillance.protocol import add_months, find_anchor, load_protocol, make_plan
-from surveillance.services import worklist
-from surveillance.services.bulk import NewPatient, load_patients
-
-from _floors import LISTS, count_sql, page_sql, rebuild_controls
 from _databases import (
     POSTGRES_SERVER,
     analyze,
@@ -36,9 +29,14 @@ from _databases import (
     raw_connection,
     read_rows,
 )
+from _floors import LISTS, count_sql, page_sql, rebuild_controls
 from _measure import Figure, in_child, maxrss_mb, median_times, print_table, traced_peak
 from _synthetic import CLINIC, CTX, TODAY, histories, synthetic_patients
 
+from surveillance.db import make_engine, make_sessionmaker
+from surveillance.protocol import add_months, find_anchor, load_protocol, make_plan
+from surveillance.services import worklist
+from surveillance.services.bulk import NewPatient, load_patients
 
 # ---- a) planning --------------------------------------------------------------------
 
@@ -117,13 +115,19 @@ def realistic_worklist(url: str) -> None:
     try:
         begin(conn)
         for sql in (
-            "UPDATE planned_exams SET state = 'booked', booked_date = due_working_day, "
-            "booked_place = 'Radiologisk avdeling' WHERE state = 'open' AND due >= :late "
-            "AND due <= :horizon AND patient_id % 3 = 0",
-            "UPDATE planned_exams SET state = 'cancelled', cancel_reason = 'superseded', "
-            "booking_to_cancel = TRUE WHERE state = 'booked' AND patient_id % 7 = 0",
-            "UPDATE planned_exams SET state = 'missed', missed_reason = 'Møtte ikke' "
-            "WHERE state = 'open' AND due < :late AND patient_id % 5 = 0",
+            (
+                "UPDATE planned_exams SET state = 'booked', booked_date = due_working_day, "
+                "booked_place = 'Radiologisk avdeling' WHERE state = 'open' AND due >= :late "
+                "AND due <= :horizon AND patient_id % 3 = 0"
+            ),
+            (
+                "UPDATE planned_exams SET state = 'cancelled', cancel_reason = 'superseded', "
+                "booking_to_cancel = TRUE WHERE state = 'booked' AND patient_id % 7 = 0"
+            ),
+            (
+                "UPDATE planned_exams SET state = 'missed', missed_reason = 'Møtte ikke' "
+                "WHERE state = 'open' AND due < :late AND patient_id % 5 = 0"
+            ),
             "UPDATE patients SET mdt_review = TRUE, mdt_reason = 'CEA 12.3' WHERE id % 211 = 0",
         ):
             conn.execute(placeholders(conn, sql), params)

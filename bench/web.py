@@ -94,17 +94,16 @@ SIDE_COUNTS = """SELECT
 
 def _floor_page():
     """The worklist page from raw SQL (bench/_floors.py) through the request's driver connection."""
+    from _floors import LISTS as FLOOR_LISTS
+    from _floors import count_sql, page_sql
     from flask import render_template
     from flask_login import current_user
 
     from surveillance.services.review import CancelRow, PatientRow
     from surveillance.services.worklist import CATEGORIES, LISTS, WorklistItem, WorklistPage
-    from surveillance.web.database import config, db, service_context
+    from surveillance.web.per_request import config, db, service_context
     from surveillance.web.reasons import mdt_reasons
     from surveillance.web.worklist import EXAM_CODES, SIDE_LIST_PREVIEW
-
-    from _floors import LISTS as FLOOR_LISTS
-    from _floors import count_sql, page_sql
 
     ctx = service_context()
     clinic_ids = current_user.clinic_ids
@@ -121,7 +120,9 @@ def _floor_page():
     }
     if sqlite:
         params = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
-        day = lambda v: date.fromisoformat(v) if v else None  # noqa: E731
+
+        def day(v):
+            return date.fromisoformat(v) if v else None
     else:
         day = lambda v: v  # noqa: E731
     clinics = ", ".join(str(int(c)) for c in clinic_ids) or "NULL"
@@ -346,12 +347,13 @@ def stop_server(server: subprocess.Popen) -> None:
 
 def prepare(url: str, patients) -> tuple[list[int], str]:
     """Load the patients, make the worklist realistic, add the nurse; some ids, a feed token."""
+    from _synthetic import CLINIC
     from foundation import load_ours, realistic_worklist
+
     from surveillance.db import make_engine, make_sessionmaker
     from surveillance.feeds.store import create_clinic_feed
     from surveillance.services import Actor
-    from surveillance.users import add_user
-    from _synthetic import CLINIC
+    from surveillance.services.accounts import Admin, add_user
 
     wall, _ = load_ours(url, patients)
     print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
@@ -361,7 +363,7 @@ def prepare(url: str, patients) -> tuple[list[int], str]:
         with make_sessionmaker(engine)() as session:
             add_user(
                 session,
-                Actor("bench"),
+                Admin(Actor("bench")),
                 email=EMAIL,
                 password=PASSWORD,
                 role="nurse",
@@ -420,7 +422,7 @@ def bench_backend(
         )
         results = {}
         routes = [(name, path.replace("{token}", token)) for name, path in ROUTES]
-        for name, path in routes:  # warm every worker and pool up first
+        for _name, path in routes:  # warm every worker and pool up first
             measure(clients, path, patient_ids, args.warmup, 10_000)
         for name, path in routes:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
@@ -504,7 +506,7 @@ def print_table(rows: list[tuple], floor_p95: dict) -> None:
             )
         )
     widths = [max(len(r[i]) for r in lines + [header]) for i in range(len(header))]
-    fmt = "  ".join("{:<%d}" % w if i < 2 else "{:>%d}" % w for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
     print("\n" + fmt.format(*header))
     print("  ".join("-" * w for w in widths))
     for line in lines:
@@ -557,6 +559,7 @@ def use_real_date() -> date:
     """
     import _synthetic
     import foundation
+
     from surveillance.clock import clinic_today
     from surveillance.config import load_config
 

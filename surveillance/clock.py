@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 
 def clinic_today(tz: str = "Europe/Oslo", now: datetime | None = None) -> date:
     """Today's date in the clinic's time zone."""
-    return (now or datetime.now(timezone.utc)).astimezone(ZoneInfo(tz)).date()
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
 
 
 def utcnow() -> datetime:
     """The current time in UTC, as stored timestamps are."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import get_type_hints
+from zoneinfo import ZoneInfo
 
 from .protocol import (
     DEFAULT_PROTOCOL,
@@ -35,6 +37,9 @@ class DatabaseConfig:
     """Where the data lives."""
 
     url: str = "sqlite:///instance/surveillance.db"
+    connect_timeout_seconds: int = 5
+    statement_timeout_seconds: int = 30
+    pool_timeout_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class WebConfig:
     lockout_minutes: int = 15
     max_upload_megabytes: int = 5
     default_language: str = "nb"
+    api_requests_per_minute: int = 120  # per FHIR API token and server process
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are true
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class RemindersConfig:
     retry_max_minutes: int = 60
     max_attempts: int = 10
     check_every_minutes: int = 5
+    lock_check_seconds: int = 5
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,7 @@ class Config:
 
 
 def load_config(
-    path: str | os.PathLike | None = None, environ: os.environ.__class__ | dict = os.environ
+    path: str | os.PathLike | None = None, environ: Mapping[str, str] = os.environ
 ) -> Config:
     """Read the file named by `path` or SURVEILLANCE_CONFIG; the environment overrides the URL."""
     path = path or environ.get(CONFIG_ENV)
@@ -247,11 +255,14 @@ def _check(config: Config) -> None:
     for key in ("coordination_window_days", "book_ahead_days", "overdue_after_days"):
         if getattr(p, key) < 0:
             raise ConfigError(f"protocol.{key}: {getattr(p, key)} must not be negative")
+    for key in ("connect_timeout_seconds", "statement_timeout_seconds", "pool_timeout_seconds"):
+        if getattr(config.database, key) < 1:
+            raise ConfigError(f"database.{key}: {getattr(config.database, key)} must be at least 1")
     if config.worklist.page_size < 1:
         raise ConfigError(f"worklist.page_size: {config.worklist.page_size} must be at least 1")
+    if not 0 <= config.web.trusted_proxies <= 5:
+        raise ConfigError(f"web.trusted_proxies: {config.web.trusted_proxies} must be 0 to 5")
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(p.timezone)
     except (KeyError, ValueError):
         raise ConfigError(f"protocol.timezone: unknown time zone {p.timezone!r}") from None
@@ -295,6 +306,7 @@ def _check_delivery(mail: MailConfig, reminders: RemindersConfig) -> None:
         "retry_max_minutes",
         "max_attempts",
         "check_every_minutes",
+        "lock_check_seconds",
     ):
         if getattr(reminders, key) < 1:
             raise ConfigError(f"reminders.{key}: {getattr(reminders, key)} must be at least 1")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .db.choices import Role
 from .db.models import Clinic, Patient, PlannedExam
 from .identity import make_synthetic_id
 from .protocol import add_months, load_protocol
@@ -21,17 +23,20 @@ from .services import (
     record_result,
     record_treatment,
 )
+from .services.accounts import Admin, add_user
 from .services.bulk import NewPatient, load_patients
 from .services.plans import replan
-from .services.unit import transaction
-from .users import add_user
+from .services.transactions import transaction
 
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 # Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
 DEMO_RECIPIENT = "sykepleier@demo.invalid"
-# The demo's accounts (synthetic data only): a nurse and an administrator of DEMO.
+# The demo's accounts (synthetic data only): a nurse of DEMO and the installation administrator.
 DEMO_PASSWORD = "demo-passord-2025"
-DEMO_ACCOUNTS = (("sykepleier@demo.invalid", "nurse"), ("admin@demo.invalid", "admin"))
+DEMO_ACCOUNTS = (
+    ("sykepleier@demo.invalid", Role.NURSE),
+    ("admin@demo.invalid", Role.INSTALL_ADMIN),
+)
 FIRST_NAMES = (
     "Kari",
     "Ola",
@@ -98,7 +103,12 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
         session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
     for email, role in DEMO_ACCOUNTS:
         add_user(
-            session, ctx.actor, email=email, password=DEMO_PASSWORD, role=role, clinic_codes=[code]
+            session,
+            Admin(ctx.actor),
+            email=email,
+            password=DEMO_PASSWORD,
+            role=role,
+            clinic_codes=[code],
         )
     rng = random.Random(seed)
     plans = [_patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)]) for i in range(patients)]
@@ -115,7 +125,9 @@ def _store_answers(session: Session, ctx: Context, patient_ids: list[int]) -> No
     """The bulk loader plans but does not judge: store the engine's answer for everyone."""
     for patient_id in patient_ids:
         with transaction(session):
-            replan(session, session.get(Patient, patient_id), ctx)
+            patient = session.get(Patient, patient_id)
+            assert patient is not None  # loaded just now
+            replan(session, patient, ctx)
 
 
 def _give_results(session: Session, rng: random.Random) -> None:
@@ -140,7 +152,7 @@ def _give_results(session: Session, rng: random.Random) -> None:
     with transaction(session):
         if rows:
             session.connection().execute(
-                sa.update(PlannedExam.__table__)
+                sa.update(cast(sa.Table, PlannedExam.__table__))
                 .where(PlannedExam.id == sa.bindparam("exam_id"))
                 .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")),
                 rows,

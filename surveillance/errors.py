@@ -25,3 +25,7 @@ class NotFound(ServiceError, LookupError):
 
 class Conflict(ServiceError):
     """Someone else changed the record first; their change is kept."""
+
+
+class Busy(ServiceError):
+    """The database stayed locked by another writer past the busy timeout; nothing was saved."""

@@ -25,7 +25,10 @@ def parse_national_id(value: str, *, accept_synthetic: bool, today: date) -> tup
             birth = fodselsnummer.get_birth_date(number)
     except StdnumError as exc:
         raise InputError(
-            "national_id", value, "is not a valid national ID (%(detail)s)", detail=exc.message
+            "national_id",
+            value,
+            "is not a valid national ID (%(detail)s)",
+            detail=getattr(exc, "message", str(exc)),
         ) from None
     if birth > today:
         raise InputError("national_id", value, "gives a birth date in the future")

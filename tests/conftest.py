@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 import uuid
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
-from surveillance.db import make_engine, make_sessionmaker, upgrade
+from surveillance.db import make_engine, make_sessionmaker
+from surveillance.db.migrate import upgrade
 from surveillance.db.models import Base, Clinic
-from surveillance.identity import make_synthetic_id
 from surveillance.services import Actor, Context, record_treatment, register_patient
-
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-REQUIRE_POSTGRES = os.environ.get("SURVEILLANCE_REQUIRE_POSTGRES") == "1"
-TODAY = date(2026, 6, 1)
-
-
-def postgres_or_skip() -> str:
-    """The PostgreSQL server of the tests; a skip, or in CI a failure, without one."""
-    reason = None
-    if not POSTGRES_URL:
-        reason = "TEST_POSTGRES_URL is not set"
-    else:
-        probe = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
-        try:
-            with probe.connect():
-                pass
-        except sa.exc.OperationalError as exc:
-            reason = f"PostgreSQL at TEST_POSTGRES_URL is unreachable: {exc.orig}"
-        finally:
-            probe.dispose()
-    if reason and REQUIRE_POSTGRES:
-        pytest.fail(f"{reason} (SURVEILLANCE_REQUIRE_POSTGRES=1)")
-    if reason:
-        pytest.skip(reason)
-    return POSTGRES_URL
+from tests.support.data import TODAY, synthetic_id
+from tests.support.nodes import PrivateCluster, postgres_binaries_or_skip
+from tests.support.postgres import postgres_or_skip
 
 
 @pytest.fixture(scope="session")
@@ -69,13 +44,26 @@ def fresh_database(request, tmp_path_factory):
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def engine(request, fresh_database):
     """A database of each backend, made by `alembic upgrade head`, shared by a test run."""
     engine = make_engine(fresh_database(request.param))
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def private_cluster():
+    """A running PostgreSQL cluster of the test's own, to restart at will; removed after."""
+    cluster = PrivateCluster(postgres_binaries_or_skip())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture
@@ -100,16 +88,6 @@ def clinic(session) -> Clinic:
         clinic = Clinic(code="TEST", name="Testklinikken")
         session.add(clinic)
     return clinic
-
-
-_serial = itertools.count()
-
-
-def synthetic_id(birth: date = date(1960, 5, 17)) -> str:
-    """A fresh synthetic national ID (month + 80, valid check digits)."""
-    while True:
-        if number := make_synthetic_id(birth, next(_serial) % 500):
-            return number
 
 
 @pytest.fixture

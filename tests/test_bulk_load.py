@@ -13,7 +13,7 @@ from surveillance.db.models import AuditEvent, Base, Control, Patient
 from surveillance.services import InputError, record_primary_control, record_treatment, worklist
 from surveillance.services.bulk import NewPatient, load_patients
 from surveillance.services.control_rows import store_controls
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 D = date.fromisoformat
 
@@ -189,7 +189,7 @@ def test_a_bad_row_loads_nothing(session, ctx, load, create_patient, bad_row, fi
 
 def test_synthetic_numbers_are_refused_where_not_accepted(session, ctx, load):
     before = database_contents(session)
-    with pytest.raises(InputError, match="^row 1: national_id: .* synthetic"):
+    with pytest.raises(InputError, match=r"^row 1: national_id: .* synthetic"):
         load([new_patient()], dataclasses.replace(ctx, accept_synthetic_ids=False))
     assert database_contents(session) == before
 
@@ -223,7 +223,7 @@ def test_a_patient_already_registered_is_refused(session, ctx, load, create_pati
 
 def test_an_unknown_clinic_is_refused(session, ctx, clinic):
     before = database_contents(session)
-    with pytest.raises(InputError, match="^clinic: 'NOWHERE'"):
+    with pytest.raises(InputError, match=r"^clinic: 'NOWHERE'"):
         load_patients(session, ctx, "NOWHERE", [new_patient()])
     assert database_contents(session) == before
 
@@ -237,7 +237,7 @@ def test_a_loaded_transplant_ends_surveillance(session, ctx, load):
 
 
 def test_done_before_in_the_future_is_refused(session, ctx, load):
-    with pytest.raises(InputError, match="^row 1: done_before"):
+    with pytest.raises(InputError, match=r"^row 1: done_before"):
         load([new_patient(done_before=D("2027-01-01"))])  # would mark exams done in 2026-07
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
+import click
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from surveillance.cli import main
+from surveillance.cli import COMMANDS, main
+from surveillance.cli.base import Command, Group
 from surveillance.db import make_engine
 from surveillance.db.models import AuditEvent, Clinic, Patient, User
+from surveillance.services.accounts import password_matches
 from surveillance.services.worklist import CATEGORIES, LISTS
-from surveillance.users import password_matches
 
 TODAY = "2026-06-01"
 PASSWORD = "correct horse battery"
@@ -145,14 +147,15 @@ def test_init_makes_the_clinic_and_its_administrator(sqlite_url):
             user = session.scalars(sa.select(User)).one()
             assert (user.email, user.role, [c.code for c in user.clinics]) == (
                 "admin@example.no",
-                "admin",
+                "install_admin",  # the administrator made from the command line
                 ["C"],
             )
             assert password_matches(user, PASSWORD)
             assert PASSWORD not in user.password_hash
     finally:
         engine.dispose()
-    assert query(sqlite_url, sa.select(AuditEvent.action)) == [("user.add",)]
+    actions = query(sqlite_url, sa.select(AuditEvent.action).order_by(AuditEvent.id))
+    assert actions == [("clinic.add",), ("user.add",)]
 
 
 def test_init_refuses_a_short_password_and_writes_nothing(sqlite_url):
@@ -311,3 +314,27 @@ def test_the_main_flow_on_postgresql(fresh_database, use_database):
         ("patient.view",)
     ]
     assert query(url, sa.select(Clinic.code).order_by(Clinic.code)) == [("C",), ("DEMO",)]
+
+
+# -- the command package ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_listing_says_what_each_command_says_of_itself(name):
+    """`surveillance --help` lists commands without importing them: their help must agree."""
+    command = main.get_command(click.Context(main), name)
+    assert command is not None and command.name == name
+    assert COMMANDS[name][1] == command.get_short_help_str()
+
+
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"preview"}))  # preview reads no database
+def test_every_command_refuses_in_one_line(name):
+    """A command made without the base's classes would print a traceback for a refusal."""
+    command = main.get_command(click.Context(main), name)
+    assert isinstance(command, Command | Group)
+
+
+def test_help_lists_every_command():
+    listed = ok("--help")
+    for name in COMMANDS:
+        assert re.search(rf"^  {name}\s", listed, re.MULTILINE), name

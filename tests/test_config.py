@@ -181,6 +181,11 @@ def test_wrong_types_are_refused(write_config, text, message):
         ),
         ("[protocol]\nbook_ahead_days = -1\n", "protocol.book_ahead_days: -1 must not be negative"),
         ("[worklist]\npage_size = 0\n", "worklist.page_size: 0 must be at least 1"),
+        # a wait without bound would hang a node's threads when the database is away
+        (
+            "[database]\nstatement_timeout_seconds = 0\n",
+            "database.statement_timeout_seconds: 0 must be at least 1",
+        ),
     ],
 )
 def test_impossible_values_are_refused(write_config, text, message):

@@ -1,18 +1,22 @@
-"""The feed's pure parts: RFC 5545 lines, the VTIMEZONE, tokens, and one event per control."""
+"""The feed's pure parts: content lines, the VTIMEZONE, tokens, and one event per control."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 
 from surveillance.config import Config, ConfigError, FeedsConfig
-from surveillance.feeds.events import ExamRow, control_uid, group_controls, vevent
-from surveillance.feeds.ical import escape_text, fold, ical_duration
-from surveillance.feeds.render import CachedEvent, EventCache, FeedSettings, feed_text
-from surveillance.feeds.timezones import vtimezone
+from surveillance.feeds.events import control_uid, group_controls, vevent
+from surveillance.feeds.render import (
+    CachedEvent,
+    EventCache,
+    FeedSettings,
+    calendar_head,
+)
 from surveillance.feeds.tokens import (
     feed_urls,
     new_token,
@@ -20,63 +24,14 @@ from surveillance.feeds.tokens import (
     token_hash,
     well_formed,
 )
+from tests.support.feeds import CHANGED, SETTINGS, TODAY, build, control, exam, lines, prop
 
-TODAY = date(2026, 6, 1)
-CHANGED = datetime(2026, 5, 20, 9, 30, tzinfo=timezone.utc)
-# The builder's behaviour is tested in English; the default words are bokmål (tested below).
-SETTINGS = FeedSettings.from_config(Config(feeds=FeedsConfig(language="en")))
+# ---- content lines (icalendar's, with the values we give it) ---------------------------
 
 
-def exam(**overrides) -> ExamRow:
-    """A planned exam as the feed's query returns it; keyword arguments override."""
-    values = dict(
-        id=1,
-        uid="0f0e0d0c-0000-4000-8000-000000000001",
-        patient_id=7,
-        anchor_id=3,
-        month=6,
-        code="ct_tap",
-        state="open",
-        sequence=0,
-        due=date(2026, 9, 15),
-        due_working_day=date(2026, 9, 15),
-        booked_date=None,
-        booked_time=None,
-        booked_place=None,
-        coordinated_date=None,
-        updated_at=CHANGED,
-        local_number=42,
-        details=False,
-        name=None,
-    )
-    values.update(overrides)
-    return ExamRow(**values)
-
-
-def control(id: int = 1, **overrides) -> tuple[ExamRow, ...]:
-    """A control of ct_tap and cea due the same day, ids `id` and `id` + 1; overrides go to both."""
-    second = {**overrides, "id": id + 1, "code": "cea", "uid": f"{id + 1}-{overrides.get('uid')}"}
-    return exam(id=id, **overrides), exam(**second)
-
-
-def build(rows, name: str, today: date, settings: FeedSettings, cache: EventCache) -> str:
-    """A feed of these rows (each its own version, as in a database's index)."""
-    return feed_text(
-        rows, lambda ids: [r for r in rows if r.id in ids], name, today, settings, cache
-    )
-
-
-def lines(text: str) -> list[str]:
-    """The unfolded content lines."""
-    return text.replace("\r\n ", "").split("\r\n")[:-1]
-
-
-def prop(text: str, name: str) -> list[str]:
-    """The values of a property (any parameters dropped)."""
-    return [line.split(":", 1)[1] for line in lines(text) if re.match(rf"{name}[;:]", line)]
-
-
-# ---- content lines -------------------------------------------------------------------
+def summary_of(name: str) -> str:
+    """The VEVENT of a control whose patient has this name (the clinic shows names)."""
+    return vevent(control(details=True, name=name), False, SETTINGS.events)
 
 
 @pytest.mark.parametrize(
@@ -86,18 +41,15 @@ def prop(text: str, name: str) -> list[str]:
         "æøå" * 60,  # two-octet characters: never cut inside one
         "a" + "€" * 70,  # three-octet characters, met at every offset
         "𝄞" * 40 + "b",  # four-octet characters
-        "x" * 63,  # exactly 75 octets with the name: not folded
     ],
-    ids=["ascii", "two-octet", "three-octet", "four-octet", "exactly-75"],
+    ids=["ascii", "two-octet", "three-octet", "four-octet"],
 )
 def test_lines_fold_at_75_octets_without_splitting_a_character(value):
-    folded = fold(f"DESCRIPTION:{value}").encode()
+    folded = summary_of(value).encode()
     *physical, after_last = folded.split(b"\r\n")
     assert after_last == b"" and all(len(line) <= 75 for line in physical)
-    assert all(line.startswith(b" ") for line in physical[1:])
     assert [line.decode("utf-8") for line in physical]  # each physical line is whole UTF-8
-    assert folded.replace(b"\r\n ", b"") == f"DESCRIPTION:{value}\r\n".encode()
-    assert (len(physical) == 1) == (len(f"DESCRIPTION:{value}".encode()) <= 75)
+    assert prop(folded.decode(), "SUMMARY") == [f"P-0042 {value} · CT chest/abdomen/pelvis + CEA"]
 
 
 @pytest.mark.parametrize(
@@ -114,47 +66,50 @@ def test_lines_fold_at_75_octets_without_splitting_a_character(value):
     ],
 )
 def test_text_is_escaped(raw, escaped):
-    assert escape_text(raw) == escaped
+    [summary] = prop(summary_of(raw), "SUMMARY")
+    assert summary == f"P-0042 {escaped} · CT chest/abdomen/pelvis + CEA"
 
 
-@pytest.mark.parametrize(
-    "delta, text",
-    [
-        (timedelta(hours=8), "PT8H"),
-        (-timedelta(days=41, hours=16), "-P41DT16H"),
-        (-timedelta(days=3), "-P3D"),
-        (timedelta(minutes=90), "PT1H30M"),
-        (timedelta(0), "P0D"),
-    ],
-)
-def test_durations(delta, text):
-    assert ical_duration(delta) == text
+# ---- the time zone (icalendar's, from the tz database) --------------------------------
 
 
-# ---- the time zone --------------------------------------------------------------------
+def vtimezone(tzid: str, year: int) -> list[tuple[str, str, str, str]]:
+    """Each observance of the zone's VTIMEZONE over `year`: kind, onset, offsets from and to."""
+    head = calendar_head("x", "PT6H", tzid, (year, year))
+    [zone] = icalendar.Calendar.from_ical(head + "END:VCALENDAR\r\n").walk("VTIMEZONE")
+    return [
+        (
+            o.name,
+            o.decoded("DTSTART").date().isoformat(),
+            o["TZOFFSETFROM"].to_ical(),
+            o["TZOFFSETTO"].to_ical(),
+        )
+        for o in zone.subcomponents
+        if o["TZOFFSETFROM"].to_ical() != o["TZOFFSETTO"].to_ical()
+    ]
 
 
 def test_oslo_changes_on_the_last_sundays_of_march_and_october():
-    text = vtimezone("Europe/Oslo", 2025)
-    assert "DTSTART:20250330T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200" in text
-    assert "DTSTART:20251026T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100" in text
-    assert text.count("RRULE:FREQ=YEARLY;BYMONTH=") == 2 and "BYDAY=-1SU" in text
+    assert vtimezone("Europe/Oslo", 2025) == [
+        ("DAYLIGHT", "2025-03-30", "+0100", "+0200"),
+        ("STANDARD", "2025-10-26", "+0200", "+0100"),
+    ]
 
 
 @pytest.mark.parametrize(
-    "tzid, rule",
+    "tzid, onset",
     [
-        ("America/New_York", "BYMONTH=3;BYDAY=2SU"),  # the n-th Sunday, not the last
-        ("Australia/Sydney", "BYMONTH=10;BYDAY=1SU"),  # summer time across the new year
+        ("America/New_York", "2025-03-09"),  # the second Sunday of March, not the last
+        ("Australia/Sydney", "2025-10-05"),  # summer time across the new year: from October
     ],
 )
-def test_other_zones_get_their_own_rules(tzid, rule):
-    assert rule in vtimezone(tzid, 2025)
+def test_other_zones_get_their_own_changes(tzid, onset):
+    assert onset in [day for kind, day, _, _ in vtimezone(tzid, 2025) if kind == "DAYLIGHT"]
 
 
 def test_a_zone_without_summer_time_has_one_observance():
-    text = vtimezone("Asia/Tokyo", 2025)
-    assert text.count("BEGIN:STANDARD") == 1 and "RRULE" not in text and "+0900" in text
+    text = calendar_head("x", "PT6H", "Asia/Tokyo", (2025, 2025))
+    assert text.count("BEGIN:STANDARD") == 1 and "DAYLIGHT" not in text and "+0900" in text
 
 
 # ---- tokens ---------------------------------------------------------------------------
@@ -285,7 +240,7 @@ def test_no_property_can_be_injected(field):
 
 
 def test_cancelled_controls_leave_the_feed_after_60_days():
-    cancelled = control(state="cancelled", updated_at=datetime(2026, 4, 1, 12, tzinfo=timezone.utc))
+    cancelled = control(state="cancelled", updated_at=datetime(2026, 4, 1, 12, tzinfo=UTC))
     shown = [
         d
         for d in (date(2026, 5, 31), date(2026, 6, 1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,11 +23,11 @@ from surveillance.feeds.store import (
 )
 from surveillance.feeds.tokens import token_hash
 from surveillance.services import Actor, record_booking, record_result, record_treatment
-from tests.conftest import TODAY
-from tests.test_feeds_parsers import parse_all
+from tests.support.data import TODAY
+from tests.support.feeds import parse_all
 
 ADMIN = Actor("admin@test")
-NOW = datetime(2026, 6, 1, 10, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 10, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -174,9 +174,7 @@ def test_a_booking_with_a_time_gives_a_timed_event_with_its_zone(
     feed = text(session, feeds, clinic_feed)
     assert "DTSTART;TZID=Europe/Oslo:20260716T101500\r\n" in feed
     assert "BEGIN:VTIMEZONE\r\nTZID:Europe/Oslo\r\n" in feed
-    assert parse_all(feed)[_uid_of(patient, 6)][0] == datetime(
-        2026, 7, 16, 8, 15, tzinfo=timezone.utc
-    )
+    assert parse_all(feed)[_uid_of(patient, 6)][0] == datetime(2026, 7, 16, 8, 15, tzinfo=UTC)
 
 
 def test_a_cancelled_control_leaves_the_feed_60_days_after_its_cancellation(
@@ -188,7 +186,7 @@ def test_a_cancelled_control_leaves_the_feed_60_days_after_its_cancellation(
         session.execute(
             sa.update(PlannedExam)
             .where(PlannedExam.state == "cancelled")
-            .values(updated_at=datetime(2026, 6, 1, 10, tzinfo=timezone.utc))
+            .values(updated_at=datetime(2026, 6, 1, 10, tzinfo=UTC))
         )
     cancelled = _uid_of(patient, 6)
     assert (

@@ -2,79 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import icalendar
-import ics
 import vobject
 
 from surveillance.feeds.render import EventCache
-from tests.test_feeds_builder import SETTINGS, TODAY, build, control, exam
-
-UTC = timezone.utc
-
-
-def _when(value) -> date | datetime:
-    """A date as it is; a time as the UTC instant (every parser has its own tzinfo)."""
-    return value.astimezone(UTC) if isinstance(value, datetime) else value
-
-
-def by_icalendar(text: str) -> dict[str, tuple]:
-    calendar = icalendar.Calendar.from_ical(text)
-    return {
-        str(e["UID"]): (
-            _when(e.decoded("DTSTART")),
-            _when(e.decoded("DTEND")),
-            str(e["SUMMARY"]),
-            str(e["STATUS"]),
-            int(e.decoded("SEQUENCE")),
-            str(e["DESCRIPTION"]),
-            len(e.walk("VALARM")),
-        )
-        for e in calendar.walk("VEVENT")
-    }
-
-
-def by_vobject(text: str) -> dict[str, tuple]:
-    calendar = vobject.readOne(text)
-    return {
-        e.uid.value: (
-            _when(e.dtstart.value),
-            _when(e.dtend.value),
-            e.summary.value,
-            e.status.value,
-            int(e.sequence.value),
-            e.description.value,
-            len(getattr(e, "valarm_list", [])),
-        )
-        for e in getattr(calendar, "vevent_list", [])
-    }
-
-
-def by_ics(text: str) -> dict[str, tuple]:
-    calendar = ics.Calendar(text)
-    return {
-        e.uid: (*_ics_when(e), e.name, e.status, _ics_sequence(e), e.description, len(e.alarms))
-        for e in calendar.events
-    }
-
-
-def _ics_when(event) -> tuple:
-    if event.all_day:  # ics.py gives all-day events as midnights; their dates are the point
-        return event.begin.date(), event.end.date()
-    return event.begin.datetime.astimezone(UTC), event.end.datetime.astimezone(UTC)
-
-
-def _ics_sequence(event) -> int:
-    (line,) = [x for x in event.extra if x.name == "SEQUENCE"]  # ics.py keeps it as extra
-    return int(line.value)
-
-
-def parse_all(text: str) -> dict[str, tuple]:
-    """The events by UID, checked to be the same in all three parsers."""
-    first, second, third = by_icalendar(text), by_vobject(text), by_ics(text)
-    assert first == second == third
-    return first
+from tests.support.feeds import (
+    SETTINGS,
+    TODAY,
+    build,
+    control,
+    exam,
+    parse_all,
+)
 
 
 def varied_feed() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,13 +13,12 @@ import sqlalchemy as sa
 from surveillance.clock import clinic_today
 from surveillance.config import Config
 from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, PlannedExam
-from surveillance.feeds.ical import ical_utc
 from surveillance.feeds.store import create_clinic_feed
 from surveillance.services import Actor, Context, register_patient
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
-from tests.conftest import synthetic_id
-from tests.test_feeds_parsers import parse_all
+from tests.support.data import synthetic_id
+from tests.support.feeds import parse_all
 
 PASSWORD = "correct horse battery"
 ADMIN = Actor("admin@test")
@@ -74,7 +73,7 @@ def nurse(session, clinic, client):
     """The test client logged in as a nurse of the clinic."""
     add_user(
         session,
-        ADMIN,
+        Admin(ADMIN),
         email="nurse@test",
         password=PASSWORD,
         role="nurse",
@@ -108,7 +107,7 @@ def test_dtstamp_is_the_last_change_not_the_request_time(client, session, feed_p
     assert first.get_data() == second.get_data()
     stamps = set(re.findall(r"DTSTAMP:(\w+)", first.get_data(as_text=True)))
     changes = session.scalars(sa.select(PlannedExam.updated_at)).all()
-    assert stamps <= {ical_utc(c) for c in changes}
+    assert stamps <= {f"{c.astimezone(UTC):%Y%m%dT%H%M%SZ}" for c in changes}
 
 
 @pytest.mark.parametrize(

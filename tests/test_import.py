@@ -16,13 +16,13 @@ from surveillance.services.imports import (
     MAX_ROWS,
     BadFile,
     ImportRefused,
+    check_file,
     check_table,
     import_csv,
     import_rows,
-    preview_import,
     read_table,
 )
-from tests.conftest import TODAY, synthetic_id
+from tests.support.data import TODAY, synthetic_id
 
 HEADER = "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til"
 
@@ -38,9 +38,9 @@ def dry_run(data: bytes, ctx, registered=()):
     return check_table(read_table(data), ctx, lambda numbers: set(numbers) & set(registered))
 
 
-def problems(preview) -> set[tuple[int, str, str]]:
+def problems(check) -> set[tuple[int, str, str]]:
     """(row, column, English problem) of every problem."""
-    return {(p.row, p.column, p.text) for p in preview.problems}
+    return {(p.row, p.column, p.text) for p in check.problems}
 
 
 def counts(session) -> dict[str, int]:
@@ -72,7 +72,7 @@ def counts(session) -> dict[str, int]:
 )
 def test_the_file_is_read_whatever_its_dialect(ctx, bom, sep, header):
     number = synthetic_id()
-    preview = dry_run(
+    check = dry_run(
         csv(
             f"{number};Kari Nordmann;2025-01-15;reseksjon;2025-07-15",
             header=header,
@@ -81,8 +81,8 @@ def test_the_file_is_read_whatever_its_dialect(ctx, bom, sep, header):
         ),
         ctx,
     )
-    assert not preview.problems
-    [row] = preview.rows
+    assert not check.problems
+    [row] = check.rows
     assert row.number == 2 and row.status == "new"
     assert row.values == {
         "national_id": number,
@@ -109,8 +109,8 @@ def test_norwegian_names_are_kept_exactly(ctx, name):
 
 @pytest.mark.parametrize("text", ["2025-01-15", "15.01.2025", "15.1.2025"])
 def test_both_date_formats(ctx, text):
-    preview = dry_run(csv(f"{synthetic_id()};Kari;{text};reseksjon;"), ctx)
-    assert preview.rows[0].values["treatment_date"] == date(2025, 1, 15)
+    check = dry_run(csv(f"{synthetic_id()};Kari;{text};reseksjon;"), ctx)
+    assert check.rows[0].values["treatment_date"] == date(2025, 1, 15)
 
 
 @pytest.mark.parametrize(
@@ -129,16 +129,16 @@ def test_both_date_formats(ctx, text):
     ],
 )
 def test_treatment_codes_and_norwegian_words(ctx, text, code):
-    preview = dry_run(csv(f"{synthetic_id()};Kari;2025-01-15;{text};"), ctx)
-    assert preview.rows[0].values["treatment_kind"] == code
+    check = dry_run(csv(f"{synthetic_id()};Kari;2025-01-15;{text};"), ctx)
+    assert check.rows[0].values["treatment_kind"] == code
 
 
 def test_other_columns_are_listed_as_ignored(ctx):
     data = csv(
         f"{synthetic_id()};Kari;2025-01-15;reseksjon;;Ring først", header=HEADER + ";Kommentar"
     )
-    preview = dry_run(data, ctx)
-    assert preview.ignored == ("Kommentar",) and not preview.problems
+    check = dry_run(data, ctx)
+    assert check.ignored == ("Kommentar",) and not check.problems
 
 
 @pytest.mark.parametrize(
@@ -153,8 +153,10 @@ def test_other_columns_are_listed_as_ignored(ctx):
         ),
         (
             csv("x;y", header="navn;kommentar"),
-            "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
-            "behandling / treatment_kind (the first row must name the columns).",
+            (
+                "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
+                "behandling / treatment_kind (the first row must name the columns)."
+            ),
         ),
         (
             csv("1;2;3;4;5", header="fnr;navn;dato;behandling;national_id"),
@@ -203,8 +205,8 @@ def test_the_dry_run_lists_every_bad_row_and_column(ctx):
         f"{synthetic_id()};Tor;2025-01-15;transplantasjon;;x",  # row 12: transplant, extra cell
         f"{synthetic_id()};{'K' * 201};2025-01-15;reseksjon;;x;y",  # row 13: long name, 2 extra
     )
-    preview = dry_run(data, ctx)
-    found = problems(preview)
+    check = dry_run(data, ctx)
+    found = problems(check)
     [(_, _, id_problem)] = [p for p in found if p[0] == 5]
     assert id_problem.startswith("is not a valid national ID (")  # python-stdnum says why
     assert "%(" not in id_problem
@@ -213,8 +215,10 @@ def test_the_dry_run_lists_every_bad_row_and_column(ctx):
         (
             4,
             "behandling",
-            "is not a known treatment (resection, ablation, resection_with_ablation, "
-            "reseksjon, ablasjon, reseksjon + ablasjon, ...)",
+            (
+                "is not a known treatment (resection, ablation, resection_with_ablation, "
+                "reseksjon, ablasjon, reseksjon + ablasjon, ...)"
+            ),
         ),
         (6, "behandlingsdato", "is in the future (today is 2026-06-01)"),
         (7, "behandlingsdato", "is before the birth date (1960-05-17)"),
@@ -230,30 +234,30 @@ def test_the_dry_run_lists_every_bad_row_and_column(ctx):
         (13, "navn", "is longer than 200 characters"),
         (13, "", "has 2 cells more than the header has columns"),
     }
-    assert [r.status for r in preview.rows] == ["new"] + ["problem"] * 11
-    bad = {p.row: p.value for p in preview.problems if p.column == "behandlingsdato"}
+    assert [r.status for r in check.rows] == ["new"] + ["problem"] * 11
+    bad = {p.row: p.value for p in check.problems if p.column == "behandlingsdato"}
     assert bad[3] == "2025-02-30" and bad[10] == "15/01/2025"  # the value as written
 
 
 def test_synthetic_ids_are_refused_unless_configured(ctx):
     from dataclasses import replace
 
-    preview = dry_run(
+    check = dry_run(
         csv(f"{synthetic_id()};Kari;2025-01-15;reseksjon;"),
         replace(ctx, accept_synthetic_ids=False),
     )
-    assert [p.field for p in preview.problems] == ["national_id"]
+    assert [p.field for p in check.problems] == ["national_id"]
 
 
 def test_registered_patients_are_skipped_not_refused(ctx):
     known, new = synthetic_id(), synthetic_id()
-    preview = dry_run(
+    check = dry_run(
         csv(f"{known};Kari;2025-01-15;reseksjon;", f"{new};Per;2025-01-15;reseksjon;"),
         ctx,
         registered=[known],
     )
-    assert [r.status for r in preview.rows] == ["registered", "new"]
-    assert preview.importable and not preview.problems
+    assert [r.status for r in check.rows] == ["registered", "new"]
+    assert check.importable and not check.problems
 
 
 # -- against the database --------------------------------------------------------------------
@@ -264,7 +268,7 @@ def test_the_dry_run_writes_nothing_and_sees_registered_patients(
 ):
     known = create_patient(name="Kari Nordmann").national_id
     before = counts(session)
-    preview = preview_import(
+    check = check_file(
         session,
         ctx,
         clinic.code,
@@ -273,19 +277,19 @@ def test_the_dry_run_writes_nothing_and_sees_registered_patients(
             f"{synthetic_id()};Per;2025-01-15;ablasjon;",
         ),
     )
-    assert [r.status for r in preview.rows] == ["registered", "new"]
+    assert [r.status for r in check.rows] == ["registered", "new"]
     assert counts(session) == before
 
 
 def test_the_import_loads_patients_treatments_and_plans_with_one_audit_event(session, ctx, clinic):
     first, second = synthetic_id(), synthetic_id()
-    preview = import_csv(
+    check = import_csv(
         session,
         ctx,
         clinic.code,
         csv(f"{first};Åse Ødegård;2025-01-15;reseksjon;", f"{second};Per Ås;31.03.2025;ablasjon;"),
     )
-    assert preview.count("new") == 2
+    assert check.count("new") == 2
     patients = {p.national_id: p for p in session.scalars(sa.select(Patient))}
     assert patients[first].name == "Åse Ødegård" and patients[first].clinic_id == clinic.id
     assert [(t.date, t.kind) for t in patients[second].treatments] == [
@@ -304,7 +308,7 @@ def test_one_bad_row_imports_nothing(session, ctx, clinic):
     )
     with pytest.raises(ImportRefused, match="1 row with problems; nothing was imported") as refused:
         import_csv(session, ctx, clinic.code, data)
-    assert [p.row for p in refused.value.preview.problems] == [7]
+    assert [p.row for p in refused.value.check.problems] == [7]
     assert counts(session) == before
 
 
@@ -349,19 +353,19 @@ def test_a_patient_registered_between_preview_and_import_refuses_it_naming_the_f
     session, ctx, clinic, create_patient
 ):
     rows = [synthetic_id() for _ in range(3)]
-    preview = preview_import(
+    check = check_file(
         session, ctx, clinic.code, csv(*[f"{n};Kari;2025-01-15;reseksjon;" for n in rows])
     )
     create_patient(national_id=rows[2])
     before = counts(session)
-    with pytest.raises(InputError, match="^row 4: national_id"):
-        import_rows(session, ctx, clinic.code, preview)
+    with pytest.raises(InputError, match=r"^row 4: national_id"):
+        import_rows(session, ctx, clinic.code, check)
     assert counts(session) == before
 
 
 def test_an_unknown_clinic_is_refused(session, ctx, clinic):
     with pytest.raises(InputError, match="clinic"):
-        preview_import(session, ctx, "NOPE", csv(f"{synthetic_id()};Kari;2025-01-15;reseksjon;"))
+        check_file(session, ctx, "NOPE", csv(f"{synthetic_id()};Kari;2025-01-15;reseksjon;"))
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -424,8 +428,10 @@ def test_the_command_prints_every_problem_and_exits_2(session, clinic, command, 
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
         "row 2\tbehandlingsdato\t'2025-02-30'\tis not a real date (no such day)",
-        "row 3\tbehandling\t'cellegift'\tis not a known treatment (resection, ablation, "
-        "resection_with_ablation, reseksjon, ablasjon, reseksjon + ablasjon, ...)",
+        (
+            "row 3\tbehandling\t'cellegift'\tis not a known treatment (resection, ablation, "
+            "resection_with_ablation, reseksjon, ablasjon, reseksjon + ablasjon, ...)"
+        ),
         "2 rows: 0 to import, 0 already registered, 2 with problems",
     ]
     assert result.stderr == "error: 2 rows with problems; nothing was imported\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from surveillance.db import make_engine, upgrade
+from surveillance.db import make_engine
+from surveillance.db.migrate import upgrade
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from surveillance.db import make_engine, make_sessionmaker, upgrade
+from surveillance.db import make_engine, make_sessionmaker
+from surveillance.db.migrate import upgrade
 from surveillance.services import Actor, Context, worklist
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -13,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from surveillance.db import downgrade, make_engine, make_sessionmaker, upgrade, writing
-from surveillance.db.migrate import alembic_config, migrations_dir
+from surveillance.db import make_engine, make_sessionmaker, writing
+from surveillance.db.migrate import alembic_config, downgrade, migrations_dir, upgrade
 from surveillance.db.models import Base, Clinic, User
 
 # Every table of the models, and Alembic's own.
@@ -232,9 +232,11 @@ def test_a_write_waits_for_the_other_writer_then_fails_as_locked(file_engine):
             holder.add(Clinic(code="A", name="A"))
             holder.flush()
             started = time.monotonic()
-            with pytest.raises(sa.exc.OperationalError, match="database is locked"):
-                with writing(waiter):
-                    waiter.add(Clinic(code="B", name="B"))
+            with (
+                pytest.raises(sa.exc.OperationalError, match="database is locked"),
+                writing(waiter),
+            ):
+                waiter.add(Clinic(code="B", name="B"))
             assert time.monotonic() - started >= 0.15  # it waited for the busy timeout
         with writing(waiter):
             waiter.add(Clinic(code="B", name="B"))
@@ -249,7 +251,7 @@ def test_a_write_waits_until_the_other_writer_commits(file_engine):
         try:
             with make_sessionmaker(second)() as session, writing(session):
                 session.add(Clinic(code="B", name="B"))
-        except Exception as exc:  # reported by the assertion below
+        except Exception as exc:  # noqa: BLE001 - a thread: reported by the assertion below
             failures.append(exc)
 
     with make_sessionmaker(first)() as holder:

@@ -23,7 +23,14 @@ pytestmark = pytest.mark.slow
 def run(args: list[str], cwd: Path, input: str | None = None, env: dict | None = None) -> str:
     """Run a program to success and return its standard output."""
     done = subprocess.run(
-        args, cwd=cwd, input=input, env=env, capture_output=True, text=True, timeout=300
+        args,
+        check=False,
+        cwd=cwd,
+        input=input,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
     return done.stdout

@@ -682,6 +682,7 @@ def run_script(database):
     def run(stdin: bytes, *args):
         done = subprocess.run(
             [str(CONSOLE_SCRIPT), "preview", *(args or ["-"])],
+            check=False,
             input=stdin,
             capture_output=True,
             env=dict(os.environ),

@@ -758,7 +758,7 @@ def test_r16_a_broken_clinic_protocol_fails_at_start_naming_the_file(clinic_fold
 
     broken = CLINIC_PROTOCOL.replace('result = "reading"', 'result = "picture"', 1)
     (tmp_path / "protocols" / "clinic-mri.toml").write_text(broken, "utf-8")
-    with pytest.raises(ConfigError, match="clinic-mri.toml.*exams.ct_tap.result.*picture"):
+    with pytest.raises(ConfigError, match=r"clinic-mri\.toml.*exams\.ct_tap\.result.*picture"):
         clinic_folder()
 
 

@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tests.conftest import TODAY
-from tests.reminders_support import give_work
 from surveillance.cli import main
 from surveillance.db.models import AuditEvent, Clinic, Digest, Patient, User
-from surveillance.users import add_user
+from surveillance.services.accounts import Admin, add_user
+from tests.support.data import TODAY
+from tests.support.smtp import give_work
 
 
 @pytest.fixture
@@ -115,9 +115,9 @@ def test_recipients_and_references_of_a_clinic(cli, session, clinic):
 def test_a_user_opts_in_and_out(cli, session, ctx, clinic):
     add_user(
         session,
-        ctx.actor,
+        Admin(ctx.actor),
         email="anne@klinikk.test",
-        password="x" * 12,
+        password="riktig hest batteri stift",
         role="nurse",
         clinic_codes=["TEST"],
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from surveillance.cli.reminders import readable
 from surveillance.config import Config, ConfigError, RemindersConfig, load_config
 from surveillance.errors import InputError
-from surveillance.reminders.cli import readable
 from surveillance.reminders.digest import (
     DigestContent,
     Line,

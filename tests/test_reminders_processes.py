@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TODAY
-from tests.reminders_support import SENDER, SmtpServer, give_work, tally
 from surveillance.clock import clinic_today
 from surveillance.db.models import Digest
 from surveillance.reminders.locks import make_lock
+from tests.support.data import TODAY
+from tests.support.smtp import ALWAYS_DUE, SENDER, SmtpServer, give_work, tally
 
 CLI = [sys.executable, "-c", "from surveillance.cli import main; main()"]
 HANG_GUARD = 120  # seconds: only a broken test waits this long; nothing is timed
@@ -64,6 +64,7 @@ def start(config: Path, *args: str) -> subprocess.Popen:
 def run(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         CLI + list(args),
+        check=False,
         env=environment(config),
         text=True,
         capture_output=True,
@@ -189,9 +190,6 @@ class Lines:
 
     def close(self) -> None:
         self._thread.join(HANG_GUARD)
-
-
-ALWAYS_DUE = 'send_time = "00:00"\nweekdays_only = false\nskip_closed_days = false\n'
 
 
 def start_worker(config: Path) -> tuple[subprocess.Popen, Lines]:

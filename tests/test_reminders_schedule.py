@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
-from tests.reminders_support import give_work
 from surveillance.config import Config
 from surveillance.db.models import Digest
 from surveillance.reminders.mail import FileBackend
@@ -20,9 +19,9 @@ from surveillance.reminders.worker import (
     send_due,
     sends_on,
 )
+from tests.support.smtp import give_work
 
 OSLO = ZoneInfo("Europe/Oslo")
-UTC = timezone.utc
 # Europe/Oslo in 2026: summer time from Sunday 29 March (02:00 -> 03:00) to Sunday
 # 25 October (03:00 -> 02:00). 06:30 in Oslo is 05:30 UTC in winter, 04:30 UTC in summer.
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from surveillance.db import downgrade, make_engine, upgrade
+from surveillance.db import make_engine
+from surveillance.db.migrate import downgrade, upgrade
 from surveillance.db.models import Base
 
-BACKENDS = ["sqlite", "postgresql"]
-NOW = datetime(2026, 6, 1, 4, 30, tzinfo=timezone.utc)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+NOW = datetime(2026, 6, 1, 4, 30, tzinfo=UTC)
 
 
 @pytest.fixture

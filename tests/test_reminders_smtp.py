@@ -10,8 +10,15 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tests.conftest import TODAY
-from tests.reminders_support import (
+from surveillance.cli import main
+from surveillance.db import writing
+from surveillance.db.models import Clinic, Digest, Patient
+from surveillance.reminders.daily import send_daily
+from surveillance.reminders.mail import PermanentFailure
+from surveillance.services import worklist
+from surveillance.services.accounts import Admin, add_user
+from tests.support.data import TODAY
+from tests.support.smtp import (
     NAMES,
     NOW,
     SmtpServer,
@@ -24,13 +31,6 @@ from tests.reminders_support import (
     smtp_config,
     tally,
 )
-from surveillance.cli import main
-from surveillance.db import writing
-from surveillance.db.models import Clinic, Digest, Patient
-from surveillance.reminders.daily import send_daily
-from surveillance.reminders.mail import PermanentFailure
-from surveillance.services import worklist
-from surveillance.users import add_user
 
 NATIONAL_ID = re.compile(r"(?<!\d)\d{11}(?!\d)")
 LOCAL_REFERENCE = re.compile(r"\bP-\d+")
@@ -155,9 +155,9 @@ def test_users_who_opted_in_get_it_too_while_active(engine, session, ctx, clinic
     ):
         user = add_user(
             session,
-            ctx.actor,
+            Admin(ctx.actor),
             email=email,
-            password="x" * 12,
+            password="riktig hest batteri stift",
             role="nurse",
             clinic_codes=[clinic.code],
         )
@@ -226,7 +226,9 @@ def test_the_change_since_the_last_digest(engine, session, ctx, clinic, work, se
     for label, action in NB_LABELS.items():
         change = after[action] - before[action]
         shown = f"{change:+d}" if change else "0"
-        assert re.search(rf"^{label}:\s+{after[action]}  \({re.escape(shown)}\)$", text, re.M)
+        assert re.search(
+            rf"^{label}:\s+{after[action]}  \({re.escape(shown)}\)$", text, re.MULTILINE
+        )
     assert "I parentes: endringen siden fredag 29. mai 2026." in text
 
 
@@ -399,7 +401,7 @@ def test_starttls_and_login(certificate):
             security="starttls", username="nurse", password="secret", context=client_context(cert)
         )
         backend.send(sample_message(), ["a@klinikk.test"])
-        with pytest.raises(PermanentFailure, match="^535"):
+        with pytest.raises(PermanentFailure, match=r"^535"):
             replace(backend, password="wrong").send(sample_message(), ["a@klinikk.test"])
     assert len(server.received) == 1
 

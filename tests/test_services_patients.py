@@ -34,7 +34,7 @@ from surveillance.services import (
     resume_surveillance,
     worklist,
 )
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 BIRTH = date(1960, 5, 17)
 
@@ -181,7 +181,7 @@ def test_register_refuses_a_duplicate_patient(session, ctx, create_patient):
     number = synthetic_id(BIRTH)
     create_patient(national_id=number)
     before = database_contents(session)
-    with pytest.raises(InputError, match="national_id.*already registered"):
+    with pytest.raises(InputError, match=r"national_id.*already registered"):
         create_patient(national_id=f"{number[:6]} {number[6:]}", name="Ola Nordmann")
     assert database_contents(session) == before
 

@@ -1,25 +1,26 @@
-"""The import pages with Flask's test client: upload, preview, confirm; and what they refuse."""
+"""The import pages with Flask's test client: upload, check, confirm; and what they refuse."""
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from surveillance.clock import utcnow
 from surveillance.config import load_config
-from surveillance.db.models import Clinic, Patient
+from surveillance.db.models import Clinic, KeptUpload, Patient
 from surveillance.errors import InputError
 from surveillance.services import Actor, register_patient
+from surveillance.services.accounts import Admin, add_user
 from surveillance.services.imports import BadFile
-from surveillance.users import add_user
+from surveillance.services.uploads import KEPT_PER_USER
 from surveillance.web import create_app
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
+from tests.support.fhir import bundle, patient, procedure
 
 PASSWORD = "correct horse battery"
 HEADER = "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til"
@@ -71,7 +72,7 @@ def nurse(session, clinics):
     def make(email: str = "nurse@test.no", clinic_codes=("TEST",)) -> str:
         add_user(
             session,
-            Actor("admin@test"),
+            Admin(Actor("admin@test")),
             email=email,
             password=PASSWORD,
             role="nurse",
@@ -126,9 +127,11 @@ def kept_token(page: str) -> str:
     return re.search(r'name="token" value="([^"]+)"', page)[1]
 
 
-def kept_files(tmp_path) -> list:
-    folder = tmp_path / "imports"
-    return sorted(folder.iterdir()) if folder.exists() else []
+def kept_files(session) -> list[KeptUpload]:
+    """The files kept in the database between a preview and its confirmation."""
+    session.rollback()
+    session.expire_all()
+    return list(session.scalars(sa.select(KeptUpload).order_by(KeptUpload.id)))
 
 
 def patient_count(session) -> int:
@@ -145,21 +148,23 @@ def test_the_form_describes_the_columns(client):
 
 
 def test_upload_preview_confirm_imports_the_patients(client, session, tmp_path):
-    preview = upload(client, csv(*good_rows(3)))
-    assert preview.status_code == 200
-    assert re.search(r'data-count="new">3<', preview.text)
-    assert patient_count(session) == 0  # the preview writes nothing
-    [kept] = kept_files(tmp_path)
-    hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', preview.text))
+    check = upload(client, csv(*good_rows(3)))
+    assert check.status_code == 200
+    assert re.search(r'data-count="new">3<', check.text)
+    assert patient_count(session) == 0  # the check writes nothing
+    [kept] = kept_files(session)
+    assert (kept.filename, kept.clinic.code) == ("pasienter.csv", "TEST")
+    hidden = set(re.findall(r'<input type="hidden" name="(\w+)"', check.text))
     assert hidden == {"csrf_token", "next", "token"}  # the file stays on the server
-    done = client.post("/import/confirm", data={"token": kept_token(preview.text)})
+    done = client.post("/import/confirm", data={"token": kept_token(check.text)})
     assert done.status_code == 302 and done.location == "/"
     assert patient_count(session) == 3
     assert (
         session.scalars(sa.select(Patient.clinic_id)).all()
         == [session.scalar(sa.select(Clinic.id).where(Clinic.code == "TEST"))] * 3
     )
-    assert kept_files(tmp_path) == []  # deleted after the import
+    assert kept_files(session) == []  # deleted after the import
+    assert not (tmp_path / "imports").exists()  # nothing on this node's disk: any node confirms
     assert "3 patients imported into Testklinikken." in client.get("/").text
 
 
@@ -192,7 +197,7 @@ def test_a_reupload_of_the_same_file_offers_nothing_to_import(client, session, t
     again = upload(client, data)
     assert re.search(r'data-count="registered">2<', again.text)
     assert "already registered, skipped" in again.text and "/import/confirm" not in again.text
-    assert kept_files(tmp_path) == []
+    assert kept_files(session) == []
 
 
 def test_a_bad_file_shows_every_problem_and_imports_nothing(client, session, tmp_path):
@@ -208,7 +213,7 @@ def test_a_bad_file_shows_every_problem_and_imports_nothing(client, session, tmp
         "is not a real date (no such day)" in page.text and "<mark>2025-02-30</mark>" in page.text
     )
     assert "is not a known treatment" in page.text and "<mark>cellegift</mark>" in page.text
-    assert "/import/confirm" not in page.text and kept_files(tmp_path) == []
+    assert "/import/confirm" not in page.text and kept_files(session) == []
     assert patient_count(session) == 0
 
 
@@ -266,7 +271,7 @@ def test_a_refusal_at_the_confirmation_is_told_in_the_readers_language(
 ):
     token = kept_token(upload(norwegian_client, csv(*good_rows(1))).text)
 
-    def refuse(*args):  # as if the file had changed meaning since the preview
+    def refuse(*args):  # as if the file had changed meaning since the check
         raise refusal
 
     monkeypatch.setattr("surveillance.web.imports.import_csv", refuse)
@@ -291,7 +296,7 @@ def test_an_unreadable_file_is_refused_on_the_form(client, data, message):
 def test_a_nurse_cannot_import_into_another_clinic(client, session, tmp_path):
     assert upload(client, csv(*good_rows(1)), clinic="OTHER").status_code == 404
     assert upload(client, csv(*good_rows(1)), clinic="NOPE").status_code == 404
-    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+    assert kept_files(session) == [] and patient_count(session) == 0
 
 
 def test_a_kept_file_is_bound_to_the_user_who_sent_it(make_app, nurse, client, session, tmp_path):
@@ -300,24 +305,34 @@ def test_a_kept_file_is_bound_to_the_user_who_sent_it(make_app, nurse, client, s
         log_in(other, nurse("other@test.no", ["OTHER"]))
         refused = other.post("/import/confirm", data={"token": token})
         assert refused.status_code == 302 and refused.location == "/import"
-    assert patient_count(session) == 0 and len(kept_files(tmp_path)) == 1  # still the sender's
+    assert patient_count(session) == 0 and len(kept_files(session)) == 1  # still the sender's
     assert client.post("/import/confirm", data={"token": token}).status_code == 302
     assert patient_count(session) == 1
 
 
 def test_a_kept_file_expires_after_a_day(client, session, tmp_path):
     token = kept_token(upload(client, csv(*good_rows(1))).text)
-    [kept] = kept_files(tmp_path)
-    day_ago = time.time() - 24 * 3600 - 1
-    os.utime(kept, (day_ago, day_ago))
+    [kept] = kept_files(session)
+    assert kept.expires_at - kept.created_at == timedelta(hours=24)
+    session.rollback()
+    with session.begin():
+        session.get(KeptUpload, kept.id).expires_at = utcnow() - timedelta(seconds=1)
     assert client.post("/import/confirm", data={"token": token}).location == "/import"
-    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+    assert kept_files(session) == [] and patient_count(session) == 0
+
+
+def test_a_user_keeps_only_the_newest_files(client, session):
+    tokens = [kept_token(upload(client, csv(*good_rows(1))).text) for _ in range(KEPT_PER_USER + 1)]
+    assert len(kept_files(session)) == KEPT_PER_USER
+    assert client.post("/import/confirm", data={"token": tokens[0]}).location == "/import"
+    assert client.post("/import/confirm", data={"token": tokens[-1]}).location == "/"
+    assert patient_count(session) == 1
 
 
 def test_discard_forgets_the_kept_file(client, session, tmp_path):
     token = kept_token(upload(client, csv(*good_rows(1))).text)
     assert client.post("/import/discard", data={"token": token}).status_code == 302
-    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+    assert kept_files(session) == [] and patient_count(session) == 0
 
 
 def test_a_nurse_of_several_clinics_chooses_one(make_app, nurse, session):
@@ -350,7 +365,7 @@ def test_the_pages_need_a_login_and_change_nothing_on_get(make_app, clinics, ses
         assert anonymous.get("/import").status_code == 302
         assert upload(anonymous, csv(*good_rows(1)), clinic="TEST").status_code == 302
         assert anonymous.get("/import/confirm").status_code == 405
-    assert kept_files(tmp_path) == [] and patient_count(session) == 0
+    assert kept_files(session) == [] and patient_count(session) == 0
 
 
 def test_the_import_form_is_refused_without_a_csrf_token(make_app, nurse, session, tmp_path):
@@ -358,7 +373,7 @@ def test_the_import_form_is_refused_without_a_csrf_token(make_app, nurse, sessio
         log_in(client, nurse(), csrf=True)
         refused = upload(client, csv(*good_rows(1)))
         assert refused.status_code == 400 and "was not sent from this site" in refused.text
-        assert kept_files(tmp_path) == []
+        assert kept_files(session) == []
         token = csrf_token(client.get("/import").text)
         page = upload(client, csv(*good_rows(1)), csrf_token=token)
         assert page.status_code == 200
@@ -370,3 +385,37 @@ def test_the_import_form_is_refused_without_a_csrf_token(make_app, nurse, sessio
             data={"token": kept_token(page.text), "csrf_token": csrf_token(page.text)},
         )
         assert done.status_code == 302 and patient_count(session) == 1
+
+
+# A FHIR transaction Bundle takes the same way as a CSV file: check, then confirm.
+
+
+def send(client, path: str, **data):
+    return client.post(path, data=data, content_type="multipart/form-data")
+
+
+def test_a_bundle_is_previewed_then_imported(client, session):
+    number = synthetic_id()
+    data = bundle(
+        patient("urn:uuid:1", number, "Kari Nordmann"),
+        procedure("urn:uuid:1", "2025-01-15", "resection"),
+    )
+    preview = send(client, "/import", file=(io.BytesIO(data), "bundle.json"), clinic="TEST")
+    assert preview.status_code == 200 and "Kari Nordmann" in preview.text
+    assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0  # a dry run
+    done = client.post("/import/confirm", data={"token": kept_token(preview.text)})
+    assert done.status_code == 302
+    session.rollback()
+    (imported,) = session.scalars(sa.select(Patient))
+    assert imported.national_id == number and imported.treatments[0].kind == "resection"
+
+
+def test_a_bundle_with_problems_is_shown_and_not_kept(client, session):
+    data = bundle(
+        patient("urn:uuid:1", "12345678901", "Ola"), procedure("urn:uuid:1", "2025-01-15", "x")
+    )
+    preview = send(client, "/import", file=(io.BytesIO(data), "bundle.json"), clinic="TEST")
+    assert preview.status_code == 200
+    assert "12345678901" in preview.text and 'name="token"' not in preview.text
+    broken = send(client, "/import", file=(io.BytesIO(b"{oops"), "bundle.json"), clinic="TEST")
+    assert broken.status_code == 400 and "not JSON" in broken.text

@@ -6,15 +6,15 @@ marked completed while an exam of theirs is still open, booked or missed, or whi
 MDT list, is active again (R7 v2).
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 Create Date: 2026-11-30
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,5 @@
-"""The database: models, engines and the migrations that make the schema."""
+"""The database: models, engines and (in `db.migrate`) the migrations that make the schema."""
 
-from .engine import make_engine, make_sessionmaker, writing
-from .migrate import downgrade, upgrade
+from .engine import make_bounded_engine, make_engine, make_sessionmaker, writing
 
-__all__ = ["downgrade", "make_engine", "make_sessionmaker", "upgrade", "writing"]
+__all__ = ["make_bounded_engine", "make_engine", "make_sessionmaker", "writing"]

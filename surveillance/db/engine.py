@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import DatabaseConfig
 
 IMMEDIATE = "surveillance_immediate"
 
@@ -23,6 +26,44 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
     sa.event.listen(engine, "connect", _sqlite_connect)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def make_bounded_engine(database: DatabaseConfig, **kwargs) -> sa.Engine:
+    """The engine of a long-running process: connections tested before use, every wait bounded."""
+    url = sa.make_url(database.url)
+    options: dict = {"pool_pre_ping": True}
+    if url.database not in (None, "", ":memory:"):  # in-memory SQLite has one connection, no queue
+        options["pool_timeout"] = database.pool_timeout_seconds
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {
+            "connect_timeout": database.connect_timeout_seconds,
+            "options": f"-c statement_timeout={database.statement_timeout_seconds * 1000}",
+            # A server (or network) gone without a word is noticed in about 25 s, not hours.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+    engine = make_engine(database.url, **(options | kwargs))
+    if url.get_backend_name() == "postgresql":
+        sa.event.listen(engine, "do_connect", _patient_connect(database.connect_timeout_seconds))
+    return engine
+
+
+def _patient_connect(seconds: float):
+    # A restart refuses connections for a second or two: a request that needs a new
+    # connection then waits (at most `seconds`) instead of failing at once.
+    def connect(dialect, _record, cargs, cparams):
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
+
+    return connect
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -58,5 +99,5 @@ def writing(session: Session) -> Iterator[Session]:
             raise RuntimeError("unsaved changes outside a unit of work")
         session.commit()
     with session.begin():
-        session.connection(execution_options={IMMEDIATE: True})
+        session.connection(execution_options={IMMEDIATE: True})  # type: ignore[misc]  # our own option
         yield session

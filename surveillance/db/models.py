@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+import datetime as dt
+from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from ..clock import utcnow
+from .choices import DigestState, FeedKind, Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,7 +31,10 @@ PATIENT_STATUSES = (
 )
 DECISIONS = ("no_recurrence", "recheck", "treatment_planned", "resume", "not_candidate")
 EXAM_STATES = ("open", "booked", "done", "missed", "cancelled")
-ROLES = ("nurse", "admin")
+# A clinic administrator ("admin") manages their clinics; an installation administrator
+# (made from the command line) manages clinics and every account.
+ROLES = tuple(Role)
+ADMIN_ROLES = (Role.ADMIN, Role.INSTALL_ADMIN)
 
 # The worklist's partial indexes and queries share this literal condition: with bound
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
@@ -46,11 +51,11 @@ class UTCDateTime(sa.TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime: store UTC timestamps only")
-        return value.astimezone(timezone.utc) if value is not None else None
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -95,6 +100,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
@@ -102,6 +108,9 @@ class User(Base):
     digest_opt_in: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Patient(Base):
@@ -361,7 +370,7 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
 
-DIGEST_STATES = ("pending", "sent", "failed", "skipped")
+DIGEST_STATES = tuple(DigestState)
 
 
 class Digest(Base):
@@ -378,7 +387,7 @@ class Digest(Base):
     day: Mapped[date]  # the clinic's date (Europe/Oslo) the digest is for
     message_id: Mapped[str] = mapped_column(sa.String(254), unique=True)
     # skipped: nothing to say that day; the counts are kept for the next day's change.
-    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    state: Mapped[str] = mapped_column(sa.String(16), default=DigestState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     # Set when a sender takes the row, before it talks to the server: a pending row with
@@ -443,7 +452,7 @@ class MdtDecision(Base):
     decision: Mapped[str] = mapped_column(sa.String(32))
     note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     exam: Mapped[str | None] = mapped_column(sa.String(32))  # a recheck's exam code
-    due: Mapped[date | None]  # and its due date
+    due: Mapped[dt.date | None]  # and its due date (`date` is the column above)
     author: Mapped[str] = mapped_column(sa.String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
@@ -469,7 +478,7 @@ class Measurement(Base):
     patient: Mapped[Patient] = relationship(back_populates="measurements")
 
 
-FEED_KINDS = ("clinic", "user")
+FEED_KINDS = tuple(FeedKind)
 
 
 class CalendarFeed(Base):
@@ -519,3 +528,39 @@ sa.Index(
     PlannedExam.sequence,
     PlannedExam.updated_at,
 )
+
+
+class ApiToken(Base):
+    """A machine's read-only key to one clinic's FHIR API, sent as `Authorization: Bearer`."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the token (hex): the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class KeptUpload(Base):
+    """A checked CSV file kept between its preview and the confirmation, on any node."""
+
+    __tablename__ = "kept_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the token in the preview's form (hex): the database alone cannot claim it.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    clinic: Mapped[Clinic] = relationship()

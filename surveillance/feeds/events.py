@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
-from .ical import CRLF, fold, ical_date, ical_duration, ical_local, ical_utc, text_line
+from icalendar import Alarm, Event
 
+END_VEVENT = "END:VEVENT\r\n"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not the tab, nor CR and LF
 ALARM_TIME = time(8, 0)  # the reminder rings in the morning of the booking deadline
 
 
@@ -46,6 +50,7 @@ class ExamRow(NamedTuple):
 VERSION_FIELDS = ("id", "patient_id", "anchor_id", "month", "state", "sequence", "updated_at")
 _PATIENT, _ANCHOR, _MONTH, _STATE, _UPDATED = 1, 2, 3, 4, 6
 Exam = tuple  # an ExamRow, or a version
+E = TypeVar("E", bound=tuple)  # the same kind of exam in and out
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,7 @@ class EventSettings:
 _control_key = itemgetter(_PATIENT, _ANCHOR, _MONTH)
 
 
-def group_controls(rows: Iterable[Exam]) -> list[tuple[Exam, ...]]:
+def group_controls(rows: Iterable[E]) -> list[tuple[E, ...]]:
     """Exams gathered into controls (a patient's exams of one anchor and month); the rows come
     with each control's exams together and ordered by id (as the feed's index gives them)."""
     return [tuple(members) for _, members in groupby(rows, _control_key)]
@@ -119,7 +124,7 @@ def is_shown(members: tuple[Exam, ...], cancelled_since: datetime) -> bool:
         return True
     cancelled = max(m[_UPDATED] for m in members)
     if cancelled.tzinfo is None:  # a version as SQLite's driver reads it: UTC
-        cancelled = cancelled.replace(tzinfo=timezone.utc)
+        cancelled = cancelled.replace(tzinfo=UTC)
     return cancelled >= cancelled_since
 
 
@@ -132,62 +137,64 @@ def booking_deadline(members: tuple[ExamRow, ...], book_ahead_days: int) -> date
 def vevent(members: tuple[ExamRow, ...], alarm: bool, s: EventSettings) -> str:
     """The VEVENT of a control, with its VALARM if `alarm` and there is something to book."""
     head, valarm = event_parts(members, s)
-    return head + (valarm if alarm else "") + "END:VEVENT" + CRLF
+    return head + (valarm if alarm else "") + END_VEVENT
 
 
 def event_parts(members: tuple[ExamRow, ...], s: EventSettings) -> tuple[str, str]:
-    """The VEVENT of a control up to its END line, and its VALARM ("" when nothing is to book)."""
+    """The VEVENT of a control up to its END line, and its VALARM ("" when nothing is to book).
+
+    Apart, so that a cached event drops its alarm once the deadline has passed without being
+    serialised again.
+    """
+    event, alarm = event_components(members, s)
+    head = event.to_ical(sorted=False).decode().removesuffix(END_VEVENT)
+    return head, "" if alarm is None else alarm.to_ical(sorted=False).decode()
+
+
+def event_components(members: tuple[ExamRow, ...], s: EventSettings) -> tuple[Event, Alarm | None]:
+    """The VEVENT of a control, and its VALARM when something is left to book."""
     live = [m for m in members if m.state != "cancelled"]
     shown = live or list(members)
     first = members[0]
     reference = s.reference(first.local_number)
     url = f"{s.base_url}/patients/{first.patient_id}"
-    stamp = ical_utc(max(m.updated_at for m in members))
-    start, when = _when(shown, s)
+    # Given, never left to icalendar: a random UID or a DTSTAMP of now would make every
+    # fetch look changed (design.md, "icalendar 7").
+    stamp = max(m.updated_at for m in members).astimezone(UTC)
+    start, end = _when(shown, s)
     title = _title(reference, first, shown, s.words)
-    lines = [
-        "BEGIN:VEVENT" + CRLF,
-        fold(f"UID:{control_uid(members)}"),
-        f"DTSTAMP:{stamp}{CRLF}",
-        f"LAST-MODIFIED:{stamp}{CRLF}",
-        f"SEQUENCE:{sum(m.sequence for m in members)}{CRLF}",
-        f"STATUS:{_status(live)}{CRLF}",
-        *when,
-        text_line("SUMMARY", title if live else s.words.cancelled % {"title": title}),
-        text_line("DESCRIPTION", _description(shown, first.details, url, s)),
-        fold(f"URL:{url}"),
-        "CLASS:CONFIDENTIAL" + CRLF,
-        "TRANSP:TRANSPARENT" + CRLF,
-    ]
+    event = Event()
+    event.add("uid", control_uid(members))
+    event.add("dtstamp", stamp)
+    event.add("last-modified", stamp)
+    event.add("sequence", sum(m.sequence for m in members))
+    event.add("status", _status(live))
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", _text(title if live else s.words.cancelled % {"title": title}))
+    event.add("description", _text(_description(shown, first.details, url, s)))
+    event.add("url", url)
+    event.add("class", "CONFIDENTIAL")
+    event.add("transp", "TRANSPARENT")
     places = sorted({m.booked_place for m in shown if m.booked_place})
     if first.details and places:
-        lines.append(text_line("LOCATION", "; ".join(places)))
+        event.add("location", _text("; ".join(places)))
     deadline = booking_deadline(members, s.book_ahead_days)
-    alarm = (
-        ""
-        if deadline is None
-        else _valarm(deadline, start, s.words.alarm % {"reference": reference})
-    )
-    return "".join(lines), alarm
+    if deadline is None:
+        return event, None
+    return event, _valarm(deadline, start, s.words.alarm % {"reference": reference})
 
 
-def _when(shown: list[ExamRow], s: EventSettings) -> tuple[datetime, list[str]]:
-    """The start and the DTSTART/DTEND lines: all day, or timed once booked with a time."""
-    booked = [m for m in shown if m.booked_date is not None]
-    day = min(m.booked_date for m in booked) if booked else min(m.due_working_day for m in shown)
-    times = sorted(m.booked_time for m in booked if m.booked_date == day and m.booked_time)
+def _when(shown: list[ExamRow], s: EventSettings) -> tuple[date | datetime, date | datetime]:
+    """Start and end: all day, or timed in the clinic's zone once booked with a time."""
+    booked = [m.booked_date for m in shown if m.booked_date is not None]
+    day = min(booked) if booked else min(m.due_working_day for m in shown)
+    times = sorted(t for m in shown if m.booked_date == day and (t := m.booked_time) is not None)
     if not times:
-        end = day + timedelta(days=1)  # DTEND of an all-day event is exclusive
-        return datetime.combine(day, time()), [
-            f"DTSTART;VALUE=DATE:{ical_date(day)}{CRLF}",
-            f"DTEND;VALUE=DATE:{ical_date(end)}{CRLF}",
-        ]
-    start = datetime.combine(day, times[0])
-    end = datetime.combine(day, times[-1]) + timedelta(minutes=s.event_minutes)
-    return start, [
-        f"DTSTART;TZID={s.tzid}:{ical_local(day, times[0])}{CRLF}",
-        f"DTEND;TZID={s.tzid}:{ical_local(end.date(), end.time())}{CRLF}",
-    ]
+        return day, day + timedelta(days=1)  # DTEND of an all-day event is exclusive
+    zone = ZoneInfo(s.tzid)
+    start = datetime.combine(day, times[0], zone)
+    return start, datetime.combine(day, times[-1], zone) + timedelta(minutes=s.event_minutes)
 
 
 def _status(live: list[ExamRow]) -> str:
@@ -226,17 +233,25 @@ def _state(m: ExamRow, s: EventSettings) -> str:
     return {"done": w.done, "missed": w.missed}.get(m.state, w.cancelled_exam)
 
 
-def _day(day: date) -> str:
+def _day(day: date | None) -> str:
+    if day is None:
+        return ""
     return f"{day.day:02d}.{day.month:02d}.{day.year}"  # as the dashboard writes dates
 
 
-def _valarm(deadline: date, start: datetime, description: str) -> str:
-    trigger = ical_duration(datetime.combine(deadline, ALARM_TIME) - start)
-    return (
-        "BEGIN:VALARM"
-        + CRLF
-        + "ACTION:DISPLAY"
-        + CRLF
-        + text_line("DESCRIPTION", description)
-        + f"TRIGGER:{trigger}{CRLF}END:VALARM{CRLF}"
-    )
+def _text(value: str) -> str:
+    """A TEXT value holds no control character but the tab (RFC 5545 3.3.11); icalendar
+    escapes the rest, line breaks included."""
+    return _CONTROL.sub("", value)
+
+
+def _valarm(deadline: date, start: date | datetime, description: str) -> Alarm:
+    """Rings at eight in the morning of the booking deadline (relative to the event's start)."""
+    local_start = start.replace(tzinfo=None) if isinstance(start, datetime) else start
+    if not isinstance(local_start, datetime):
+        local_start = datetime.combine(local_start, time())
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", _text(description))
+    alarm.add("trigger", datetime.combine(deadline, ALARM_TIME) - local_start)
+    return alarm

@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Timezone, vDuration, vText
 
 from ..config import Config
 from ..i18n import translations
 from ..services import Actor, Context
 from .events import (
+    END_VEVENT,
     EventSettings,
     Exam,
     ExamRow,
@@ -22,13 +26,11 @@ from .events import (
     is_shown,
     make_words,
 )
-from .ical import CRLF, text_line
-from .timezones import vtimezone
 
 # Bump when the builder's output changes, so that every feed's ETag changes with it.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PRODID = "-//surveillance//liver follow-up//EN"
-END = "END:VEVENT" + CRLF
+END_VCALENDAR = "END:VCALENDAR\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class FeedSettings:
     def cancelled_since(self, today: date) -> datetime:
         """Controls cancelled before this moment (the clinic's midnight) have left the feed."""
         day = today - timedelta(days=self.cancelled_days)
-        return datetime.combine(day, time(), ZoneInfo(self.events.tzid)).astimezone(timezone.utc)
+        return datetime.combine(day, time(), ZoneInfo(self.events.tzid)).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +141,25 @@ def feed_text(
     versions changed since they were cached are fetched and serialised again."""
     since = s.cancelled_since(today)
     controls = [c for c in group_controls(versions) if is_shown(c, since)]
-    events = [cache.get(first_id(c), c) for c in controls]
-    if missing := [c for c, event in zip(controls, events) if event is None]:
-        built = _build(missing, fetch, s, cache)
-        events = [event or built[first_id(c)] for c, event in zip(controls, events)]
-    parts, timed = [], False
+    cached = [cache.get(first_id(c), c) for c in controls]
+    missing = [c for c, event in zip(controls, cached) if event is None]
+    built = _build(missing, fetch, s, cache) if missing else {}
+    events = [event or built[first_id(c)] for c, event in zip(controls, cached)]
+    parts: list[str] = []
+    timed = False
     for event in events:
         # A deadline already past rings no more: a new subscriber gets no flood of old alarms.
-        ring = bool(event.alarm) and event.deadline >= today
-        parts += (event.head, event.alarm, END) if ring else (event.head, END)
+        ring = event.deadline is not None and bool(event.alarm) and event.deadline >= today
+        parts += (event.head, event.alarm, END_VEVENT) if ring else (event.head, END_VEVENT)
         timed = timed or event.timed
-    # The rules of the year before the window's start cover every event in it.
-    zone = vtimezone(s.events.tzid, s.window(today)[0].year - 1) if timed else ""
-    return calendar_text(name, s.refresh_interval, zone, parts)
+    first, last = s.window(today)
+    # The zone's changes from the year before the window to the year after cover every event.
+    years = (first.year - 1, last.year + 1) if timed else None
+    return (
+        calendar_head(name, s.refresh_interval, s.events.tzid, years)
+        + "".join(parts)
+        + END_VCALENDAR
+    )
 
 
 def _build(
@@ -159,7 +167,9 @@ def _build(
 ) -> dict[int, CachedEvent]:
     """Serialise the missing controls from their fetched rows, and cache them."""
     ids = [exam[0] for control in missing for exam in control]
-    rows = {first_id(members): members for members in group_controls(fetch(ids))}
+    rows: dict[int, tuple[ExamRow, ...]] = {
+        first_id(members): members for members in group_controls(fetch(ids))
+    }
     built = {}
     for control in missing:
         members = rows[first_id(control)]
@@ -171,29 +181,29 @@ def _build(
     return built
 
 
-def calendar_text(name: str, refresh_interval: str, zone: str, events: list[str]) -> str:
-    """The VCALENDAR around the events (and the VTIMEZONE their times refer to)."""
-    head = (
-        CRLF.join(
-            (
-                "BEGIN:VCALENDAR",
-                "VERSION:2.0",
-                f"PRODID:{PRODID}",
-                "CALSCALE:GREGORIAN",
-                "METHOD:PUBLISH",
+@lru_cache(maxsize=64)
+def calendar_head(
+    name: str, refresh_interval: str, tzid: str, years: tuple[int, int] | None
+) -> str:
+    """The VCALENDAR up to its events: names, refresh interval and, for timed events, the
+    VTIMEZONE of the clinic's zone over `years` (icalendar's own, from the tz database)."""
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODID)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    # As TEXT, escaped: icalendar would write NAME and X-WR-CALNAME from a str unescaped.
+    calendar.add("name", vText(name))
+    calendar.add("x-wr-calname", vText(name))
+    # icalendar 7 leaves out VALUE=DURATION, and writes X-PUBLISHED-TTL wrongly from a
+    # timedelta: the text of the configuration is passed as it is (design.md).
+    interval = vDuration.from_ical(refresh_interval)
+    calendar.add("refresh-interval", interval, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", refresh_interval)
+    if years is not None:
+        calendar.add_component(
+            Timezone.from_tzid(
+                tzid, first_date=date(years[0], 1, 1), last_date=date(years[1], 12, 31)
             )
         )
-        + CRLF
-    )
-    return "".join(
-        (
-            head,
-            text_line("NAME", name),
-            text_line("X-WR-CALNAME", name),
-            f"REFRESH-INTERVAL;VALUE=DURATION:{refresh_interval}{CRLF}",
-            f"X-PUBLISHED-TTL:{refresh_interval}{CRLF}",
-            zone,
-            *events,
-            "END:VCALENDAR" + CRLF,
-        )
-    )
+    return calendar.to_ical(sorted=False).decode().removesuffix(END_VCALENDAR)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import utcnow
+from ..db.choices import FeedKind
 from ..db.models import CalendarFeed, Clinic, Patient, PlannedExam, User, user_clinics
 from ..errors import NotFound
 from ..services.audit import Actor, record_event
-from ..services.unit import transaction
+from ..services.transactions import transaction
 from ..services.validate import parse_text
 from .events import ExamRow
 from .tokens import feed_path, new_token, same_hash, token_hash, well_formed
@@ -59,14 +60,14 @@ def create_clinic_feed(
     session: Session, actor: Actor, clinic_id: int, label: str | None = None
 ) -> NewFeed:
     """A feed of a clinic's controls."""
-    return _create(session, actor, label, kind="clinic", clinic_id=clinic_id)
+    return _create(session, actor, label, kind=FeedKind.CLINIC, clinic_id=clinic_id)
 
 
 def create_user_feed(
     session: Session, actor: Actor, user_id: int, label: str | None = None
 ) -> NewFeed:
     """A personal feed: the controls of the user's clinics, whichever they are at each fetch."""
-    return _create(session, actor, label, kind="user", user_id=user_id)
+    return _create(session, actor, label, kind=FeedKind.USER, user_id=user_id)
 
 
 def _create(session: Session, actor: Actor, label: str | None, **owner) -> NewFeed:
@@ -99,7 +100,7 @@ def list_feeds(
 
 
 def _managed_by(user_id: int, clinic_ids: list[int]):
-    mine = sa.and_(CalendarFeed.kind == "user", CalendarFeed.user_id == user_id)
+    mine = sa.and_(CalendarFeed.kind == FeedKind.USER, CalendarFeed.user_id == user_id)
     return sa.or_(mine, CalendarFeed.clinic_id.in_(clinic_ids)) if clinic_ids else mine
 
 
@@ -152,7 +153,7 @@ def find_scope(session: Session, token: str) -> FeedScope | None:
     if not rows or not same_hash(rows[0].token_hash, token):
         return None
     first = rows[0]
-    if first.kind == "user" and not first.active:  # a disabled account's feeds stop with it
+    if first.kind == FeedKind.USER and not first.active:  # a disabled account's feeds stop with it
         return None
     clinics = [r for r in rows if r.clinic_id is not None]
     return FeedScope(
@@ -199,9 +200,7 @@ def feed_stamp(session: Session, scope: FeedScope, first: date, last: date) -> t
             ),
         )
     # The same instant reads back with another tzinfo on another driver or connection.
-    return tuple(
-        v.astimezone(timezone.utc).isoformat() if isinstance(v, datetime) else v for v in stamp
-    )
+    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
 
 
 def feed_versions(session: Session, scope: FeedScope, first: date, last: date) -> list[tuple]:
@@ -295,7 +294,7 @@ def remember_etag(session: Session, feed_id: int, etag: str, now: datetime) -> N
 def set_details(session: Session, actor: Actor, clinic_id: int, include: bool) -> None:
     """A clinic's opt-in: its feeds show names, exam names and places (off: references only)."""
     with transaction(session):
-        session.get(Clinic, clinic_id).feed_include_details = include
+        session.get_one(Clinic, clinic_id).feed_include_details = include
         record_event(session, actor, "clinic.feed_details", clinic=clinic_id, include=include)
 
 

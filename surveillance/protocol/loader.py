@@ -6,6 +6,7 @@ import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TypeGuard
 
 from .model import ControlSpec, ExamSpec, Protocol
 from .states import ResultKind
@@ -199,7 +200,7 @@ def _codes(data: dict, key: str, source: str) -> list[str]:
     return codes
 
 
-def _list_of(values, kind: type) -> bool:
+def _list_of(values: object, kind: type) -> TypeGuard[list]:
     """A non-empty list whose items are all exactly of `kind`."""
     # type() and not isinstance(): TOML's true is a bool, and a bool is an int.
     return isinstance(values, list) and bool(values) and all(type(v) is kind for v in values)

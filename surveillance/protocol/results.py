@@ -63,7 +63,7 @@ def mdt_flags(
     for flag in _raising(protocol, recent, settings):
         if cleared is None or flag.date > cleared:  # type: ignore[operator]
             raised[flag.reason] = flag  # type: ignore[index]
-    return sorted(raised.values(), key=lambda f: (f.date, f.reason))  # type: ignore[arg-type, return-value]
+    return sorted(raised.values(), key=lambda f: (f.date, f.reason))
 
 
 def _raising(protocol: Protocol, recent: list[Result], settings: Settings) -> list[FlagAnswer]:

@@ -7,6 +7,7 @@ same day sends nothing new; a dry run records nothing and delivers nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -17,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..db import make_sessionmaker, writing
+from ..db.choices import DigestState
 from ..db.models import Clinic, Digest
 from ..services import Context
-from ..services.patients import clinic_by_code
+from ..services.lookups import clinic_by_code
 from ..services.refresh import refresh_patients
 from . import outbox
 from .digest import DigestContent, compose, has_news, render, worklist_url
@@ -56,21 +58,27 @@ def send_daily(
     clinic_code: str | None = None,
     dry_run: bool = False,
     retry_failed: bool = False,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> list[Outcome]:
-    """Make the day's missing digests and send every due one; a dry run only shows them."""
+    """Make the day's missing digests and send every due one; a dry run only shows them.
+
+    `keep_going` is asked before each digest: a worker that lost its lock stops after the
+    digest in hand instead of sending the rest beside the worker that took over.
+    """
     sessions = make_sessionmaker(engine)
     if dry_run:
         with sessions() as session:
             return [
-                preview(session, config, clinic, today, now)
+                dry_run_outcome(session, config, clinic, today, now)
                 for clinic in _clinics(session, clinic_code)
             ]
+    assert backend is not None, "only a dry run goes without a mail backend"
     lock = make_lock(engine, "sender")
     if not lock.acquire():
         raise SenderBusy("another process is sending digests; nothing was done")
     try:
         with sessions() as session:
-            return _run(session, config, backend, today, now, clinic_code, retry_failed)
+            return _run(session, config, backend, today, now, clinic_code, retry_failed, keep_going)
     finally:
         lock.release()
 
@@ -78,18 +86,19 @@ def send_daily(
 def _run(
     session: Session,
     config: Config,
-    backend: Backend | None,
+    backend: Backend,
     today: date,
     now: datetime,
     clinic_code: str | None,
     retry_failed: bool,
+    keep_going: Callable[[], bool],
 ) -> list[Outcome]:
     clinics = _clinics(session, clinic_code)
     with writing(session):
         expired = outbox.expire(session, today, now)
         if retry_failed:
             for clinic in clinics:
-                outbox.retry_failed(session, today, now, clinic.id)
+                outbox.retry_failed(session, today, now, [clinic.id])
     outcomes = [
         Outcome(row.clinic.code, row.day, "failed", row.last_error or "") for row in expired
     ]
@@ -98,6 +107,8 @@ def _run(
             outcomes.append(made)
     clinic_id = clinics[0].id if clinic_code else None
     for digest_id in outbox.due_ids(session, today, now, clinic_id):
+        if not keep_going():
+            break
         if outcome := send_one(session, config, backend, digest_id, now):
             outcomes.append(outcome)
     return outcomes
@@ -119,12 +130,16 @@ def _make(
     if outbox.find(session, clinic.id, today) or not clinic_recipients(session, clinic):
         return None
     snapshot = take_snapshot(session, config, clinic, today)
-    state = "pending" if _worth_sending(config, snapshot) else "skipped"
+    state = DigestState.PENDING if _worth_sending(config, snapshot) else DigestState.SKIPPED
     with writing(session):
         outbox.add(
             session, clinic, today, snapshot, state=state, now=now, sender=config.mail.sender
         )
-    return Outcome(clinic.code, today, "skipped", "nothing to do") if state == "skipped" else None
+    return (
+        Outcome(clinic.code, today, "skipped", "nothing to do")
+        if state == DigestState.SKIPPED
+        else None
+    )
 
 
 def _worth_sending(config: Config, snapshot: Snapshot) -> bool:
@@ -140,6 +155,7 @@ def send_one(
     if row is None:
         return None
     error, state = "", "sent"
+    day, clinic_id = row.day, row.clinic_id  # a rollback expires the row: log without a query
     try:
         recipients = clinic_recipients(session, row.clinic)
         if not recipients:
@@ -153,7 +169,7 @@ def send_one(
         error, state = str(exc), "failed"
     except Exception as exc:  # a bug must not lose the digest: retried, then failed
         session.rollback()
-        log.exception("digest %s of clinic %s", row.day, row.clinic_id)
+        log.exception("digest %s of clinic %s", day, clinic_id)
         error, state = f"{type(exc).__name__}: {exc}", "retry"
     with writing(session):
         if state == "sent":
@@ -166,14 +182,14 @@ def send_one(
 
 
 def _outcome(row: Digest) -> Outcome:
-    if row.state == "pending":
+    if row.state == DigestState.PENDING:
         return Outcome(
             row.clinic.code,
             row.day,
             "retry",
             f"{row.last_error}; next attempt {row.next_attempt_at:%Y-%m-%d %H:%M} UTC",
         )
-    detail = row.recipients if row.state == "sent" else ""
+    detail = row.recipients if row.state == DigestState.SENT else ""
     return Outcome(
         row.clinic.code,
         row.day,
@@ -234,13 +250,13 @@ def _message(
     )
 
 
-def preview(
+def dry_run_outcome(
     session: Session, config: Config, clinic: Clinic, today: date, now: datetime
 ) -> Outcome:
     """What a run would do for the clinic today, with the e-mail it would send."""
     recipients = clinic_recipients(session, clinic)
     row = outbox.find(session, clinic.id, today)
-    if row is not None and row.state != "pending":
+    if row is not None and row.state != DigestState.PENDING:
         return Outcome(clinic.code, today, f"already_{row.state}", row.last_error or "")
     if not recipients:
         return Outcome(clinic.code, today, "no_recipients")

@@ -141,7 +141,8 @@ def _environment(language: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.install_gettext_translations(translations(language), newstyle=True)
+    # The i18n extension adds this method to the environment it is installed in.
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 

@@ -1,7 +1,7 @@
 """Locks between processes: one worker at a time, one sender at a time.
 
 PostgreSQL: a session-level advisory lock on a connection of its own (the server frees it
-when the process dies). SQLite: an exclusive flock on a file beside the database file (the
+when the process dies, and when the server restarts: the holder must check `held()`). SQLite: an exclusive flock on a file beside the database file (the
 kernel frees it when the process dies). flock, not lockf: two threads of one process that
 open the file each hold their own lock, so they exclude each other too.
 """
@@ -17,6 +17,13 @@ import sqlalchemy as sa
 
 # Fixed 64-bit keys of our advisory locks ("Surv" + a number): locks are per database.
 KEYS = {"worker": 0x5375_7276_0001, "sender": 0x5375_7276_0002}
+
+
+# A bigint advisory key is split into classid (high 32 bits) and objid (low 32 bits).
+HELD = sa.text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND classid = (:key >> 32) AND objid = (:key & 4294967295)"
+)
 
 
 class AdvisoryLock:
@@ -42,14 +49,27 @@ class AdvisoryLock:
         connection.close()
         return False
 
+    def held(self) -> bool:
+        """Whether our connection is alive and still holds the lock (a restart ends both)."""
+        if self._connection is None:
+            return False
+        try:
+            granted = self._connection.execute(HELD, {"key": self.key}).scalar()
+            self._connection.commit()
+        except sa.exc.SQLAlchemyError:  # the connection died, or died before this check
+            return False
+        return bool(granted)
+
     def release(self) -> None:
-        """Give the lock back."""
+        """Give the lock back (nothing to give if the connection is gone: so is the lock)."""
         connection, self._connection = self._connection, None
         if connection is None:
             return
         try:
             connection.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
             connection.commit()
+        except sa.exc.SQLAlchemyError:
+            pass
         finally:
             connection.close()
 
@@ -77,6 +97,10 @@ class FileLock:
         os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for a puzzled admin
         self._fd = fd
         return True
+
+    def held(self) -> bool:
+        """Whether we hold the lock (the kernel takes it from no living process)."""
+        return self._fd is not None
 
     def release(self) -> None:
         """Give the lock back."""

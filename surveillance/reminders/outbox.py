@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..config import RemindersConfig
+from ..db.choices import DigestState
 from ..db.models import Clinic, Digest
 from .snapshot import Snapshot
-
 
 # What new_message_id makes: recognisable in any mailbox as one clinic's digest of one day.
 MESSAGE_ID = re.compile(r"<digest\.\d{8}\.[A-Za-z0-9-]+\.[0-9a-f]{16}@[^<>@\s]+>")
@@ -74,7 +76,7 @@ def previous(session: Session, clinic_id: int, day: date) -> Digest | None:
 def expire(session: Session, today: date, now: datetime) -> list[Digest]:
     """Pending digests of past days fail: yesterday's counts are no use tomorrow."""
     rows = session.scalars(
-        sa.select(Digest).where(Digest.state == "pending", Digest.day < today)
+        sa.select(Digest).where(Digest.state == DigestState.PENDING, Digest.day < today)
     ).all()
     for row in rows:
         mark_failed(
@@ -90,7 +92,9 @@ def due_ids(session: Session, day: date, now: datetime, clinic_id: int | None = 
     """The pending digests of the day whose (next) attempt is due."""
     query = (
         sa.select(Digest.id)
-        .where(Digest.state == "pending", Digest.day == day, Digest.next_attempt_at <= now)
+        .where(
+            Digest.state == DigestState.PENDING, Digest.day == day, Digest.next_attempt_at <= now
+        )
         .order_by(Digest.id)
     )
     if clinic_id is not None:
@@ -100,12 +104,17 @@ def due_ids(session: Session, day: date, now: datetime, clinic_id: int | None = 
 
 def claim(session: Session, digest_id: int, now: datetime) -> Digest | None:
     """Count an attempt on a due digest before calling the server; None if no longer due."""
-    claimed = session.execute(
+    claimed = _rows_changed(
+        session,
         sa.update(Digest)
-        .where(Digest.id == digest_id, Digest.state == "pending", Digest.next_attempt_at <= now)
+        .where(
+            Digest.id == digest_id,
+            Digest.state == DigestState.PENDING,
+            Digest.next_attempt_at <= now,
+        )
         .values(attempts=Digest.attempts + 1, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if not claimed:
         return None
     row = session.get(Digest, digest_id)
@@ -115,7 +124,7 @@ def claim(session: Session, digest_id: int, now: datetime) -> Digest | None:
 
 def mark_sent(row: Digest, now: datetime, recipients: list[str], refused: dict[str, str]) -> None:
     """The server took it; recipients it refused are noted as the error."""
-    row.state, row.sent_at, row.next_attempt_at = "sent", now, None
+    row.state, row.sent_at, row.next_attempt_at = DigestState.SENT, now, None
     row.recipients = ", ".join(recipients)
     row.last_error = (
         "refused: " + "; ".join(f"{a}: {e}" for a, e in refused.items()) if refused else None
@@ -133,7 +142,7 @@ def mark_retry(row: Digest, now: datetime, error: str, config: RemindersConfig) 
 
 def mark_failed(row: Digest, now: datetime, error: str) -> None:
     """A permanent failure, kept with its error for the admins."""
-    row.state, row.last_error, row.next_attempt_at = "failed", error, None
+    row.state, row.last_error, row.next_attempt_at = DigestState.FAILED, error, None
 
 
 def backoff(attempts: int, config: RemindersConfig) -> timedelta:
@@ -142,20 +151,29 @@ def backoff(attempts: int, config: RemindersConfig) -> timedelta:
     return timedelta(minutes=min(minutes, config.retry_max_minutes))
 
 
-def retry_failed(session: Session, day: date, now: datetime, clinic_id: int | None = None) -> int:
+def retry_failed(
+    session: Session, day: date, now: datetime, clinic_ids: Collection[int] | None = None
+) -> int:
     """Failed digests of the day become pending again (after the cause was fixed)."""
     query = (
         sa.update(Digest)
-        .where(Digest.state == "failed", Digest.day == day)
-        .values(state="pending", attempts=0, next_attempt_at=now)
+        .where(Digest.state == DigestState.FAILED, Digest.day == day)
+        .values(state=DigestState.PENDING, attempts=0, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    if clinic_id is not None:
-        query = query.where(Digest.clinic_id == clinic_id)
-    return session.execute(query).rowcount
+    if clinic_ids is not None:
+        query = query.where(Digest.clinic_id.in_(sorted(clinic_ids)))
+    return _rows_changed(session, query)
 
 
-def recent(session: Session, since: date, clinic_id: int | None = None) -> list[Digest]:
+def _rows_changed(session: Session, statement: sa.Update) -> int:
+    """How many rows an UPDATE changed (an UPDATE's result is a CursorResult)."""
+    return cast(sa.CursorResult, session.execute(statement)).rowcount
+
+
+def recent(
+    session: Session, since: date, clinic_ids: Collection[int] | None = None
+) -> list[Digest]:
     """Digests from `since` on, newest first."""
     query = (
         sa.select(Digest)
@@ -163,6 +181,6 @@ def recent(session: Session, since: date, clinic_id: int | None = None) -> list[
         .where(Digest.day >= since)
         .order_by(Digest.day.desc(), Clinic.code)
     )
-    if clinic_id is not None:
-        query = query.where(Digest.clinic_id == clinic_id)
+    if clinic_ids is not None:
+        query = query.where(Digest.clinic_id.in_(sorted(clinic_ids)))
     return list(session.scalars(query))

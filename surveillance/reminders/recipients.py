@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from ..db.models import Clinic, User, user_clinics
 from ..errors import InputError
 from ..services.audit import Actor, record_event
-from ..services.patients import clinic_by_code
-from ..services.unit import transaction
+from ..services.lookups import clinic_by_code
+from ..services.transactions import transaction
 
 ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+|[^@\s,;<>]+@localhost")
 

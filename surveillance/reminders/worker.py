@@ -4,14 +4,19 @@ APScheduler 3 keeps its jobs in memory, so a run missed while the worker was dow
 forgotten: at start-up the worker runs today's job once if the send time has passed, and
 every few minutes it runs it again (retries due, a day missed by a busy sender); the
 outbox makes every run after the first of the day send nothing new. A second worker
-started by mistake waits, idle, until the first one's lock is free. The scheduler runs in
-its own thread; the main thread only waits for SIGTERM or SIGINT, then stops it.
+on another node waits, idle, trying the lock every `reminders.lock_check_seconds`, and takes
+over within that time once the holder is gone; the holder checks its lock as often and steps
+down when the database connection that held it is lost (a PostgreSQL restart frees every
+advisory lock), then stands by like any other worker. The scheduler runs in its own thread;
+the main thread only waits for SIGTERM or SIGINT, and checks the lock between.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -26,7 +31,7 @@ from ..clock import clinic_today, utcnow
 from ..config import Config, parse_closed_days, parse_send_time
 from ..protocol.calendar import norwegian_holidays
 from .daily import Outcome, SenderBusy, send_daily
-from .locks import make_lock
+from .locks import AdvisoryLock, FileLock, make_lock
 from .mail import Backend
 
 log = logging.getLogger(__name__)
@@ -81,7 +86,11 @@ def make_scheduler(config: Config, job) -> BackgroundScheduler:
 
 
 def run_if_due(
-    engine: sa.Engine, config: Config, backend: Backend, now: datetime | None = None
+    engine: sa.Engine,
+    config: Config,
+    backend: Backend,
+    now: datetime | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> list[Outcome] | None:
     """Today's daily job, if due now; None if not due or another process is sending."""
     now = now or utcnow()
@@ -89,7 +98,7 @@ def run_if_due(
         return None
     today = clinic_today(config.protocol.timezone, now)
     try:
-        outcomes = send_daily(engine, config, backend, today=today, now=now)
+        outcomes = send_daily(engine, config, backend, today=today, now=now, keep_going=keep_going)
     except SenderBusy:
         log.info("another process is sending digests; the next check will see to %s", today)
         return None
@@ -100,28 +109,65 @@ def run_if_due(
 
 
 def run_worker(engine: sa.Engine, config: Config, backend: Backend) -> None:
-    """Hold the worker lock (standing by while another worker has it) and run the scheduler."""
+    """Run the scheduler while holding the worker lock; stand by while another worker has it."""
+    # No signal handler: one runs inside whatever the main thread was doing, and APScheduler
+    # swallows exceptions (BaseException too) around job submission, while stopping it from
+    # a handler can deadlock on a lock the interrupted thread holds. Instead the signals are
+    # blocked before any thread starts (threads inherit the mask) and the main thread takes
+    # them with sigtimedwait, in plain code; a signal that came early waits, pending, for it.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     lock = make_lock(engine, "worker")
-    if not lock.acquire():
-        log.info("another worker holds the lock; standing by")
-        lock.acquire(wait=True)
+    every = config.reminders.lock_check_seconds
     try:
-        _serve(engine, config, backend)
+        standing_by = False
+        while True:
+            if _take(lock):
+                standing_by = False
+                if _serve(engine, config, backend, lock):
+                    return
+                lock.release()  # closes the dead connection
+                log.warning("lost the worker lock (database connection lost); standing by")
+            elif not standing_by:
+                log.info("another worker holds the lock; standing by")
+                standing_by = True
+            if _stop_signal(every):
+                return
     finally:
         lock.release()
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        log.info("worker stopped")
 
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
-def _serve(engine: sa.Engine, config: Config, backend: Backend) -> None:
-    # No signal handler: one runs inside whatever the main thread was doing, and APScheduler
-    # swallows exceptions (BaseException too) around job submission, while stopping it from
-    # a handler can deadlock on a lock the interrupted thread holds. Instead the signals are
-    # blocked before any thread starts (threads inherit the mask) and the main thread takes
-    # them with sigwait, in plain code; a signal that came early waits, pending, for it.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    job = partial(run_if_due, engine, config, backend)
+def _not(event: threading.Event) -> Callable[[], bool]:
+    return lambda: not event.is_set()
+
+
+def _take(lock: AdvisoryLock | FileLock) -> bool:
+    """Try the lock once; a database away is a lock not taken (tried again later)."""
+    try:
+        return lock.acquire()
+    except sa.exc.DBAPIError as exc:
+        log.warning("cannot reach the database for the worker lock: %s", type(exc.orig).__name__)
+        return False
+
+
+def _stop_signal(seconds: float) -> bool:
+    """Wait up to `seconds` for SIGTERM or SIGINT; whether one came."""
+    received = signal.sigtimedwait(STOP_SIGNALS, seconds)
+    if received is not None:
+        log.info("stopping on %s", signal.Signals(received.si_signo).name)
+    return received is not None
+
+
+def _serve(
+    engine: sa.Engine, config: Config, backend: Backend, lock: AdvisoryLock | FileLock
+) -> bool:
+    """The scheduler, until a stop signal (True) or the lock is lost (False)."""
+    stepping_down = threading.Event()
+    job = partial(run_if_due, engine, config, backend, keep_going=_not(stepping_down))
     scheduler = make_scheduler(config, job)
     scheduler.add_job(job, id="catch_up")  # now, once: the run missed while no worker was up
     try:
@@ -132,9 +178,11 @@ def _serve(engine: sa.Engine, config: Config, backend: Backend) -> None:
             config.protocol.timezone,
             ", weekdays" if config.reminders.weekdays_only else "",
         )
-        log.info("stopping on %s", signal.Signals(signal.sigwait(STOP_SIGNALS)).name)
+        while not _stop_signal(config.reminders.lock_check_seconds):
+            if not lock.held():
+                return False
+        return True
     finally:
+        stepping_down.set()
         if scheduler.running:
-            scheduler.shutdown(wait=True)  # a digest being sent finishes under our lock
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        log.info("worker stopped")
+            scheduler.shutdown(wait=True)  # a digest being sent finishes first

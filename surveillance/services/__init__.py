@@ -25,10 +25,9 @@ from .exams import (
     record_missed,
     record_result,
 )
+from .lookups import find_by_reference, get_patient
 from .patients import (
     end_surveillance,
-    find_by_reference,
-    get_patient,
     record_mdt_decision,
     register_patient,
     resume_surveillance,

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..db.models import Control, LiverTreatment, Patient, PlannedExam, PrimaryControl
 from ..errors import InputError
-from ..identity import parse_national_id
-from ..protocol import History, find_anchor, load_protocol, make_plan
+from ..protocol import History, Plan, find_anchor, load_protocol, make_plan
 from ..protocol import PrimaryControl as PrimaryControlValue
 from ..protocol import Treatment as TreatmentValue
 from ..protocol.planning import has_ended
@@ -25,11 +24,12 @@ from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
 from .control_rows import control_rows
-from .patients import clinic_by_code, next_local_number
-from .unit import transaction
-from .validate import check_not_future, parse_choice, parse_text
-
-CHUNK = 5000  # rows per statement: keeps every driver's parameter limits at bay
+from .lookups import clinic_by_code
+from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
+from .patients import next_local_number
+from .plans import anchor_id
+from .transactions import transaction
+from .validate import check_not_future, parse_choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,20 @@ class NewPatient:
 def load_patients(
     session: Session, ctx: Context, clinic_code: str, patients: Sequence[NewPatient]
 ) -> int:
-    """Register every patient with their treatments and plan in one transaction; return the count."""
+    """Register every patient with their treatments and plan in one transaction; return the count.
+
+    Everything is checked and planned before the write transaction begins, so the write lock
+    (SQLite has one for the whole database) is held only while the rows are inserted.
+    """
+    checked = [_check(p, i + 1, ctx) for i, p in enumerate(patients)]
+    _refuse_duplicates_in_file(checked)
+    plans = [_plan(ctx, p) for p, _ in checked]
+    statuses = [_status(p) for p, _ in checked]
+    now = utcnow()
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
-        checked = [_check(p, i + 1, ctx) for i, p in enumerate(patients)]
-        _refuse_duplicates(session, checked)
+        _refuse_registered(session, checked)
         first = next_local_number(session)
-        now = utcnow()
         patient_ids = _insert(
             session,
             Patient,
@@ -66,12 +73,12 @@ def load_patients(
                     "name_key": p.name.casefold(),
                     "birth_date": birth,
                     "protocol": p.protocol,
-                    "status": _status(p),
+                    "status": status,
                     "version": 1,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i, (p, birth) in enumerate(checked)
+                for i, ((p, birth), status) in enumerate(zip(checked, statuses))
             ],
         )
         treatments = _insert(
@@ -92,13 +99,9 @@ def load_patients(
                 for day, codes in p.primary_controls
             ],
         )
-        exams, all_done = _insert_exams(
-            session,
-            _planned_rows(
-                ctx, clinic.id, checked, patient_ids, iter(treatments), iter(controls), now
-            ),
-            dict(zip(patient_ids, range(first, first + len(patient_ids)))),
-        )
+        rows = _exam_rows(plans, clinic.id, patient_ids, treatments, controls, now)
+        numbers = dict(zip(patient_ids, range(first, first + len(patient_ids))))
+        exams, all_done = _insert_exams(session, rows, numbers)
         _mark_completed(session, all_done)
         record_event(
             session,
@@ -124,12 +127,12 @@ def _insert_exams(
     session: Session, rows: Iterable[dict], local_numbers: dict[int, int]
 ) -> tuple[int, list[int]]:
     """Insert the planned exams and their controls; the count, and patients all done."""
-    count, all_done = 0, {}
+    count, all_done = 0, dict[int, bool]()
     waiting: list[dict] = []  # the last patient's exams: the next chunk may hold more
     for chunk in _chunks(rows):
         # The table, not the model: the ORM's bulk insert leaves out None values, so it
         # sent a statement for every run of rows alike in their Nones (thousands).
-        session.execute(sa.insert(PlannedExam.__table__), chunk)
+        session.execute(sa.insert(cast(sa.Table, PlannedExam.__table__)), chunk)
         count += len(chunk)
         for row in chunk:
             patient = row["patient_id"]
@@ -176,9 +179,7 @@ def _mark_completed(session: Session, patient_ids: list[int]) -> None:
 
 def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
     try:
-        number, birth = parse_national_id(
-            p.national_id, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
-        )
+        number, birth = check_identity(ctx, p.national_id)
         for day, kind in p.treatments:
             parse_choice("treatment kind", kind, TREATMENT_KINDS)
             if check_not_future("treatment date", day, ctx.today) < birth:
@@ -196,21 +197,22 @@ def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
             )
         p = NewPatient(
             number,
-            parse_text("name", p.name, max_length=200),
+            check_name(p.name),
             p.treatments,
             p.primary_controls,
             p.done_before,
-            p.protocol or ctx.default_protocol,
+            check_protocol(ctx, p.protocol),
         )
-        load_protocol(p.protocol)
     except InputError as exc:
-        raise InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params) from None
-    except ValueError:
-        raise InputError(f"row {row}: protocol", p.protocol, "is not a known protocol") from None
+        raise _in_row(row, exc) from None
     return p, birth
 
 
-def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]]) -> None:
+def _in_row(row: int, exc: InputError) -> InputError:
+    return InputError(f"row {row}: {exc.field}", exc.value, exc.problem, **exc.params)
+
+
+def _refuse_duplicates_in_file(checked: list[tuple[NewPatient, date]]) -> None:
     seen: dict[str, int] = {}
     for row, (p, _) in enumerate(checked, 1):
         if p.national_id in seen:
@@ -221,15 +223,14 @@ def _refuse_duplicates(session: Session, checked: list[tuple[NewPatient, date]])
                 row=seen[p.national_id],
             )
         seen[p.national_id] = row
-    numbers = list(seen)
-    for start in range(0, len(numbers), CHUNK):
-        found = session.scalar(
-            sa.select(Patient.national_id)
-            .where(Patient.national_id.in_(numbers[start : start + CHUNK]))
-            .limit(1)
-        )
-        if found:
-            raise InputError(f"row {seen[found]}: national_id", found, "is already registered")
+
+
+def _refuse_registered(session: Session, checked: list[tuple[NewPatient, date]]) -> None:
+    rows = {p.national_id: row for row, (p, _) in enumerate(checked, 1)}
+    try:
+        refuse_registered(session, list(rows))
+    except InputError as exc:
+        raise _in_row(rows[str(exc.value)], exc) from None
 
 
 def _insert(session: Session, model, rows: list[dict]) -> list[int]:
@@ -249,36 +250,62 @@ def _chunks(rows: Iterable[dict]) -> Iterator[list[dict]]:
         yield chunk
 
 
-def _planned_rows(
-    ctx: Context, clinic_id: int, checked, patient_ids, treatment_ids, control_ids, now
-) -> Iterable[dict]:
-    for pid, (p, _) in zip(patient_ids, checked):
-        history = History(
-            treatments=tuple(
-                TreatmentValue(day, kind, next(treatment_ids)) for day, kind in p.treatments
-            ),
-            primary_controls=tuple(
-                PrimaryControlValue(day, frozenset(codes), next(control_ids))
-                for day, codes in p.primary_controls
-            ),
-        )
-        plan = make_plan(load_protocol(p.protocol), history, ctx.settings)
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A patient's plan, made before the transaction: its refs are positions in the patient's
+    treatments and controls, turned into row ids once those rows are inserted."""
+
+    plan: Plan
+    done_before: date | None
+    treatments: int
+    controls: int
+
+
+def _plan(ctx: Context, p: NewPatient) -> _Planned:
+    plan = make_plan(load_protocol(p.protocol), _history(p), ctx.settings)
+    return _Planned(plan, p.done_before, len(p.treatments), len(p.primary_controls))
+
+
+def _history(p: NewPatient) -> History:
+    """The patient's history, each fact's ref its position among the patient's facts."""
+    return History(
+        treatments=tuple(
+            TreatmentValue(day, kind, i) for i, (day, kind) in enumerate(p.treatments)
+        ),
+        primary_controls=tuple(
+            PrimaryControlValue(day, frozenset(codes), i)
+            for i, (day, codes) in enumerate(p.primary_controls)
+        ),
+    )
+
+
+def _exam_rows(
+    plans: list[_Planned], clinic_id: int, patient_ids, treatment_ids, control_ids, now
+) -> Iterator[dict]:
+    """The planned exams' rows, with the ids of the rows inserted for their facts."""
+    treatments, controls = iter(treatment_ids), iter(control_ids)
+    for pid, planned in zip(patient_ids, plans):
+        own_treatments = [next(treatments) for _ in range(planned.treatments)]
+        own_controls = [next(controls) for _ in range(planned.controls)]
+        plan = planned.plan
         for e in plan.exams:
-            done = p.done_before is not None and e.due < p.done_before
+            done = planned.done_before is not None and e.due < planned.done_before
             partner = e.coordinated_with
             yield {
                 "uid": str(uuid.uuid4()),
                 "patient_id": pid,
                 "clinic_id": clinic_id,
                 # R4 v2: an earlier ablation's liver CTs stay dated from that ablation.
-                "anchor_treatment_id": (e.source or plan.anchor).ref,
+                "anchor_treatment_id": own_treatments[
+                    cast(int, e.source.ref) if e.source else anchor_id(plan)
+                ],
                 "code": e.code,
                 "month": e.month,
                 "due": e.due,
                 "due_working_day": e.due_working_day,
                 "state": "done" if done else "open",
                 "done_date": e.due if done else None,
-                "coordinated_with_id": partner.ref if partner else None,
+                "coordinated_with_id": own_controls[cast(int, partner.ref)] if partner else None,
                 "coordinated_date": partner.date if partner else None,
                 "booking_to_cancel": False,
                 "version": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import sqlalchemy as sa
@@ -14,10 +15,18 @@ from ..protocol import Changes, Protocol, ResultKind, load_protocol
 from ..protocol.vocabulary import READINGS
 from .audit import record_event
 from .context import Context
-from .patients import birth_date_check, get_patient
+from .lookups import get_patient
 from .plans import replan
-from .unit import transaction
-from .validate import check_not_future, parse_cea, parse_choice, parse_date, parse_text
+from .transactions import transaction
+from .validate import (
+    birth_date_check,
+    check_horizon,
+    check_not_future,
+    parse_cea,
+    parse_choice,
+    parse_date,
+    parse_text,
+)
 
 
 def record_primary_control(
@@ -25,10 +34,10 @@ def record_primary_control(
     ctx: Context,
     patient_id: int,
     *,
-    date: date | str,
+    date: date | str | None,
     exams: list[str] | str,
     done: bool = False,
-    results: dict[str, object] | None = None,
+    results: Mapping[str, object] | None = None,
     expected_version: int | None = None,
 ) -> Changes:
     """Register a primary-tumour control, planned or done with results; exams coordinate (R8)."""
@@ -56,7 +65,7 @@ def record_control_results(
     ctx: Context,
     control_id: int,
     *,
-    results: dict[str, object],
+    results: Mapping[str, object],
     expected_version: int | None = None,
 ) -> Changes:
     """A planned primary control took place: record it done with its results (R8 v2)."""
@@ -83,11 +92,11 @@ def correct_primary_control(
     ctx: Context,
     control_id: int,
     *,
-    reason: str,
+    reason: str | None,
     date: date | str | None = None,
     exams: list[str] | str | None = None,
     done: bool | None = None,
-    results: dict[str, object] | None = None,
+    results: Mapping[str, object] | None = None,
     expected_version: int | None = None,
 ) -> Changes:
     """R12: change a primary control's date, exams, done or results; everything is recomputed."""
@@ -124,7 +133,7 @@ def delete_primary_control(
     ctx: Context,
     control_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> Changes:
     """R12: remove a control entered by mistake; its exams return to their own timing."""
@@ -170,10 +179,10 @@ def _fill(
     control: PrimaryControl,
     patient: Patient,
     ctx: Context,
-    day: date | str,
+    day: date | str | None,
     exams: list[str] | str,
     done: bool,
-    results: dict[str, object] | None,
+    results: Mapping[str, object] | None,
 ) -> None:
     """Check and set a control's facts; nothing is set unless all of them are valid."""
     protocol = load_protocol(patient.protocol)
@@ -185,13 +194,15 @@ def _fill(
     when = birth_date_check("date", parse_date("date", day), patient)
     if done:
         check_not_future("date", when, ctx.today)
+    else:
+        check_horizon("date", when, ctx.today)
     parsed = _results(protocol, codes, results or {}, bool(done))
     control.date, control.exams = when, " ".join(sorted(set(codes)))
     control.done, control.results = bool(done), parsed
 
 
 def _results(
-    protocol: Protocol, codes: list[str], results: dict[str, object], done: bool
+    protocol: Protocol, codes: list[str], results: Mapping[str, object], done: bool
 ) -> dict[str, str | float]:
     """Results by code: a reading or a value as the protocol declares the code."""
     given = {code: value for code, value in results.items() if value not in (None, "")}

@@ -13,7 +13,7 @@ from .audit import record_event
 from .context import Context
 from .exams import _set_result, get_exam
 from .plans import OWN_CANCEL, replan
-from .unit import transaction
+from .transactions import transaction
 from .validate import parse_text
 
 
@@ -22,8 +22,8 @@ def correct_result(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
-    done_date: date | str,
+    reason: str | None,
+    done_date: date | str | None,
     result: str | None = None,
     value: float | str | None = None,
     expected_version: int | None = None,
@@ -42,7 +42,7 @@ def withdraw_result(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A result recorded on the wrong exam: the exam is booked again (if it was) or open."""
@@ -60,7 +60,7 @@ def withdraw_missed(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """The patient did come after all (or the wrong exam was marked): the mark goes."""
@@ -78,7 +78,7 @@ def withdraw_cancellation(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A clinic's cancellation undone: the exam is planned again (its booking if still held)."""
@@ -101,7 +101,7 @@ def withdraw_booking(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A booking entered by mistake: the exam is to book again."""
@@ -118,7 +118,7 @@ def _withdraw(
     session: Session,
     ctx: Context,
     exam_id: int,
-    reason: str,
+    reason: str | None,
     expected_version: int | None,
     action: str,
     undo: Callable[[PlannedExam], None],

@@ -12,10 +12,17 @@ from ..errors import InputError, NotFound
 from ..protocol import ResultKind, load_protocol
 from .audit import record_event
 from .context import Context
-from .patients import birth_date_check, get_patient
+from .lookups import get_patient
 from .plans import replan
-from .unit import transaction
-from .validate import check_not_future, parse_cea, parse_choice, parse_date, parse_text
+from .transactions import transaction
+from .validate import (
+    birth_date_check,
+    check_not_future,
+    parse_cea,
+    parse_choice,
+    parse_date,
+    parse_text,
+)
 
 
 def record_decision(
@@ -23,7 +30,7 @@ def record_decision(
     ctx: Context,
     patient_id: int,
     *,
-    decision: str,
+    decision: str | None,
     date: date | str | None = None,
     note: str | None = None,
     exam: str | None = None,
@@ -63,7 +70,7 @@ def withdraw_decision(
     ctx: Context,
     decision_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> MdtDecision:
     """R12: a decision recorded by mistake is withdrawn; its flags and hold are recomputed."""
@@ -93,8 +100,8 @@ def record_measurement(
     ctx: Context,
     patient_id: int,
     *,
-    date: date | str,
-    value: float | str,
+    date: date | str | None,
+    value: float | str | None,
     code: str = "cea",
     expected_version: int | None = None,
 ) -> Measurement:
@@ -126,7 +133,7 @@ def withdraw_measurement(
     ctx: Context,
     measurement_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> Measurement:
     """R12: a measurement entered by mistake is withdrawn; flags are recomputed."""
@@ -151,7 +158,7 @@ def withdraw_measurement(
     return row
 
 
-def _day(field: str, value: date | str, patient: Patient, ctx: Context) -> date:
+def _day(field: str, value: date | str | None, patient: Patient, ctx: Context) -> date:
     day = check_not_future(field, parse_date(field, value), ctx.today)
     return birth_date_check(field, day, patient)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import date, time, timedelta
 
 from sqlalchemy.orm import Session
@@ -12,8 +13,9 @@ from ..protocol.vocabulary import CT_EXAMS, READINGS
 from .audit import record_event
 from .context import Context
 from .plans import replan
-from .unit import transaction
+from .transactions import transaction
 from .validate import (
+    check_horizon,
     check_not_future,
     parse_cea,
     parse_choice,
@@ -29,7 +31,7 @@ BOOK_EARLIEST_DAYS = 90
 def get_exam(
     session: Session,
     exam_id: int,
-    clinic_ids: set[int] | None = None,
+    clinic_ids: AbstractSet[int] | None = None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """A planned exam by id, within the given clinics; a stale version is refused."""
@@ -46,7 +48,7 @@ def record_booking(
     ctx: Context,
     exam_id: int,
     *,
-    date: date | str,
+    date: date | str | None,
     time: time | str | None = None,
     place: str | None = None,
     expected_version: int | None = None,
@@ -56,6 +58,7 @@ def record_booking(
         exam = get_exam(session, exam_id, ctx.clinic_ids, expected_version)
         _require_state(exam, ("open", "booked", "missed"), "is %(state)s and cannot be booked")
         day = _booking_window(exam, _after_treatment("date", parse_date("date", date), exam))
+        check_horizon("date", day, ctx.today)
         before = _booking(exam)
         exam.state, exam.booked_date = "booked", day
         exam.booked_time = parse_time("time", time)
@@ -79,7 +82,7 @@ def record_result(
     ctx: Context,
     exam_id: int,
     *,
-    done_date: date | str,
+    done_date: date | str | None,
     result: str | None = None,
     value: float | str | None = None,
     expected_version: int | None = None,
@@ -111,7 +114,7 @@ def record_missed(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     contact_attempt: str | None = None,
     expected_version: int | None = None,
 ) -> PlannedExam:
@@ -135,7 +138,7 @@ def cancel_exam(
     ctx: Context,
     exam_id: int,
     *,
-    reason: str,
+    reason: str | None,
     expected_version: int | None = None,
 ) -> PlannedExam:
     """The clinic decides an exam will not be done (the patient declined it, say); a re-plan keeps it so."""

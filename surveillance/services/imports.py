@@ -1,29 +1,38 @@
-"""CSV import of patients: read the file, check every row (a dry run), load all or nothing."""
+"""CSV import of patients: read the file, check every row (a dry run), then load it; a file
+with any bad row loads nothing."""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
 import re
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import Patient
 from ..errors import InputError, ServiceError
-from ..identity import parse_national_id
-from ..protocol import available_protocols
-from .bulk import CHUNK, NewPatient, load_patients
+from .bulk import NewPatient, load_patients
 from .context import Context
-from .patients import clinic_by_code
-from .validate import parse_text
+from .lookups import clinic_by_code
+from .new_patient import check_identity, check_name, check_protocol, registered_ids
 
 MAX_ROWS = 20_000
+# Patients in an import's first write transaction (about 8,500 planned exams); later ones are
+# sized to hold SQLite's write lock about CHUNK_SECONDS, far below its busy timeout of 10 s
+# (bench/import_lock.py measures the longest hold at MAX_ROWS).
+IMPORT_CHUNK = 500
+MIN_CHUNK = 25
+CHUNK_SECONDS = 0.5
+# Between two chunks: SQLite's busy handler polls with sleeps, so a writer kept waiting (a
+# nurse's save) would otherwise miss the moment the lock is free and wait for the next chunk.
+CHUNK_PAUSE_SECONDS = 0.2
 MAX_BYTES = 16 * 1024 * 1024  # the dashboard's uploads are smaller still (MAX_CONTENT_LENGTH)
 
 
@@ -91,6 +100,9 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _NORWEGIAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 
 
+Reader = Callable[[bytes], "Table"]
+
+
 class BadFile(ServiceError):
     """The file as a whole cannot be read, so no row is checked."""
 
@@ -102,9 +114,9 @@ class BadFile(ServiceError):
 class ImportRefused(ServiceError):
     """Some rows have problems: nothing was imported."""
 
-    def __init__(self, preview: Preview):
-        self.preview = preview
-        bad = preview.count("problem")
+    def __init__(self, check: FileCheck):
+        self.check = check
+        bad = check.count("problem")
         super().__init__(f"{bad} row{'s' if bad != 1 else ''} with problems; nothing was imported")
 
 
@@ -124,7 +136,7 @@ class Problem:
     column: str  # the header as written in the file
     value: str
     message: str  # an English msgid with %(name)s placeholders
-    params: dict = field(default_factory=dict)
+    params: dict = dataclasses.field(default_factory=dict)
     plural: str | None = None  # the message's plural: then params["num"] is the count
 
     @property
@@ -140,7 +152,8 @@ class Row:
 
     number: int  # as a spreadsheet counts: the header is row 1
     cells: dict[str, str]
-    values: dict[str, object]
+    values: dict[str, Any]  # each column's parsed value: a str, a date, ...
+
     problems: tuple[Problem, ...] = ()
     registered: bool = False
 
@@ -165,7 +178,7 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
-class Preview:
+class FileCheck:
     """The dry run: every row with its values and every problem."""
 
     columns: dict[str, str]
@@ -208,7 +221,7 @@ def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
 
 def _rows(reader, places: dict[str, int], width: int, max_rows: int) -> list:
     """The rows that are not blank, numbered as a spreadsheet numbers them (the header is 1)."""
-    rows = []
+    rows: list[tuple[int, dict[str, str], int]] = []
     for number, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -248,7 +261,9 @@ def _normalise(text: str) -> str:
 
 
 def _columns(header: list[str]) -> tuple[dict[str, str], dict[str, int], tuple[str, ...]]:
-    columns, places, ignored = {}, {}, []
+    columns: dict[str, str] = {}
+    places: dict[str, int] = {}
+    ignored: list[str] = []
     for i, title in enumerate(header):
         name = HEADER_WORDS.get(_normalise(title))
         if name is None:
@@ -314,6 +329,15 @@ def _treatment_date(text: str, birth: date | None, today: date) -> date:
     return day
 
 
+def _more_treatments(text: str, birth: date | None, today: date) -> tuple[tuple[date, str], ...]:
+    """Further treatments, "date kind" separated by ";" (a FHIR Bundle's other Procedures)."""
+    found = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        day, _space, kind = item.partition(" ")
+        found.append((_treatment_date(day, birth, today), parse_kind(kind)))
+    return tuple(found)
+
+
 def _done_until(text: str, treated: date | None, today: date) -> date:
     day = _not_future(parse_day(text), today)
     if treated is not None and day < treated:
@@ -327,21 +351,12 @@ def _not_future(day: date, today: date) -> date:
     return day
 
 
-def _protocol(text: str) -> str:
-    if text not in available_protocols():
-        raise _Bad(
-            N_("is not a known protocol (%(choices)s)"),
-            choices=", ".join(sorted(available_protocols())),
-        )
-    return text
-
-
 class _RowCheck:
     """Collects one row's values and problems, field by field."""
 
     def __init__(self, number: int, cells: dict[str, str], columns: dict[str, str]):
         self.number, self.cells, self.columns = number, cells, columns
-        self.values: dict[str, object] = {}
+        self.values: dict[str, Any] = {}
         self.problems: list[Problem] = []
 
     def parse(self, name: str, parse: Callable[[str], object]):
@@ -379,20 +394,16 @@ def check_row(
 ) -> Row:
     """Parse and check one row on its own (duplicates and registrations come later)."""
     check = _RowCheck(number, cells, columns)
-    identity = check.parse(
-        "national_id",
-        lambda text: parse_national_id(
-            text, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
-        ),
-    )
+    identity = check.parse("national_id", lambda text: check_identity(ctx, text))
     if identity:
         check.values["national_id"], check.values["birth_date"] = identity
-    check.parse("name", lambda text: parse_text("name", text, max_length=200))
+    check.parse("name", check_name)
     birth = check.values.get("birth_date")
     treated = check.parse("treatment_date", lambda text: _treatment_date(text, birth, ctx.today))
     check.parse("treatment_kind", parse_kind)
+    check.parse("more_treatments", lambda text: _more_treatments(text, birth, ctx.today))
     check.parse("done_until", lambda text: _done_until(text, treated, ctx.today))
-    check.parse("protocol", _protocol)
+    check.parse("protocol", lambda text: check_protocol(ctx, text))
     if extra_cells:
         check.problem(
             "",
@@ -405,7 +416,9 @@ def check_row(
     return Row(number, cells, check.values, tuple(check.problems))
 
 
-def check_table(table: Table, ctx: Context, registered: Callable[[list[str]], set[str]]) -> Preview:
+def check_table(
+    table: Table, ctx: Context, registered: Callable[[list[str]], set[str]]
+) -> FileCheck:
     """Check every row; rows of registered patients are skipped, duplicates in the file refused."""
     rows = [
         check_row(number, cells, table.columns, ctx, extra) for number, cells, extra in table.rows
@@ -417,7 +430,7 @@ def check_table(table: Table, ctx: Context, registered: Callable[[list[str]], se
         else row
         for row in rows
     ]
-    return Preview(table.columns, table.ignored, tuple(_refuse_duplicates(rows, table.columns)))
+    return FileCheck(table.columns, table.ignored, tuple(_refuse_duplicates(rows, table.columns)))
 
 
 def _refuse_duplicates(rows: list[Row], columns: dict[str, str]) -> list[Row]:
@@ -429,7 +442,7 @@ def _refuse_duplicates(rows: list[Row], columns: dict[str, str]) -> list[Row]:
 
 
 def _with_duplicate(row: Row, seen: dict[str, list[int]], columns: dict[str, str]) -> Row:
-    numbers = seen.get(row.values.get("national_id"), [])
+    numbers = seen.get(row.values.get("national_id", ""), [])
     if len(numbers) < 2:
         return row
     others = ", ".join(str(n) for n in numbers if n != row.number)
@@ -444,44 +457,60 @@ def _with_duplicate(row: Row, seen: dict[str, list[int]], columns: dict[str, str
     return replace(row, problems=row.problems + (problem,))
 
 
-def registered_ids(session: Session, numbers: Sequence[str]) -> set[str]:
-    """Which of these national IDs are registered already (in any clinic)."""
-    found: set[str] = set()
-    for start in range(0, len(numbers), CHUNK):
-        found.update(
-            session.scalars(
-                sa.select(Patient.national_id).where(
-                    Patient.national_id.in_(numbers[start : start + CHUNK])
-                )
-            )
-        )
-    return found
+def check_file(
+    session: Session, ctx: Context, clinic_code: str, data: bytes, read: Reader = read_table
+) -> FileCheck:
+    """The dry run: read and check the file against the database; nothing is written.
 
-
-def preview_import(session: Session, ctx: Context, clinic_code: str, data: bytes) -> Preview:
-    """The dry run: read and check the file against the database; nothing is written."""
+    `read` turns the file into a table: CSV here, a FHIR Bundle in surveillance.fhir.
+    """
     clinic_by_code(session, clinic_code)
-    return check_table(read_table(data), ctx, lambda numbers: registered_ids(session, numbers))
+    return check_table(read(data), ctx, lambda numbers: registered_ids(session, numbers))
 
 
-def import_rows(session: Session, ctx: Context, clinic_code: str, preview: Preview) -> int:
-    """Load the new rows of a checked file in one transaction; refused if any row has a problem."""
-    if preview.problems:
-        raise ImportRefused(preview)
-    new = [row for row in preview.rows if row.status == "new"]
-    if not new:
-        return 0
-    try:
-        return load_patients(session, ctx, clinic_code, [_new_patient(row) for row in new])
-    except InputError as exc:
-        raise _in_file_rows(exc, new) from None
+def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileCheck) -> int:
+    """Load the new rows of a checked file; refused, with nothing loaded, if any row has a
+    problem.
+
+    The rows go in in chunks, a short transaction each: on SQLite one transaction of 20,000
+    patients held the database's only write lock past the busy timeout and other nurses'
+    saves failed. Should the import stop midway (a crash, or the same person registered
+    meanwhile), importing the file again adds the rest: registered patients are skipped.
+    """
+    if check.problems:
+        raise ImportRefused(check)
+    new = [row for row in check.rows if row.status == "new"]
+    loaded, size = 0, IMPORT_CHUNK
+    while loaded < len(new):
+        if loaded:
+            time.sleep(CHUNK_PAUSE_SECONDS)
+        chunk = new[loaded : loaded + size]
+        started = time.perf_counter()
+        try:
+            loaded += load_patients(session, ctx, clinic_code, [_new_patient(r) for r in chunk])
+        except InputError as exc:
+            raise _in_file_rows(exc, chunk) from None
+        size = next_chunk_size(size, time.perf_counter() - started)
+    return loaded
 
 
-def import_csv(session: Session, ctx: Context, clinic_code: str, data: bytes) -> Preview:
+def next_chunk_size(size: int, seconds: float) -> int:
+    """Fewer patients per transaction when the last one took long (a busy machine), more
+    when it was quick: each holds the write lock about CHUNK_SECONDS."""
+    if seconds > CHUNK_SECONDS:
+        return max(MIN_CHUNK, size // 2)
+    if seconds < CHUNK_SECONDS / 4:
+        return min(IMPORT_CHUNK * 4, size * 2)
+    return size
+
+
+def import_csv(
+    session: Session, ctx: Context, clinic_code: str, data: bytes, read: Reader = read_table
+) -> FileCheck:
     """Check the file afresh and import its new rows, all or nothing; return what was found."""
-    preview = preview_import(session, ctx, clinic_code, data)
-    import_rows(session, ctx, clinic_code, preview)
-    return preview
+    check = check_file(session, ctx, clinic_code, data, read)
+    import_rows(session, ctx, clinic_code, check)
+    return check
 
 
 def _new_patient(row: Row) -> NewPatient:
@@ -490,7 +519,8 @@ def _new_patient(row: Row) -> NewPatient:
     return NewPatient(
         values["national_id"],
         values["name"],
-        treatments=((values["treatment_date"], values["treatment_kind"]),),
+        treatments=((values["treatment_date"], values["treatment_kind"]),)
+        + (values.get("more_treatments") or ()),
         # The loader counts exams due *before* its date as done; the file says "on or before".
         done_before=done + timedelta(days=1) if done else None,
         protocol=values.get("protocol"),

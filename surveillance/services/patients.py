@@ -7,15 +7,15 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-
-from ..db.models import Clinic, MdtDecision, Patient
-from ..identity import parse_national_id
-from ..protocol import available_protocols
+from ..db.models import MdtDecision, Patient
+from ..errors import InputError
 from .audit import record_event
 from .context import Context
-from ..errors import Conflict, InputError, NotFound
+from .lookups import clinic_by_code, get_patient
+from .new_patient import check_identity, check_name, check_protocol, refuse_registered
 from .plans import replan
-from .unit import transaction
+from .transactions import transaction
+from .treatments import add_treatment
 from .validate import parse_choice, parse_text
 
 END_STATUSES = ("not_candidate", "deceased", "moved", "transplanted")
@@ -34,19 +34,14 @@ def register_patient(
     treatment_kind: str | None = None,
 ) -> Patient:
     """Register a patient in a clinic, with their latest liver treatment if given (one transaction)."""
-    from .treatments import add_treatment  # treatments builds on this module
-
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
         if ctx.clinic_ids is not None and clinic.id not in ctx.clinic_ids:
             raise InputError("clinic", clinic_code, "is not one of your clinics")
-        number, birth = parse_national_id(
-            national_id, accept_synthetic=ctx.accept_synthetic_ids, today=ctx.today
-        )
-        name = parse_text("name", name, max_length=200)
-        protocol = parse_choice("protocol", protocol or ctx.default_protocol, available_protocols())
-        if session.scalar(sa.select(Patient.id).where(Patient.national_id == number)):
-            raise InputError("national_id", national_id, "is already registered")
+        number, birth = check_identity(ctx, national_id)
+        name = check_name(name)
+        protocol = check_protocol(ctx, protocol)
+        refuse_registered(session, [number])
         patient = Patient(
             clinic_id=clinic.id,
             local_number=next_local_number(session),
@@ -69,53 +64,12 @@ def next_local_number(session: Session) -> int:
     return (session.scalar(sa.select(sa.func.max(Patient.local_number))) or 0) + 1
 
 
-def clinic_by_code(session: Session, code: str) -> Clinic:
-    """The clinic with this code."""
-    clinic = session.scalar(sa.select(Clinic).where(Clinic.code == code))
-    if clinic is None:
-        raise InputError("clinic", code, "is not a known clinic code")
-    return clinic
-
-
-def get_patient(
-    session: Session,
-    patient_id: int,
-    clinic_ids: set[int] | None = None,
-    expected_version: int | None = None,
-) -> Patient:
-    """A patient by id, within the given clinics; a stale `expected_version` is refused."""
-    patient = session.get(Patient, patient_id)
-    if patient is None or (clinic_ids is not None and patient.clinic_id not in clinic_ids):
-        raise NotFound(f"patient {patient_id} not found")
-    if expected_version is not None and patient.version != expected_version:
-        raise Conflict("The patient was changed by someone else. Reload the page and try again.")
-    return patient
-
-
-def find_by_reference(
-    session: Session, ctx: Context, reference: str, clinic_ids: set[int] | None = None
-) -> Patient:
-    """A patient by local reference ("P-0042", or just 42)."""
-    digits = reference.strip().removeprefix(ctx.reference_prefix)
-    if not digits.isdigit() or len(digits) > 9:  # more would overflow the column
-        raise InputError(
-            "reference",
-            reference,
-            "is not a local reference like %(example)s",
-            example=ctx.reference(42),
-        )
-    patient_id = session.scalar(sa.select(Patient.id).where(Patient.local_number == int(digits)))
-    if patient_id is None:
-        raise NotFound(f"no patient with reference {reference}")
-    return get_patient(session, patient_id, clinic_ids)
-
-
 def end_surveillance(
     session: Session,
     ctx: Context,
     patient_id: int,
     *,
-    status: str,
+    status: str | None,
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Patient:
@@ -169,7 +123,7 @@ def record_mdt_decision(
     ctx: Context,
     patient_id: int,
     *,
-    decision: str,
+    decision: str | None,
     note: str | None = None,
     expected_version: int | None = None,
 ) -> Patient:
@@ -200,10 +154,3 @@ def record_mdt_decision(
             note=parse_text("note", note, max_length=2000, required=False),
         )
     return patient
-
-
-def birth_date_check(field: str, value: date, patient: Patient) -> date:
-    """A date in a patient's life, not before birth."""
-    if value < patient.birth_date:
-        raise InputError(field, value.isoformat(), "is before the patient's birth date")
-    return value

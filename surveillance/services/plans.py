@@ -17,6 +17,7 @@ from ..protocol import (
     Flag,
     History,
     Measurement,
+    Plan,
     PrimaryControl,
     Status,
     StoredExam,
@@ -180,6 +181,13 @@ def _ending_treatment(patient: Patient) -> str | None:
     found = [t for t in patient.treatments if t.voided_at is None and t.kind in ending]
     last = max(found, key=lambda t: t.date, default=None)
     return f"{last.kind} {last.date.isoformat()}" if last else None
+
+
+def anchor_id(plan: Plan) -> int:
+    """The stored id of the treatment a plan with exams is anchored on."""
+    anchor = plan.anchor
+    assert anchor is not None and anchor.ref is not None, "a plan with exams has a stored anchor"
+    return anchor.ref
 
 
 def new_exam(patient: Patient, anchor_id: int, planned) -> PlannedExam:

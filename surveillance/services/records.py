@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from ..db.models import Patient, PatientNote
 from .audit import record_event
 from .context import Context
-from .patients import get_patient
-from .unit import transaction
+from .lookups import get_patient
+from .transactions import transaction
 from .validate import parse_text
 
 
@@ -24,7 +24,7 @@ def view_patient(
     return patient
 
 
-def add_note(session: Session, ctx: Context, patient_id: int, *, text: str) -> PatientNote:
+def add_note(session: Session, ctx: Context, patient_id: int, *, text: str | None) -> PatientNote:
     """Add a free-text note to a patient's record."""
     with transaction(session):
         patient = get_patient(session, patient_id, ctx.clinic_ids)

@@ -11,7 +11,7 @@ from ..db.models import OPEN_EXAM, Patient, PlannedExam
 from .audit import record_event
 from .context import Context
 from .plans import replan
-from .unit import transaction
+from .transactions import transaction
 
 
 def patients_to_refresh(session: Session, ctx: Context, clinic_ids: list[int] | None = None):
@@ -36,6 +36,7 @@ def refresh_patients(session: Session, ctx: Context, clinic_ids: list[int] | Non
     for patient_id in patients_to_refresh(session, ctx, clinic_ids):
         with transaction(session):
             patient = session.get(Patient, patient_id)
+            assert patient is not None  # listed just now, and patients are never deleted
             before = (patient.status, patient.mdt_review, patient.lost_to_follow_up)
             replan(session, patient, ctx)
             after = (patient.status, patient.mdt_review, patient.lost_to_follow_up)

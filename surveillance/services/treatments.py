@@ -13,10 +13,16 @@ from ..protocol import Changes, load_protocol
 from ..protocol.vocabulary import TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
-from .patients import birth_date_check, get_patient
+from .lookups import get_patient
 from .plans import replan
-from .unit import transaction
-from .validate import check_not_future, parse_choice, parse_date, parse_text
+from .transactions import transaction
+from .validate import (
+    birth_date_check,
+    check_not_future,
+    parse_choice,
+    parse_date,
+    parse_text,
+)
 
 
 def record_treatment(
@@ -24,8 +30,8 @@ def record_treatment(
     ctx: Context,
     patient_id: int,
     *,
-    date: date | str,
-    kind: str,
+    date: date | str | None,
+    kind: str | None,
     note: str | None = None,
     expected_version: int | None = None,
 ) -> Changes:
@@ -40,8 +46,8 @@ def add_treatment(
     ctx: Context,
     patient: Patient,
     *,
-    date: date | str,
-    kind: str,
+    date: date | str | None,
+    kind: str | None,
     note: str | None = None,
 ) -> Changes:
     """record_treatment inside the caller's transaction (registration with a first treatment)."""

@@ -8,10 +8,15 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import Config, load_config
-from ..db import make_engine, make_sessionmaker
+from ..db import make_bounded_engine, make_sessionmaker
+from ..fhir import pages as fhir_pages
+from ..fhir import web as fhir_web
+from ..quality import pages as report_pages
 from ..resources import shipped_dir
+from . import admin, auth, feeds, health, i18n, imports, patients, per_request, security, worklist
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,17 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(test_config or {})
-    engine = make_engine(config.database.url)
+    if config.web.trusted_proxies:
+        # The client's address, scheme and host as the trusted proxies saw them.
+        n = config.web.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    engine = make_bounded_engine(config.database)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
-    from . import admin, auth, database, feeds, i18n, imports, patients, security, worklist
-
-    for module in (database, security, i18n, auth):
+    for module in (per_request, security, i18n, auth):
         module.init_app(app)
-    for module in (auth, worklist, patients, imports, admin, feeds):
+    for module in (auth, worklist, patients, imports, admin, feeds, health):
+        app.register_blueprint(module.bp)
+    for module in (fhir_pages, fhir_web, report_pages):
         app.register_blueprint(module.bp)
     return app
 

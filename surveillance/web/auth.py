@@ -24,9 +24,11 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from ..clock import utcnow
-from ..db.models import User
-from ..logins import LoginRefused, log_in, log_out, session_user
-from .database import config, db
+from ..db.models import ADMIN_ROLES, User
+from ..services.accounts import Admin, LoginRefused, log_in, log_out, session_user
+from ..services.audit import Actor
+from .forms import safe_target
+from .per_request import config, db
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -47,7 +49,18 @@ class CurrentUser:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role in ADMIN_ROLES
+
+    @property
+    def is_installation_admin(self) -> bool:
+        return self.role == "install_admin"
+
+    def admin(self) -> Admin:
+        """The administrator's scope: their clinics, or the whole installation."""
+        actor = Actor(self.email, self.id)
+        return (
+            Admin(actor) if self.is_installation_admin else Admin(actor, frozenset(self.clinic_ids))
+        )
 
     def get_id(self) -> str:
         return self.token
@@ -116,7 +129,7 @@ def login():
             if lang:
                 session["lang"] = lang
             login_user(CurrentUser(db().get(User, result.user_id), result.token))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_target(request.args.get("next")) or url_for("worklist.today"))
     return render_template("login.html", form=form), 200 if not form.errors else 400
 
 
@@ -129,9 +142,3 @@ def logout():
     session.clear()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("worklist.today")

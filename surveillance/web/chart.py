@@ -41,7 +41,7 @@ def cea_chart(values: list[tuple[date, float]], limit: float) -> Chart | None:
     values = sorted(values)
     first, last = values[0][0], values[-1][0]
     span = max((last - first).days, 1)
-    top = max(max(v for _, v in values), limit) * 1.15
+    top = max(*(v for _, v in values), limit) * 1.15
 
     def y(value: float) -> float:
         return HEIGHT - PAD - (value / top) * (HEIGHT - 2 * PAD)

@@ -22,13 +22,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..clock import clinic_today, utcnow
+from ..db.choices import FeedKind
 from ..errors import InputError, NotFound
 from ..feeds.serve import Feeds, Served, serve_feed
 from ..feeds.store import create_clinic_feed, create_user_feed, list_feeds, revoke_feed
 from ..feeds.tokens import feed_urls
 from ..services import Actor
-from .database import config, db
 from .labels import describe
+from .per_request import config, db
 from .security import csrf
 
 bp = Blueprint("feeds", __name__)
@@ -124,7 +125,7 @@ def create():
 
 def _create(owner: str, label: str | None):
     actor = Actor(current_user.email, current_user.id)
-    if owner == "user":
+    if owner == FeedKind.USER:
         return create_user_feed(db(), actor, current_user.id, label)
     if owner.isdigit() and int(owner) in current_user.clinic_ids:
         return create_clinic_feed(db(), actor, int(owner), label)

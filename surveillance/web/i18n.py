@@ -5,7 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, get_locale
 
-from .database import config
+from ..resources import PACKAGE
+from .forms import safe_target
+from .labels import label
+from .per_request import config
 
 LANGUAGES = ("nb", "en")
 # Browsers that ask for Norwegian in general or for nynorsk get bokmål, not English.
@@ -15,14 +18,10 @@ babel = Babel()
 
 def init_app(app: Flask) -> None:
     """Babel with our catalogue and the locale chosen per request."""
-    from ..resources import PACKAGE
-
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE / "translations"))
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", config_timezone(app))
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
-    from .labels import label
-
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, label=label, get_locale=get_locale)
 
 
@@ -35,7 +34,7 @@ def select_locale() -> str:
     if session.get("lang") in LANGUAGES:
         return session["lang"]
     best = request.accept_languages.best_match(list(ALIASES))
-    return ALIASES.get(best, config().web.default_language)
+    return ALIASES.get(best or "", config().web.default_language)
 
 
 bp = Blueprint("i18n", __name__)
@@ -47,8 +46,4 @@ def choose_language():
     lang = request.form.get("lang")
     if lang in LANGUAGES:
         session["lang"] = lang
-    target = request.form.get("next") or ""
-    # Only paths of this site: never an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("worklist.today")
-    return redirect(target)
+    return redirect(safe_target(request.form.get("next")) or url_for("worklist.today"))

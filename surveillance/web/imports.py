@@ -1,36 +1,32 @@
-"""CSV import of patients: upload, a dry-run preview of every row, then all or nothing."""
+"""CSV import of patients: upload, a dry-run check of every row, then all or nothing."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from ..clock import utcnow
 from ..errors import InputError
+from ..fhir.bundle import reader_for
 from ..services.imports import (
     COLUMNS,
     BadFile,
+    FileCheck,
     ImportRefused,
-    Preview,
     Problem,
+    check_file,
     import_csv,
-    preview_import,
 )
-from .database import config, db, service_context
+from ..services.uploads import Upload, claim_upload, keep_upload
 from .labels import describe as describe_refusal
 from .labels import labelled
+from .per_request import config, db, service_context
 
 bp = Blueprint("imports", __name__)
-KEEP_SECONDS = 24 * 3600
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 SHOWN_ROWS = 500  # the table; every problem is listed above it (up to SHOWN_PROBLEMS)
 SHOWN_PROBLEMS = 2000
@@ -40,16 +36,6 @@ EXAMPLE = (
     "17856000281;Kari Nordmann;15.01.2025;reseksjon;15.07.2025\n"
     "03917200040;Ola Østgård;2025-03-31;ablasjon;\n"
 )
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A checked file kept between the preview and the confirmation."""
-
-    user_id: int
-    clinic: str
-    filename: str
-    data: bytes
 
 
 @bp.before_request
@@ -73,21 +59,26 @@ def check():
         return _form(_("Choose a clinic and a CSV file."), 400)
     data = sent.read()
     try:
-        preview = preview_import(db(), service_context(), clinic.code, data)
+        check = check_file(db(), service_context(), clinic.code, data, reader_for(data))
     except BadFile as exc:
         return _form(_reason(exc), 400)
     token = (
-        _store(Upload(current_user.id, clinic.code, sent.filename, data))
-        if preview.importable
+        keep_upload(
+            db(),
+            Upload(current_user.id, clinic.code, sent.filename, data),
+            utcnow(),
+            config().web.max_upload_megabytes * 1024 * 1024,
+        )
+        if check.importable
         else None
     )
-    return _preview(preview, clinic, sent.filename, token)
+    return _show_check(check, clinic, sent.filename, token)
 
 
 @bp.post("/import/confirm")
 def confirm():
     """Import the kept file, all or nothing, and go to the worklist."""
-    kept = _claim(request.form.get("token", ""))
+    kept = _claim()
     if kept is None:
         flash(
             _("This upload has expired or was already imported. Please upload the file again."),
@@ -96,18 +87,18 @@ def confirm():
         return redirect(url_for("imports.upload"))
     clinic = _clinic(kept.clinic)
     try:
-        preview = import_csv(db(), service_context(), clinic.code, kept.data)
+        check = import_csv(db(), service_context(), clinic.code, kept.data, reader_for(kept.data))
     except ImportRefused as refused:
-        return _preview(refused.preview, clinic, kept.filename, None, 400)
+        return _show_check(refused.check, clinic, kept.filename, None, 400)
     except (BadFile, InputError) as exc:
         return _form(_("Nothing was imported: %(reason)s", reason=_reason(exc)), 400)
     message = ngettext(
         "%(num)d patient imported into %(clinic)s.",
         "%(num)d patients imported into %(clinic)s.",
-        preview.count("new"),
+        check.count("new"),
         clinic=clinic.name,
     )
-    if skipped := preview.count("registered"):
+    if skipped := check.count("registered"):
         message += " " + ngettext(
             "%(num)d patient was already registered and skipped.",
             "%(num)d patients were already registered and skipped.",
@@ -120,7 +111,7 @@ def confirm():
 @bp.post("/import/discard")
 def discard():
     """Forget a kept file without importing it."""
-    _claim(request.form.get("token", ""))
+    _claim()
     return redirect(url_for("imports.upload"))
 
 
@@ -134,19 +125,19 @@ def _form(error: str | None = None, status: int = 200):
     ), status
 
 
-def _preview(preview: Preview, clinic, filename: str, token: str | None, status: int = 200):
-    problems = preview.problems
-    shown = [row for i, row in enumerate(preview.rows) if row.problems or i < SHOWN_ROWS]
+def _show_check(check: FileCheck, clinic, filename: str, token: str | None, status: int = 200):
+    problems = check.problems
+    shown = [row for i, row in enumerate(check.rows) if row.problems or i < SHOWN_ROWS]
     return render_template(
-        "import_preview.html",
-        preview=preview,
+        "import_check.html",
+        check=check,
         clinic=clinic,
         filename=filename,
         token=token,
         problems=problems[:SHOWN_PROBLEMS],
         more_problems=max(0, len(problems) - SHOWN_PROBLEMS),
         rows=shown[:SHOWN_ROWS],
-        more_rows=len(preview.rows) - min(len(shown), SHOWN_ROWS),
+        more_rows=len(check.rows) - min(len(shown), SHOWN_ROWS),
         describe=describe,
     ), status
 
@@ -172,48 +163,9 @@ def _clinic(code: str | None):
     return next((c for c in clinics if c.code == code), None) or abort(404)
 
 
-def _folder() -> Path:
-    folder = Path(config().web.instance_dir) / "imports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
-
-
-def _store(upload: Upload) -> str:
-    """Keep the file under a random name, bound to the user and the clinic; return the name."""
-    folder = _folder()
-    _sweep(folder)
-    token = secrets.token_urlsafe(24)
-    meta = {"user_id": upload.user_id, "clinic": upload.clinic, "filename": upload.filename}
-    fd = os.open(folder / f"{token}.upload", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(json.dumps(meta).encode() + b"\n" + upload.data)
-    return token
-
-
-def _claim(token: str) -> Upload | None:
-    """Take the user's kept file (deleting it), or None if it is not theirs or has expired."""
-    folder = _folder()
-    _sweep(folder)
+def _claim() -> Upload | None:
+    """Take the user's kept file named by the form's token, or None."""
+    token = request.form.get("token", "")
     if not TOKEN.fullmatch(token):
         return None
-    path = folder / f"{token}.upload"
-    try:
-        head, _newline, data = path.read_bytes().partition(b"\n")
-        meta = json.loads(head)
-        if meta["user_id"] != current_user.id:
-            return None
-        path.unlink()  # whoever unlinks first imports: a double click imports once
-    except FileNotFoundError:
-        return None
-    return Upload(meta["user_id"], meta["clinic"], meta["filename"], data)
-
-
-def _sweep(folder: Path) -> None:
-    """Delete kept files older than a day."""
-    limit = time.time() - KEEP_SECONDS
-    for path in folder.glob("*.upload"):
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-        except FileNotFoundError:
-            pass
+    return claim_upload(db(), current_user.id, token, utcnow())

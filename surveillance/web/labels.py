@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 LABELS = {
@@ -71,13 +72,14 @@ LABELS = {
     "skipped": _l("Nothing to say"),
     # roles
     "nurse": _l("Nurse"),
-    "admin": _l("Administrator"),
+    "admin": _l("Clinic administrator"),
+    "install_admin": _l("Installation administrator"),
 }
 
 
 def label(code: str | None) -> str:
     """The translated word for a code; the code itself if it has none."""
-    return str(LABELS.get(code, code or ""))
+    return str(LABELS.get(code or "", code or ""))
 
 
 FIELDS = {
@@ -122,8 +124,6 @@ _ROW = re.compile(r"row (\d+)")  # bulk errors say "row 3: date"
 
 def describe(error) -> str:
     """A refusal of the services in the reader's language: field, value, what is wrong."""
-    from flask_babel import gettext
-
     prefix, _sep, field = error.field.rpartition(": ")
     if row := _ROW.fullmatch(prefix):
         prefix = gettext("row %(row)s", row=row[1])

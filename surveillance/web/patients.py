@@ -14,38 +14,39 @@ from ..errors import Conflict, InputError, NotFound
 from ..protocol import load_protocol
 from ..protocol.vocabulary import PRIMARY_EXAMS, READINGS, TREATMENT_KINDS
 from ..services import (
-    correct_primary_control,
-    correct_result,
-    delete_primary_control,
-    record_control_results,
-    record_decision,
-    record_measurement,
-    withdraw_booking,
-    withdraw_cancellation,
-    withdraw_decision,
-    withdraw_missed,
-    withdraw_result,
     cancel_exam,
     confirm_booking_cancelled,
+    correct_primary_control,
+    correct_result,
     correct_treatment,
+    delete_primary_control,
     delete_treatment,
     end_surveillance,
     get_exam,
     get_patient,
     record_booking,
+    record_control_results,
+    record_decision,
     record_mdt_decision,
+    record_measurement,
     record_missed,
     record_primary_control,
     record_result,
     record_treatment,
     register_patient,
     resume_surveillance,
+    withdraw_booking,
+    withdraw_cancellation,
+    withdraw_decision,
+    withdraw_missed,
+    withdraw_result,
 )
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
+from .forms import required_version
 from .labels import describe
-from .database import db, service_context
+from .per_request import db, service_context
 from .reasons import mdt_reasons
 from .timeline import timeline
 
@@ -82,7 +83,7 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         [
             (e.done_date, e.result_value)
             for e in patient.exams
-            if e.code == "cea" and e.state == "done" and e.result_value is not None
+            if e.code == "cea" and e.state == "done" and e.result_value is not None and e.done_date
         ]
         + [(m.date, m.value) for m in patient.measurements if m.withdrawn_at is None]
     )
@@ -118,8 +119,8 @@ def reveal(patient_id: int):
     return _page(patient_id, reveal=True)
 
 
-def _version() -> int | None:
-    return request.form.get("version", type=int)
+def _version() -> int:
+    return required_version(request.form)
 
 
 def _act(patient_id: int, action: str, target: int | None, run, done_message):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from ..services import CATEGORIES, worklist
+from ..services.oversight import failed_digest_count
 from ..services.review import bookings_to_cancel, lost_to_follow_up, mdt_review, search_patients
 from ..services.worklist import LISTS
-from .admin import failed_digest_count
-from .database import config, db, page_number, service_context
+from .per_request import config, db, page_number, service_context
 from .reasons import mdt_reasons
 
 bp = Blueprint("worklist", __name__)
 EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
+DIGEST_DAYS = 14  # as the administrators' page of daily e-mails
 SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
 SIDE_LISTS = ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
 
@@ -68,8 +71,16 @@ def _page(query: str):
         lost=_side_list(lost_to_follow_up, "lost_to_follow_up", category, session, ctx, clinic_ids),
         reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
-        failed_digests=failed_digest_count() if current_user.is_admin else 0,
+        failed_digests=_failed_digests(),
     )
+
+
+def _failed_digests() -> int:
+    """Failed e-mails of the last two weeks, for an administrator's warning."""
+    if not current_user.is_admin:
+        return 0
+    since = service_context().today - timedelta(days=DIGEST_DAYS)
+    return failed_digest_count(db(), current_user.admin(), since)
 
 
 def _side_list(rows, name: str, category: str | None, session, ctx, clinic_ids) -> list:

@@ -7,13 +7,13 @@ import shutil
 import socket
 import threading
 from dataclasses import replace
-from datetime import date
 
 import pytest
 
 from surveillance.clock import clinic_today
 from surveillance.config import load_config
-from surveillance.db import make_engine, make_sessionmaker, upgrade
+from surveillance.db import make_engine, make_sessionmaker
+from surveillance.db.migrate import upgrade
 from surveillance.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
 from surveillance.services import Actor, Context
 
@@ -48,6 +48,9 @@ def _browser_or_skip():
 
 
 def _free_port() -> int:
+    # On a shared machine each developer serves on their own range of ports.
+    if chosen := os.environ.get("SURVEILLANCE_TEST_PORT"):
+        return int(chosen)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -114,7 +117,3 @@ def logged_in(page):
     page.click("form button.primary")
     page.wait_for_url("**/")
     return page
-
-
-def today() -> date:
-    return clinic_today()

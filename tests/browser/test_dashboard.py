@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from .conftest import today
-from tests.conftest import synthetic_id
+from surveillance.clock import clinic_today
+from tests.support.data import synthetic_id
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -36,7 +36,7 @@ def test_register_a_patient_then_a_new_resection_replans(logged_in):
     page.click("a[href='/patients/new']")
     page.fill("input[name=national_id]", synthetic_id())
     page.fill("input[name=name]", "Åse Øvrebø <b>test</b>")
-    first = today() - timedelta(days=400)
+    first = clinic_today() - timedelta(days=400)
     page.fill("input[name=treatment_date]", first.isoformat())
     page.select_option("select[name=treatment_kind]", "resection")
     page.click("form button.primary")
@@ -46,7 +46,7 @@ def test_register_a_patient_then_a_new_resection_replans(logged_in):
 
     page.click("[data-testid=record-treatment] summary")
     form = page.locator("[data-testid=record-treatment] form")
-    form.locator("input[name=date]").fill((today() - timedelta(days=3)).isoformat())
+    form.locator("input[name=date]").fill((clinic_today() - timedelta(days=3)).isoformat())
     form.locator("select[name=kind]").select_option("ablation")
     form.locator("button").click()
     page.wait_for_load_state()
@@ -100,3 +100,14 @@ def test_switch_language(logged_in):
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "nb"
     assert page.locator("h1").inner_text() != english
+
+
+def test_the_quality_report_shows_the_quarters_and_no_patient(logged_in):
+    page = logged_in
+    page.click("a[href='/report']")
+    assert page.locator("svg.chart rect.bar").count() > 0
+    rows = page.locator("table tbody tr")
+    assert rows.count() == page.locator("svg.chart rect.bar").count()
+    assert not re.search(r"P-\d{4}|\d{11}", page.content())  # no reference, no national ID
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)

@@ -140,7 +140,7 @@ class Browser:
 
 
 def _texts(html: str, pattern: str) -> list[str]:
-    found = re.findall(pattern, html, flags=re.S)
+    found = re.findall(pattern, html, flags=re.DOTALL)
     return [unescape(re.sub(r"<[^>]+>", "", text)).strip() for text in found]
 
 
@@ -156,7 +156,7 @@ def errors(page) -> list[str]:
 
 def visible_text(page) -> str:
     """The page as a nurse reads it: text without tags, entities decoded."""
-    body = re.sub(r"<(script|style)\b.*?</\1>", "", page.text, flags=re.S)
+    body = re.sub(r"<(script|style)\b.*?</\1>", "", page.text, flags=re.DOTALL)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 

@@ -13,15 +13,13 @@ from flask import Flask
 from flask_login import login_required
 from werkzeug.security import generate_password_hash
 
-from surveillance import users
 from surveillance.clock import clinic_today
 from surveillance.config import Config, load_config
 from surveillance.db.models import AuditEvent, Base, Clinic, Patient, PlannedExam
-from surveillance.services import Actor, Context, register_patient
-from surveillance.users import add_user
+from surveillance.services import Actor, Context, accounts, register_patient
+from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
-
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import PASSWORD, Browser
 from .route_table import FAILING_PATH, PUBLIC, ROUTES, RouteCase, Setup
@@ -103,7 +101,7 @@ def route_cases() -> tuple[RouteCase, ...]:
 def cheap_password_hashes(monkeypatch):
     """Accounts made by the tests get a cheap scrypt: what is tested is who gets in, not the cost."""
     monkeypatch.setattr(
-        users,
+        accounts,
         "generate_password_hash",
         lambda password, method=None: generate_password_hash(password, CHEAP_SCRYPT),
     )
@@ -224,6 +222,7 @@ class Side:
     nurse: str
     admin: str
     patient_id: int
+    user_id: int = 0  # the nurse's account
 
 
 @dataclass
@@ -234,6 +233,7 @@ class World:
     b: Side
     today: date
     ctx: Context
+    installer: str = "installer@test"  # the installation administrator, also a member of A
 
     def side(self, name: str) -> Side:
         return self.a if name == "a" else self.b
@@ -256,7 +256,7 @@ def create_user(session):
     def create(email: str, role: str = "nurse", clinics: tuple[str, ...] = ("A",)) -> str:
         add_user(
             session,
-            Actor("setup@test"),
+            Admin(Actor("setup@test")),
             email=email,
             password=PASSWORD,
             role=role,
@@ -308,15 +308,17 @@ def make_patient(session, ctx_today):
 
 @pytest.fixture
 def world(create_clinic, create_user, make_patient, ctx_today) -> World:
-    """Clinics A and B, each with a nurse and a patient; A also with an administrator."""
+    """Clinics A and B, each with a nurse, an administrator and a patient; an installation
+    administrator over both."""
     sides = {}
     for code in ("A", "B"):
         clinic_id = create_clinic(code)
         nurse = create_user(f"nurse.{code.lower()}@test", "nurse", (code,))
-        admin = create_user(f"admin.{code.lower()}@test", "admin", (code,)) if code == "A" else ""
+        admin = create_user(f"admin.{code.lower()}@test", "admin", (code,))
         patient = make_patient(code, name=f"Pasient {code}")
         sides[code] = Side(code, clinic_id, nurse, admin, patient.id)
-    return World(sides["A"], sides["B"], ctx_today.today, ctx_today)
+    installer = create_user("installer@test", "install_admin", ("A",))
+    return World(sides["A"], sides["B"], ctx_today.today, ctx_today, installer)
 
 
 @pytest.fixture
@@ -337,6 +339,31 @@ def exam_of(db):
         return exams[0]
 
     return exam_of_
+
+
+# ---- the fuzz suite's count of requests, printed at the end of the run --------------------
+
+FUZZ_SENT: dict[str, dict[str, int]] = {}
+
+
+@pytest.fixture
+def fuzz_tally(engine):
+    """Count a fuzz request's answer under its database; 5xx apart."""
+    counts = FUZZ_SENT.setdefault(engine.dialect.name, {"requests": 0, "5xx": 0})
+
+    def tally(status: int) -> None:
+        counts["requests"] += 1
+        counts["5xx"] += status >= 500
+
+    return tally
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many requests the fuzz suite sent, per database, and how many server errors."""
+    for backend, counts in sorted(FUZZ_SENT.items()):
+        terminalreporter.write_line(
+            f"fuzz on {backend}: {counts['requests']:,} requests, {counts['5xx']} answered 5xx"
+        )
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from surveillance.db.models import LiverTreatment, Patient, PlannedExam, User
 from surveillance.feeds.store import NewFeed, create_clinic_feed
+from surveillance.fhir.tokens import NewApiToken, create_api_token
 from surveillance.services import (
     Actor,
     Context,
@@ -28,8 +29,18 @@ from .browsing import PASSWORD, Attachment
 
 # Routes anyone may use: the login page, static files, and the language choice, which the
 # login page offers too and which changes nothing but the visitor's own cookie.
-# A calendar feed needs no login either: its secret token is the key.
-PUBLIC = frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed"})
+# A calendar feed needs no login either: its secret token is the key; the load balancer's
+# health check says only whether the database answers. Nor does the FHIR API,
+# whose bearer token is (a browser sends none: 401), and its metadata is for anyone.
+FHIR_READS = frozenset(
+    "fhir.read_" + name
+    for name in ("Patient", "Procedure", "CarePlan", "ServiceRequest", "Observation", "Flag")
+)
+FHIR = FHIR_READS | {"fhir.metadata", "fhir.search_patients", "fhir.everything"}
+PUBLIC = (
+    frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed", "health.healthz"})
+    | FHIR
+)
 FAILING_PATH = "/_test/fail"  # a test-only page that raises, for the error page
 # URL arguments that name a clinic's data: another clinic's user must get 404.
 SCOPED_ARGUMENTS = frozenset(
@@ -82,8 +93,17 @@ class Setup:
     def clinic_feed(self) -> NewFeed:
         return create_clinic_feed(self.session, Actor("setup@test"), self.clinic_id, "Poliklinikk")
 
+    def api_token(self) -> NewApiToken:
+        return create_api_token(self.session, Actor("setup@test"), self.clinic_id, "EPJ")
+
     def user_id(self) -> int:
         return self.session.scalar(sa.select(User.id).where(User.email == self.nurse))
+
+    def account(self, **form) -> Reach:
+        """The clinic's nurse's account, as an account form carries it."""
+        self.forget()
+        user = self.session.scalar(sa.select(User).where(User.email == self.nurse))
+        return Reach({"user_id": user.id}, {"version": user.version, **form})
 
 
 @dataclass(frozen=True)
@@ -98,7 +118,7 @@ class Reach:
 class Route:
     """Who may use a route, the status of a GET and of a valid POST, and its audit event."""
 
-    access: str  # "public", "login" or "admin"
+    access: str  # "public", "login", "admin" (either scope) or "install" (installation only)
     reach: Callable[[Setup], Reach] = lambda s: Reach({})
     get: int | None = None
     post: tuple[int, ...] = ()
@@ -361,13 +381,23 @@ ROUTES: dict[str, Route] = {
         event="user.add",
     ),
     "admin.activate": Route(
+        "admin", lambda s: s.account(active="0"), post=(302,), event="user.disable"
+    ),
+    "admin.account": Route("admin", lambda s: s.account(), get=200),
+    "admin.edit": Route(
         "admin",
-        lambda s: Reach({"user_id": s.user_id()}, {"active": "0"}),
+        lambda s: s.account(name="Kari Sykepleier", role="nurse", clinics="A"),
         post=(302,),
-        event="user.disable",
+        event="user.edit",
+    ),
+    "admin.password": Route(
+        "admin",
+        lambda s: s.account(password="et nytt langt passord 456"),
+        post=(302,),
+        event="user.password_reset",
     ),
     "admin.clinics": Route(
-        "admin",
+        "install",
         lambda s: Reach({}, {"code": "C-1", "name": "Klinikk C"}),
         get=200,
         post=(302,),
@@ -376,6 +406,7 @@ ROUTES: dict[str, Route] = {
     "admin.audit": Route("admin", get=200),
     "feeds.feed": Route("public", lambda s: Reach({"token": s.clinic_feed().token}), get=200),
     "feeds.index": Route("login", get=200),
+    "health.healthz": Route("public", get=200),
     "feeds.create": Route(
         "login",
         lambda s: Reach({}, {"owner": str(s.clinic_id), "label": "Min"}),
@@ -385,5 +416,27 @@ ROUTES: dict[str, Route] = {
     "feeds.revoke": Route(
         "login", lambda s: Reach({"feed_id": s.clinic_feed().id}), post=(302,), event="feed.revoke"
     ),
+    "api_tokens.index": Route("admin", get=200),
+    "api_tokens.create": Route(
+        "admin",
+        lambda s: Reach({}, {"clinic": str(s.clinic_id), "label": "DIPS"}),
+        post=(201,),
+        event="api_token.create",
+    ),
+    "api_tokens.revoke": Route(
+        "admin",
+        lambda s: Reach({"token_id": s.api_token().id}),
+        post=(302,),
+        event="api_token.revoke",
+    ),
+    "report.page": Route("login", get=200),
+    "report.download": Route("login", get=200),
+    "fhir.metadata": Route("public", get=200),
+    "fhir.search_patients": Route("public", lambda s: Reach({}), get=401),
+    "fhir.everything": Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401),
+    **{
+        endpoint: Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401)
+        for endpoint in FHIR_READS
+    },
     "_test.fail": Route("login", get=500),
 }

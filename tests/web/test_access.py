@@ -7,18 +7,31 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import check_security_headers, goes_to_login, path_of, visible_text
-from .route_table import ROUTES
+from .route_table import FHIR, ROUTES
 
-ROLES = ("anonymous", "nurse", "admin")
+ROLES = ("anonymous", "nurse", "admin", "install_admin")
+# Which access levels of the route table each role has.
+REACHES = {
+    "anonymous": {"public"},
+    "nurse": {"public", "login"},
+    "admin": {"public", "login", "admin"},
+    "install_admin": {"public", "login", "admin", "install"},
+}
 
 
 @pytest.fixture
 def browser_of(world, log_in, anonymous):
-    """A browser of clinic A's nurse or administrator, or of nobody."""
-    people = {"anonymous": None, "nurse": world.a.nurse, "admin": world.a.admin}
+    """A browser of clinic A's nurse, clinic administrator or the installation administrator
+    (a member of A too), or of nobody."""
+    people = {
+        "anonymous": None,
+        "nurse": world.a.nurse,
+        "admin": world.a.admin,
+        "install_admin": world.installer,
+    }
     return lambda role: log_in(people[role]) if people[role] else anonymous
 
 
@@ -30,7 +43,7 @@ def test_every_route_with_every_role(app, any_route, role, browser_of, setup_for
     before = db.snapshot()
     answer = browser.send(any_route.method, path_of(app, any_route, reach.values), reach.form)
     check_security_headers(answer)
-    if row.access == "public" or role == "admin" or (role, row.access) == ("nurse", "login"):
+    if row.access in REACHES[role]:
         assert answer.status_code in row.statuses(any_route.method)
         return
     if role == "anonymous":
@@ -107,7 +120,12 @@ def test_a_nurse_cannot_register_a_patient_in_another_clinic(world, log_in, db):
 
 
 def test_only_the_public_routes_need_no_login():
-    """The list of routes without login is short and deliberate."""
-    assert {"auth.login", "static", "i18n.choose_language", "feeds.feed"} == {
-        endpoint for endpoint, row in ROUTES.items() if row.access == "public"
-    }
+    """The list of routes without login is short and deliberate (the FHIR API's bearer token
+    is checked route by route in test_fhir_api.py)."""
+    assert {
+        "auth.login",
+        "static",
+        "i18n.choose_language",
+        "feeds.feed",
+        "health.healthz",
+    } | FHIR == {endpoint for endpoint, row in ROUTES.items() if row.access == "public"}

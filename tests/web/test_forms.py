@@ -10,8 +10,9 @@ from .route_table import ROUTES
 
 @pytest.fixture
 def browser_for(world, log_in, anonymous):
-    """Who can use a route: the login form is for the anonymous, the rest for A's administrator."""
-    return lambda case: anonymous if case.endpoint == "auth.login" else log_in(world.a.admin)
+    """Who can use a route: the login form is for the anonymous, the rest for the installation
+    administrator (a member of A)."""
+    return lambda case: anonymous if case.endpoint == "auth.login" else log_in(world.installer)
 
 
 def test_a_post_without_a_valid_csrf_token_is_refused(app, post_route, browser_for, setup_for, db):
@@ -43,10 +44,10 @@ def test_a_logged_out_browser_token_does_not_carry_over_to_the_next_login(world,
     assert db.snapshot() == before
 
 
-@pytest.mark.parametrize("role", ("nurse", "admin"))
+@pytest.mark.parametrize("role", ("nurse", "admin", "installer"))
 def test_a_get_changes_nothing(app, get_route, role, world, log_in, setup_for, db):
     reach = get_route.row.reach(setup_for("a"))
-    browser = log_in(world.a.nurse if role == "nurse" else world.a.admin)
+    browser = log_in({"nurse": world.a.nurse, "admin": world.a.admin}.get(role, world.installer))
     before = db.snapshot(audit=False)  # a patient page writes its view to the audit log
     browser.get(path_of(app, get_route, reach.values))
     assert db.snapshot(audit=False) == before
@@ -79,7 +80,7 @@ def test_the_audit_logs_filters_change_nothing(world, log_in, db):
 
 def test_every_form_that_posts_carries_the_token(app, get_route, world, log_in, setup_for):
     reach = get_route.row.reach(setup_for("a"))
-    page = log_in(world.a.admin).get(path_of(app, get_route, reach.values))
+    page = log_in(world.installer).get(path_of(app, get_route, reach.values))
     for form in page_forms(page.text) if page.mimetype == "text/html" else ():
         if form.method == "post":
             assert form.fields.get("csrf_token"), f"the form to {form.action or 'this page'}"

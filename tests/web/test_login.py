@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from surveillance.clock import utcnow
 from surveillance.db.models import LoginThrottle, UserSession
 from surveillance.services import Actor
-from surveillance.users import set_active
+from surveillance.services.accounts import Admin, set_active, user_by_email
 
 from .browsing import PASSWORD, Browser, flashes, goes_to_login, visible_text
 
@@ -76,8 +76,14 @@ def test_an_unknown_user_and_a_wrong_password_get_the_same_answer(world, log_in)
     assert without_values(unknown) == without_values(wrong)
 
 
+def disable(session, email: str) -> None:
+    """Disable an account as an installation administrator would."""
+    user = user_by_email(session, email)
+    set_active(session, Admin(Actor("admin@test")), user.id, False, utcnow())
+
+
 def test_a_disabled_account_gets_the_same_answer_as_a_wrong_password(world, log_in, session):
-    set_active(session, Actor("admin@test"), world.a.nurse, False, utcnow())
+    disable(session, world.a.nurse)
     disabled = log_in(world.a.nurse, PASSWORD, expect_success=False)
     wrong = log_in(world.a.admin, "not the password at all", expect_success=False)
     assert disabled.status_code == wrong.status_code and flashes(disabled) == flashes(wrong)
@@ -96,8 +102,8 @@ def test_the_account_is_locked_after_too_many_failures(make_app, world, limit, d
     assert right_password.status_code != 302
     message = flashes(right_password)
     assert message == flashes(locked) and message != wrong_password  # a clear, different message
-    # The minutes of web.lockout_minutes.
-    assert message == ["For mange mislykkede forsøk. Prøv igjen om 15 minutter."]
+    # The first step of the progressive delay (1, 2, 4 ... up to web.lockout_minutes).
+    assert message == ["For mange mislykkede forsøk. Prøv igjen om 1 minutt."]
     assert db.count(UserSession) == 0
     assert log_in(world.a.admin, PASSWORD).status_code == 302  # only that account is locked
 
@@ -164,7 +170,7 @@ def test_logout_is_a_post_with_a_token(world, log_in):
 
 def test_disabling_the_user_ends_all_sessions_at_once(world, log_in, session):
     office, ward = log_in(world.a.nurse), log_in(world.a.nurse)
-    set_active(session, Actor("admin@test"), world.a.nurse, False, utcnow())
+    disable(session, world.a.nurse)
     assert goes_to_login(office.get("/")) and goes_to_login(ward.get("/"))
 
 

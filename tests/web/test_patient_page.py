@@ -8,8 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from surveillance.db.models import LiverTreatment, Patient, PatientNote, PlannedExam, PrimaryControl
-
-from tests.conftest import synthetic_id
+from tests.support.data import synthetic_id
 
 from .browsing import errors, flashes, visible_text
 from .route_table import ROUTES
@@ -137,15 +136,18 @@ def test_a_new_treatment_says_how_the_plan_changed(nurse, patient_page, world, d
 def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world, exam_of):
     exam = exam_of(world.a.patient_id, "cea")
     nurse.submit(patient_page(), f"/exams/{exam.id}/result", done_date=day(world, 0), value="3,1")
-    refused = nurse.post(f"/exams/{exam.id}/book", {"date": day(world, 7)})
+    done = exam_of(world.a.patient_id, "cea", "done")
+    refused = nurse.post(f"/exams/{exam.id}/book", {"date": day(world, 7), "version": done.version})
     assert refused.status_code == 400
     assert errors(refused) == [f"Undersøkelse: “{exam.id}” er Utført og kan ikke bestilles"]
     refused = nurse.submit(
         patient_page(), f"/patients/{world.a.patient_id}/end", status="gone", reason="Borte"
     )
     assert errors(refused) == [
-        "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
-        "videre kreftbehandling, Transplantert"
+        (
+            "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
+            "videre kreftbehandling, Transplantert"
+        )
     ]
 
 

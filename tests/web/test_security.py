@@ -16,13 +16,13 @@ from .route_table import FAILING_PATH
 INLINE = re.compile(
     r"<script(?![^>]*\bsrc=)[^>]*>|<[a-z][^>]*\son[a-z]+\s*=|<[a-z][^>]*\sstyle\s*="
     r"|javascript:",
-    re.I,
+    re.IGNORECASE,
 )
 
 
 @pytest.fixture
 def admin(world, log_in):
-    return log_in(world.a.admin)
+    return log_in(world.installer)
 
 
 def test_pages_need_no_inline_script_or_style(app, get_route, admin, setup_for):

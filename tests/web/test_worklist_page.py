@@ -19,7 +19,7 @@ def nurse(world, log_in):
 
 def rows(page) -> list[str]:
     """The classes of the worklist's rows, top to bottom (each row's list)."""
-    table = re.search(r'<table class="worklist">(.*?)</table>', page.text, re.S)
+    table = re.search(r'<table class="worklist">(.*?)</table>', page.text, re.DOTALL)
     return re.findall(r'<tr class="([a-z_]+)">', table.group(1)) if table else []
 
 

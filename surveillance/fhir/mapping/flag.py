@@ -1,0 +1,38 @@
+"""Flag: the patient's MDT review with its reason. A new flag is a new row of FLAGS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fhir.resources.R4B.flag import Flag
+
+from ...db.models import Patient
+from ..codes import FLAG, coding
+
+# flag code -> (English name, is it raised, its reason)
+FLAGS: dict[str, tuple[str, Callable[[Patient], bool], Callable[[Patient], str | None]]] = {
+    "mdt_review": ("Needs MDT review", lambda p: p.mdt_review, lambda p: p.mdt_reason),
+}
+
+
+def raised_flags(patient: Patient) -> list[str]:
+    """The codes of the patient's raised flags."""
+    return [code for code, (_name, raised, _reason) in FLAGS.items() if raised(patient)]
+
+
+def flag_id(code: str, patient_id: int) -> str:
+    """A flag's id: its code and the patient's id ("mdt-review-12")."""
+    return f"{code.replace('_', '-')}-{patient_id}"
+
+
+def flag_resource(patient: Patient, code: str) -> Flag:
+    """A raised flag; its reason is the code's text."""
+    name, _raised, reason = FLAGS[code]
+    return Flag.model_validate(
+        {
+            "id": flag_id(code, patient.id),
+            "status": "active",
+            "code": {"coding": [coding(FLAG, code, name)], "text": reason(patient) or name},
+            "subject": {"reference": f"Patient/{patient.id}"},
+        }
+    )

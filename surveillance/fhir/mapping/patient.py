@@ -1,0 +1,40 @@
+"""Patient: national ID (fødselsnummer or D-number), the local P-nnnn reference, name, birth."""
+
+from __future__ import annotations
+
+from fhir.resources.R4B.humanname import HumanName
+from fhir.resources.R4B.identifier import Identifier
+from fhir.resources.R4B.patient import Patient as FhirPatient
+
+from ...db.models import Patient
+from ..codes import Site, national_id_system
+
+
+def patient_resource(patient: Patient, site: Site) -> FhirPatient:
+    """The patient as FHIR sees them; `active` while under surveillance."""
+    return FhirPatient.model_validate(
+        {
+            "id": str(patient.id),
+            "identifier": [
+                Identifier(
+                    use="official",
+                    system=national_id_system(patient.national_id),
+                    value=patient.national_id,
+                ),
+                Identifier(
+                    use="usual",
+                    system=site.local_reference_system,
+                    value=site.reference(patient.local_number),
+                ),
+            ],
+            "active": patient.status == "active",
+            "name": [HumanName(use="official", text=patient.name, **_parts(patient.name))],
+            "birthDate": patient.birth_date,
+        }
+    )
+
+
+def _parts(name: str) -> dict:
+    """Family name last, as Norwegian names are written ("Kari Nordmann")."""
+    *given, family = name.split()
+    return {"family": family, "given": given} if given else {"family": family}

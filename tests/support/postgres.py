@@ -1,0 +1,32 @@
+"""The PostgreSQL server of the tests, or a visible skip (a failure in CI) without one."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("SURVEILLANCE_REQUIRE_POSTGRES") == "1"
+
+
+def postgres_or_skip() -> str:
+    """The PostgreSQL server of the tests; a skip, or in CI a failure, without one."""
+    reason = None
+    if not POSTGRES_URL:
+        reason = "TEST_POSTGRES_URL is not set"
+    else:
+        probe = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
+        try:
+            with probe.connect():
+                pass
+        except sa.exc.OperationalError as exc:
+            reason = f"PostgreSQL at TEST_POSTGRES_URL is unreachable: {exc.orig}"
+        finally:
+            probe.dispose()
+    if reason and REQUIRE_POSTGRES:
+        pytest.fail(f"{reason} (SURVEILLANCE_REQUIRE_POSTGRES=1)")
+    if reason:
+        pytest.skip(reason)
+    return POSTGRES_URL
