@@ -31,9 +31,9 @@ PORT ?= 5000
 
 run: $(VENV)/.installed $(INSTANCE)/config.toml
 	$(BIN)/surveillance db upgrade
-	$(BIN)/surveillance demo
-	@echo "dashboard: http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
-	$(BIN)/surveillance serve --host $(HOST) --port $(PORT)
+	$(BIN)/surveillance demo >/dev/null
+	@echo "stop with Ctrl-C; the daily e-mails are written to $(INSTANCE)/outbox/"
+	$(BIN)/surveillance serve --worker --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -26,6 +26,8 @@ CONFIG_ENV = "SURVEILLANCE_CONFIG"
 DATABASE_URL_ENV = "SURVEILLANCE_DATABASE_URL"
 SECRET_KEY_ENV = "SURVEILLANCE_SECRET_KEY"
 SMTP_PASSWORD_ENV = "SURVEILLANCE_SMTP_PASSWORD"
+# Set by `surveillance serve --worker` for its worker: the address the dashboard is served on.
+BASE_URL_ENV = "SURVEILLANCE_BASE_URL"
 
 
 class ConfigError(ValueError):
@@ -201,6 +203,8 @@ def load_config(
         config = replace(config, web=replace(config.web, secret_key=key))
     if password := environ.get(SMTP_PASSWORD_ENV):
         config = replace(config, mail=replace(config.mail, password=password))
+    if base_url := environ.get(BASE_URL_ENV):
+        config = replace(config, web=replace(config.web, base_url=base_url))
     # R16: a clinic's own protocol files live in the instance folder, loaded like ours.
     set_protocol_folders(Path(config.web.instance_dir) / PROTOCOL_FOLDER)
     _check(config)

@@ -95,12 +95,17 @@ SCENARIOS = (
 
 
 def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2025) -> str | None:
-    """Create the demo clinic and its patients; None if the demo is already loaded."""
+    """Create the demo clinic and its patients, all or nothing; None if already loaded."""
+    with transaction(session):  # the verbs below join it: a failure leaves no clinic behind
+        return _load(session, ctx, patients, seed)
+
+
+def _load(session: Session, ctx: Context, patients: int, seed: int) -> str | None:
     code, name = DEMO_CLINIC
-    with transaction(session):
-        if session.scalar(sa.select(Clinic.id).where(Clinic.code == code)):
-            return None
-        session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
+    if session.scalar(sa.select(Clinic.id).where(Clinic.code == code)):
+        return None
+    session.add(Clinic(code=code, name=name, digest_recipients=DEMO_RECIPIENT))
+    session.flush()
     for email, role in DEMO_ACCOUNTS:
         add_user(
             session,
@@ -111,7 +116,10 @@ def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2
             clinic_codes=[code],
         )
     rng = random.Random(seed)
-    plans = [_patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)]) for i in range(patients)]
+    taken: set[str] = set()
+    plans = [
+        _patient(rng, ctx.today, SCENARIOS[i % len(SCENARIOS)], taken) for i in range(patients)
+    ]
     load_patients(session, ctx, code, [p for p, _ in plans])
     _give_results(session, rng)
     numbers = dict(session.execute(sa.select(Patient.national_id, Patient.id)).all())
@@ -159,7 +167,7 @@ def _give_results(session: Session, rng: random.Random) -> None:
             )
 
 
-def _patient(rng: random.Random, today: date, scenario) -> tuple[NewPatient, str]:
+def _patient(rng: random.Random, today: date, scenario, taken: set[str]) -> tuple[NewPatient, str]:
     kind_of_day, (low, high) = scenario
     kind = rng.choice(("resection",) * 6 + ("ablation",) * 3 + ("resection_with_ablation",))
     months = [m for m, _ in load_protocol().schedules[kind]]
@@ -176,17 +184,20 @@ def _patient(rng: random.Random, today: date, scenario) -> tuple[NewPatient, str
     if kind_of_day == "lost_to_follow_up":
         done_before = due - timedelta(days=200)
     return NewPatient(
-        _national_id(rng),
+        _national_id(rng, taken),
         f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
         treatments=((anchor, kind),),
         done_before=done_before,
     ), kind_of_day
 
 
-def _national_id(rng: random.Random) -> str:
+def _national_id(rng: random.Random, taken: set[str]) -> str:
+    """A synthetic number not given before (about 3.6 million fit the birth years used)."""
     while True:
         birth = date(rng.randint(1940, 1975), rng.randint(1, 12), rng.randint(1, 28))
-        if number := make_synthetic_id(birth, rng.randint(0, 499)):
+        number = make_synthetic_id(birth, rng.randint(0, 499))
+        if number and number not in taken:
+            taken.add(number)
             return number
 
 

@@ -183,8 +183,44 @@ def test_demo_prints_its_clinic_and_loads_once(demo):
     result = run("demo", "--today", TODAY)
     assert result.exit_code == 0
     assert result.stdout == "DEMO\n"
-    assert "already loaded" in result.stderr
+    assert "allerede lastet inn" in result.stderr
     assert count(demo, Patient) == before
+
+
+def test_demo_says_what_it_loaded_in_bokmal(sqlite_url):
+    result = run("demo", "--patients", "12", "--today", TODAY)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "DEMO\n"
+    assert "12 demopasienter lastet inn i klinikk DEMO\n" in result.stderr
+
+
+def test_demo_gives_every_patient_a_national_id_of_their_own(sqlite_url):
+    # Seed 196 drew the same number twice by its 79th patient before the demo kept track.
+    result = run("demo", "--patients", "100", "--seed", "196", "--today", TODAY)
+    assert result.exit_code == 0, result.output
+    assert count(sqlite_url, Patient) == 100
+
+
+def test_a_demo_that_fails_leaves_nothing_behind(tmp_path, sqlite_url):
+    first = query(load_small_demo(tmp_path), sa.select(Patient.national_id, Patient.name))[0]
+    ok("init", "--clinic", "OUS", "--clinic-name", "Oslo", "--admin", "a@x.invalid", input=PASSWORD)
+    (tmp_path / "one.csv").write_text(
+        f"fødselsnummer;navn;behandlingsdato;behandling\n{first[0]};{first[1]};2026-01-05;ablasjon\n"
+    )
+    ok("import", str(tmp_path / "one.csv"), "--clinic", "OUS")
+    result = run("demo", "--patients", "3", "--today", TODAY)
+    assert result.exit_code != 0  # the demo's first number is taken
+    assert query(sqlite_url, sa.select(Clinic.code)) == [("OUS",)]
+    assert count(sqlite_url, User) == 1 and count(sqlite_url, Patient) == 1
+
+
+def load_small_demo(tmp_path) -> str:
+    """A demo of three patients in a database of its own; its URL."""
+    url = f"sqlite:///{tmp_path}/other.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SURVEILLANCE_DATABASE_URL", url)
+        ok("demo", "--patients", "3", "--today", TODAY)
+    return url
 
 
 def test_demo_needs_synthetic_ids_accepted(tmp_path, use_database):

@@ -189,7 +189,7 @@ def test_the_page_speaks_norwegian_by_default(nurse):
     page = nurse.get("/feeds").get_data(as_text=True)
     assert "Kalenderabonnementer" in page and "Calendar feeds" not in page
     refused = nurse.post("/feeds", data={"owner": "0", "csrf_token": csrf_token(page)})
-    assert "Kontroller for: “0” er ikke en av dine klinikker" in refused.get_data(as_text=True)
+    assert "Kontroller for: «0» er ikke en av dine klinikker" in refused.get_data(as_text=True)
 
 
 def test_a_new_feed_shows_its_addresses_once(nurse, session, clinic):

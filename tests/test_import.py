@@ -154,7 +154,7 @@ def test_other_columns_are_listed_as_ignored(ctx):
         (
             csv("x;y", header="navn;kommentar"),
             (
-                "The file has no column fodselsnummer / national_id, behandlingsdato / treatment_date, "
+                "The file has no column fødselsnummer / national_id, behandlingsdato / treatment_date, "
                 "behandling / treatment_kind (the first row must name the columns)."
             ),
         ),
@@ -170,12 +170,36 @@ def test_a_file_that_cannot_be_read_is_refused_whole(data, message):
     assert str(refused.value) == message
 
 
-@pytest.mark.parametrize("bom", [False, True])
-def test_a_file_that_is_not_utf8_is_refused_with_the_byte(bom):
-    data = ("\ufeff" if bom else "").encode() + csv("17856000281;Kari;2025-01-15;reseksjon;")
+def test_a_file_with_a_utf8_bom_that_is_not_utf8_is_refused_with_the_byte():
+    data = "\ufeff".encode() + csv("17856000281;Kari;2025-01-15;reseksjon;")
     data += "17856000362;Øystein;2025-01-15;reseksjon;\n".encode("cp1252")
     at = data.index(b"\xd8")
     with pytest.raises(BadFile, match=f"not UTF-8 at byte {at}, row 3\\)"):
+        read_table(data)
+
+
+@pytest.mark.parametrize(
+    "data, encoding",
+    [
+        (csv("17856000362;Øystein Ås;2025-01-15;reseksjon;"), "utf-8"),  # UTF-8, no BOM
+        (b"\xef\xbb\xbf" + csv("17856000362;Øystein Ås;2025-01-15;reseksjon;"), "utf-8-sig"),
+        # Excel's plain "CSV" on a Norwegian Windows: Windows-1252, header included
+        (csv("17856000362;Øystein Ås;2025-01-15;reseksjon;").decode().encode("cp1252"), "cp1252"),
+    ],
+)
+def test_utf8_and_windows_1252_files_are_read_and_say_how(data, encoding):
+    table = read_table(data)
+    assert table.encoding == encoding
+    assert [cells["name"] for _, cells, _ in table.rows] == ["Øystein Ås"]
+    assert table.columns["done_until"] == "kontroller_utført_til"
+
+
+def test_a_file_neither_utf8_nor_windows_1252_is_refused_with_the_byte():
+    data = csv("17856000281;Kari;2025-01-15;reseksjon;") + b"17856000362;\x81;2025-01-15;x;\n"
+    at = data.index(b"\x81")
+    with pytest.raises(
+        BadFile, match=f"neither UTF-8 nor Windows-1252 text \\(byte {at}, row 3\\)"
+    ):
         read_table(data)
 
 
@@ -439,8 +463,8 @@ def test_the_command_prints_every_problem_and_exits_2(session, clinic, command, 
 
 
 def test_the_command_refuses_an_unreadable_file_in_one_line(session, clinic, command):
-    result = command("fødselsnummer;navn\n".encode("latin-1"))
+    result = command(b"f\x81dselsnummer;navn\n")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith(
-        "error: The file is not UTF-8 text (not UTF-8 at byte 1, row 1)"
+        "error: The file is neither UTF-8 nor Windows-1252 text (byte 1, row 1)"
     )

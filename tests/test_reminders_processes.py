@@ -7,13 +7,8 @@ same Message-ID.
 
 from __future__ import annotations
 
-import os
-import queue
-import re
 import signal
 import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,10 +18,8 @@ from surveillance.clock import clinic_today
 from surveillance.db.models import Digest
 from surveillance.reminders.locks import make_lock
 from tests.support.data import TODAY
+from tests.support.processes import CLI, HANG_GUARD, Lines, environment
 from tests.support.smtp import ALWAYS_DUE, SENDER, SmtpServer, give_work, tally
-
-CLI = [sys.executable, "-c", "from surveillance.cli import main; main()"]
-HANG_GUARD = 120  # seconds: only a broken test waits this long; nothing is timed
 
 
 @pytest.fixture
@@ -44,11 +37,6 @@ def write_config(folder: Path, engine: sa.Engine, port: int, reminders: str = ""
         f'sender = "{SENDER}"\ntimeout_seconds = 60\n\n[reminders]\n{reminders}'
     )
     return path
-
-
-def environment(config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEILLANCE_")}
-    return env | {"SURVEILLANCE_CONFIG": str(config)}
 
 
 def start(config: Path, *args: str) -> subprocess.Popen:
@@ -159,37 +147,6 @@ def test_two_senders_at_once_send_one_digest(engine, session, work, tmp_path):
         "duplicates": 0,
         "unexpected": 0,
     }
-
-
-class Lines:
-    """The lines a child process writes to standard error, read as they come."""
-
-    def __init__(self, stream):
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, pattern: str) -> str:
-        """The next line that matches; fails at the end of the stream."""
-        while True:
-            try:
-                line = self._queue.get(timeout=HANG_GUARD)
-            except queue.Empty:
-                raise AssertionError(f"no line matched {pattern!r} in time: {self.seen}") from None
-            if line is None:
-                raise AssertionError(f"no line matched {pattern!r}: {self.seen}")
-            self.seen.append(line)
-            if re.search(pattern, line):
-                return line
-
-    def close(self) -> None:
-        self._thread.join(HANG_GUARD)
 
 
 def start_worker(config: Path) -> tuple[subprocess.Popen, Lines]:

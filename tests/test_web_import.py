@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from dataclasses import replace
@@ -143,7 +144,35 @@ def test_the_form_describes_the_columns(client):
     page = client.get("/import")
     assert page.status_code == 200
     assert 'enctype="multipart/form-data"' in page.text
-    assert "kontroller_utfort_til" in page.text and "Kari Nordmann" in page.text
+    assert "kontroller_utført_til" in page.text and "Kari Nordmann" in page.text
+
+
+def test_the_examples_header_uses_only_names_the_page_lists(client):
+    page = client.get("/import").text
+    accepted = {
+        name.strip()
+        for cell in re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", page)
+        for name in cell.split(",")
+    }
+    example = re.search(r"<pre>([^\n]*)", page)
+    assert example, "the page shows an example"
+    assert set(html.unescape(example[1]).split(";")) <= accepted
+
+
+@pytest.mark.parametrize(
+    "encoding, told",
+    [
+        ("cp1252", "Windows-1252"),  # Excel's plain "CSV", refused before
+        ("utf-8-sig", "UTF-8 with byte order mark"),  # Excel's "CSV UTF-8"
+    ],
+)
+def test_a_file_saved_by_excel_is_read_and_the_preview_says_how(client, session, encoding, told):
+    data = csv("17856000362;Øystein Ås;15.01.2025;reseksjon;").decode().encode(encoding)
+    page = upload(client, data)
+    assert page.status_code == 200, page.text
+    assert told in page.text and "Øystein Ås" in page.text
+    client.post("/import/confirm", data={"token": kept_token(page.text)})
+    assert patient_count(session) == 1
     assert 'name="clinic"' not in page.text  # one clinic: nothing to choose
 
 
@@ -258,7 +287,7 @@ def test_the_pages_speak_norwegian_by_default(norwegian_client, session):
     [
         (
             InputError("row 4: national_id", "17856000281", "is already registered"),
-            "Ingenting ble importert: rad 4: Fødselsnummer: “17856000281” er allerede registrert",
+            "Ingenting ble importert: rad 4: Fødselsnummer: «17856000281» er allerede registrert",
         ),
         (
             BadFile("The file has more than %(max)d rows: split it.", max=20000),
@@ -282,7 +311,7 @@ def test_a_refusal_at_the_confirmation_is_told_in_the_readers_language(
 @pytest.mark.parametrize(
     "data, message",
     [
-        ("fødselsnummer;navn\n".encode("cp1252"), "not UTF-8 at byte 1"),
+        (b"f\x81dselsnummer;navn\n", "neither UTF-8 nor Windows-1252 text (byte 1, row 1)"),
         (b"", "The file is empty."),
         (csv().replace(b"behandling;", b""), "has no column behandling"),
     ],

@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Per quarter: controls done within their...",
     ),
     "reminders": ("surveillance.cli.reminders:reminders", "The daily digest e-mails."),
-    "serve": ("surveillance.cli.serve:serve", "Serve the dashboard with waitress (no..."),
+    "serve": ("surveillance.cli.serve:serve", "Serve the dashboard with waitress; with..."),
     "tokens": (
         "surveillance.cli.tokens:tokens",
         "API tokens: read-only keys of one clinic's...",

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..config import DatabaseConfig
 
 IMMEDIATE = "surveillance_immediate"
+# Marks a session inside a unit of work: a verb called there joins it (see writing()).
+UNIT_OF_WORK = "surveillance_unit_of_work"
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
@@ -92,6 +94,11 @@ def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
 @contextmanager
 def writing(session: Session) -> Iterator[Session]:
     """One unit of work that writes: commits at the end, rolls back on any error."""
+    if session.info.get(UNIT_OF_WORK):
+        # A verb called inside a larger unit of work (the demo, loaded all or nothing)
+        # is part of it: the outer one commits or rolls back everything.
+        yield session
+        return
     if session.in_transaction():
         # A read (the page shown before the form) autobegan a transaction: end it, so
         # the write starts its own, with the write lock taken up front.
@@ -100,4 +107,8 @@ def writing(session: Session) -> Iterator[Session]:
         session.commit()
     with session.begin():
         session.connection(execution_options={IMMEDIATE: True})  # type: ignore[misc]  # our own option
-        yield session
+        session.info[UNIT_OF_WORK] = True
+        try:
+            yield session
+        finally:
+            del session.info[UNIT_OF_WORK]

@@ -34,6 +34,7 @@ CHUNK_SECONDS = 0.5
 # nurse's save) would otherwise miss the moment the lock is free and wait for the next chunk.
 CHUNK_PAUSE_SECONDS = 0.2
 MAX_BYTES = 16 * 1024 * 1024  # the dashboard's uploads are smaller still (MAX_CONTENT_LENGTH)
+UTF8, UTF8_BOM, WINDOWS_1252 = "utf-8", "utf-8-sig", "cp1252"
 
 
 def N_(message: str) -> str:
@@ -46,10 +47,11 @@ def N_plural(singular: str, plural: str) -> tuple[str, str]:
     return singular, plural
 
 
-# Header names as _normalise leaves them: lower case, æ/ø/å folded, words joined by "_".
+# Header names as the import page shows them; _normalise folds case, æ/ø/å and spaces
+# (so "Kontroller utført til" is kontroller_utført_til).
 COLUMNS = {
     "national_id": (
-        "fodselsnummer",
+        "fødselsnummer",
         "foedselsnummer",
         "fnr",
         "personnummer",
@@ -59,11 +61,11 @@ COLUMNS = {
     "name": ("navn", "name", "pasientnavn", "patient_name"),
     "treatment_date": ("behandlingsdato", "dato", "treatment_date", "date"),
     "treatment_kind": ("behandling", "behandlingstype", "treatment_kind", "treatment", "kind"),
-    "done_until": ("kontroller_utfort_til", "utfort_til", "done_until", "controls_done_until"),
+    "done_until": ("kontroller_utført_til", "utført_til", "done_until", "controls_done_until"),
     "protocol": ("protokoll", "protocol"),
 }
 REQUIRED = ("national_id", "name", "treatment_date", "treatment_kind")
-HEADER_WORDS = {word: name for name, words in COLUMNS.items() for word in words}
+HEADER_WORDS: dict[str, str] = {}  # filled below, once _normalise is defined
 
 # The codes of protocol.md and the words nurses write for them (the dashboard's labels too).
 KINDS = {
@@ -175,6 +177,7 @@ class Table:
     columns: dict[str, str]
     ignored: tuple[str, ...]
     rows: tuple[tuple[int, dict[str, str], int], ...]  # number, cells by field, extra cells
+    encoding: str = UTF8
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,7 @@ class FileCheck:
     columns: dict[str, str]
     ignored: tuple[str, ...]
     rows: tuple[Row, ...]
+    encoding: str = UTF8  # how the file was read: UTF8, UTF8_BOM or WINDOWS_1252
 
     @property
     def problems(self) -> list[Problem]:
@@ -201,8 +205,8 @@ class FileCheck:
 
 
 def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
-    """Decode and split the file: UTF-8 (BOM or not), ";" or "," as the header shows."""
-    text = _decode(data)
+    """Decode and split the file: UTF-8 (BOM or not) or Windows-1252, ";" or ","."""
+    text, encoding = _decode(data)
     if not text.strip():
         raise BadFile(N_("The file is empty."))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
@@ -216,7 +220,7 @@ def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
         ) from None
     if not rows:
         raise BadFile(N_("The file has no patient rows below the header."))
-    return Table(columns, ignored, tuple(rows))
+    return Table(columns, ignored, tuple(rows), encoding)
 
 
 def _rows(reader, places: dict[str, int], width: int, max_rows: int) -> list:
@@ -232,12 +236,35 @@ def _rows(reader, places: dict[str, int], width: int, max_rows: int) -> list:
     return rows
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes) -> tuple[str, str]:
+    """The text and how it was read: UTF-8 (with or without BOM), else Windows-1252."""
     if len(data) > MAX_BYTES:
         raise BadFile(N_("The file is larger than %(megabytes)d MB."), megabytes=MAX_BYTES >> 20)
-    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if data.startswith(codecs.BOM_UTF8):
+        return _utf8(data, len(codecs.BOM_UTF8)), UTF8_BOM
     try:
-        return data[bom:].decode("utf-8")
+        return data.decode(UTF8), UTF8
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8: what Excel's plain "CSV" writes on a Norwegian Windows. The five bytes
+    # Windows-1252 leaves undefined mean it was neither.
+    try:
+        return data.decode(WINDOWS_1252), WINDOWS_1252
+    except UnicodeDecodeError as exc:
+        raise BadFile(
+            N_(
+                "The file is neither UTF-8 nor Windows-1252 text (byte %(byte)d, row %(row)d): "
+                "save it from Excel as “CSV UTF-8”."
+            ),
+            byte=exc.start,
+            row=data[: exc.start].count(b"\n") + 1,
+        ) from None
+
+
+def _utf8(data: bytes, bom: int) -> str:
+    """The text after a UTF-8 BOM, which promises UTF-8: anything else is refused."""
+    try:
+        return data[bom:].decode(UTF8)
     except UnicodeDecodeError as exc:
         at = bom + exc.start
         raise BadFile(
@@ -258,6 +285,9 @@ def _delimiter(text: str) -> str:
 def _normalise(text: str) -> str:
     """Lower case, æ/ø/å folded, every run of other characters one "_"."""
     return re.sub(r"[^a-z0-9]+", "_", text.strip().casefold().translate(_FOLD)).strip("_")
+
+
+HEADER_WORDS.update({_normalise(word): name for name, words in COLUMNS.items() for word in words})
 
 
 def _columns(header: list[str]) -> tuple[dict[str, str], dict[str, int], tuple[str, ...]]:
@@ -430,7 +460,12 @@ def check_table(
         else row
         for row in rows
     ]
-    return FileCheck(table.columns, table.ignored, tuple(_refuse_duplicates(rows, table.columns)))
+    return FileCheck(
+        table.columns,
+        table.ignored,
+        tuple(_refuse_duplicates(rows, table.columns)),
+        table.encoding,
+    )
 
 
 def _refuse_duplicates(rows: list[Row], columns: dict[str, str]) -> list[Row]:

@@ -16,7 +16,19 @@ from ..fhir import pages as fhir_pages
 from ..fhir import web as fhir_web
 from ..quality import pages as report_pages
 from ..resources import shipped_dir
-from . import admin, auth, feeds, health, i18n, imports, patients, per_request, security, worklist
+from . import (
+    admin,
+    auth,
+    feeds,
+    formats,
+    health,
+    i18n,
+    imports,
+    patients,
+    per_request,
+    security,
+    worklist,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     engine = make_bounded_engine(config.database)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
-    for module in (per_request, security, i18n, auth):
+    for module in (per_request, security, i18n, formats, auth):
         module.init_app(app)
     for module in (auth, worklist, patients, imports, admin, feeds, health):
         app.register_blueprint(module.bp)

@@ -6,8 +6,9 @@ from flask import Blueprint, Flask, redirect, request, session, url_for
 from flask_babel import Babel, get_locale
 
 from ..resources import PACKAGE
+from .audit_words import action_words, detail_words
 from .forms import safe_target
-from .labels import label
+from .labels import in_words, label
 from .per_request import config
 
 LANGUAGES = ("nb", "en")
@@ -23,6 +24,8 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, label=label, get_locale=get_locale)
+    app.jinja_env.globals.update(action_words=action_words, detail_words=detail_words)
+    app.jinja_env.filters.update(in_words=in_words)
 
 
 def config_timezone(app: Flask) -> str:

@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
@@ -14,6 +15,9 @@ from ..errors import InputError
 from ..fhir.bundle import reader_for
 from ..services.imports import (
     COLUMNS,
+    UTF8,
+    UTF8_BOM,
+    WINDOWS_1252,
     BadFile,
     FileCheck,
     ImportRefused,
@@ -36,6 +40,14 @@ EXAMPLE = (
     "17856000281;Kari Nordmann;15.01.2025;reseksjon;15.07.2025\n"
     "03917200040;Ola Østgård;2025-03-31;ablasjon;\n"
 )
+
+
+# How the check page names the encoding the file was read in.
+ENCODING_NAMES = {
+    UTF8: _l("UTF-8"),
+    UTF8_BOM: _l("UTF-8 with byte order mark (Excel's “CSV UTF-8”)"),
+    WINDOWS_1252: _l("Windows-1252 (Excel's plain “CSV”): read as such, æ, ø and å included"),
+}
 
 
 @bp.before_request
@@ -139,6 +151,7 @@ def _show_check(check: FileCheck, clinic, filename: str, token: str | None, stat
         rows=shown[:SHOWN_ROWS],
         more_rows=len(check.rows) - min(len(shown), SHOWN_ROWS),
         describe=describe,
+        encoding=ENCODING_NAMES[check.encoding],
     ), status
 
 

@@ -7,6 +7,8 @@ import re
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from .formats import shown
+
 LABELS = {
     # exams
     "ct_tap": _l("CT chest/abdomen/pelvis"),
@@ -82,6 +84,13 @@ def label(code: str | None) -> str:
     return str(LABELS.get(code or "", code or ""))
 
 
+def in_words(text: str | None) -> str:
+    """A stored reason ("ct_tap 2026-11-24") as a nurse reads it: codes in words, days dd.mm.åååå."""
+    return " ".join(
+        label(word) if word in LABELS else str(shown(word)) for word in (text or "").split(" ")
+    )
+
+
 FIELDS = {
     "national_id": _l("National ID"),
     "name": _l("Name"),
@@ -113,6 +122,7 @@ FIELDS = {
     "category": _l("List"),
     "page": _l("Page"),
     "page_size": _l("Rows per page"),
+    "confirm": _l("Confirmation"),
     # the bulk loader's names: the CSV import shows its refusals
     "treatment date": _l("Treatment date"),
     "treatment kind": _l("Treatment"),
@@ -128,10 +138,22 @@ def describe(error) -> str:
     if row := _ROW.fullmatch(prefix):
         prefix = gettext("row %(row)s", row=row[1])
     name = str(FIELDS.get(field, field))
-    problem = gettext(error.problem, **labelled(error.params))
-    value = "…" if field == "password" else error.value
-    text = gettext("%(field)s: “%(value)s” %(problem)s", field=name, value=value, problem=problem)
+    if error.value in (None, ""):
+        text = _what_to_fill_in(name, labelled(error.params))
+    else:
+        problem = gettext(error.problem, **labelled(error.params))
+        value = "…" if field == "password" else shown(error.value)
+        text = gettext(
+            "%(field)s: “%(value)s” %(problem)s", field=name, value=value, problem=problem
+        )
     return f"{prefix}: {text}" if prefix else text
+
+
+def _what_to_fill_in(field: str, params: dict) -> str:
+    """An empty field's refusal as what to do (never Python's "None")."""
+    if "choices" in params:
+        return gettext("%(field)s: choose one of %(choices)s.", field=field, **params)
+    return gettext("%(field)s: fill this in.", field=field)
 
 
 def labelled(params: dict) -> dict:
@@ -143,4 +165,4 @@ def _labelled(name: str, value):
     """A param's value; a code (or a list of choices) in words."""
     if name == "choices":
         return ", ".join(label(code) for code in value.split(", "))
-    return label(value) if isinstance(value, str) and value in LABELS else value
+    return label(value) if isinstance(value, str) and value in LABELS else shown(value)

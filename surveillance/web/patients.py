@@ -41,6 +41,7 @@ from ..services import (
     withdraw_missed,
     withdraw_result,
 )
+from ..services.control_booking import book_control as control_booking
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
@@ -61,6 +62,7 @@ class Failed:
     target: int | None
     values: dict
     message: str
+    field: str | None = None  # the form field the refusal names, if it names one
 
 
 @bp.before_request
@@ -129,7 +131,8 @@ def _act(patient_id: int, action: str, target: int | None, run, done_message):
         result = run(service_context())
     except (InputError, Conflict) as exc:
         # A copy, not a dict: the ticked boxes of a list (the control's exams) come back too.
-        failed = Failed(action, target, request.form.copy(), _message(exc))
+        field = exc.field.rpartition(": ")[2] if isinstance(exc, InputError) else None
+        failed = Failed(action, target, request.form.copy(), _message(exc), field)
         return _page(patient_id, failed=failed, status=409 if isinstance(exc, Conflict) else 400)
     except NotFound:
         abort(404)
@@ -272,6 +275,30 @@ def book(exam_id: int):
     )
 
 
+@bp.post("/patients/<int:patient_id>/controls/book")
+def book_control(patient_id: int):
+    """Book every exam of a control at once: one date, time and place."""
+    f = request.form
+    exams = _exam_versions(f.getlist("exam"))
+    return _act(
+        patient_id,
+        "control",
+        exams[0][0] if exams else None,
+        lambda ctx: control_booking(
+            db(), ctx, exams, date=f.get("date"), time=f.get("time"), place=f.get("place")
+        ),
+        lambda booked: ngettext("%(num)d exam booked.", "%(num)d exams booked.", len(booked)),
+    )
+
+
+def _exam_versions(values: list[str]) -> list[tuple[int, int | None]]:
+    """The form's "exam id:version" pairs; anything else is not one of the page's exams."""
+    pairs = [value.partition(":") for value in values]
+    if not all(exam.isdigit() and version.isdigit() for exam, _, version in pairs):
+        abort(400)
+    return [(int(exam), int(version)) for exam, _, version in pairs]
+
+
 @bp.post("/exams/<int:exam_id>/result")
 def result(exam_id: int):
     """Record a result; an alarming one puts the patient on the MDT list."""
@@ -351,16 +378,31 @@ def end(patient_id: int):
         patient_id,
         "status",
         None,
-        lambda ctx: end_surveillance(
-            db(),
-            ctx,
-            patient_id,
-            status=f.get("status"),
-            reason=f.get("reason"),
-            expected_version=_version(),
+        lambda ctx: (
+            end_surveillance(
+                db(),
+                ctx,
+                patient_id,
+                status=f.get("status"),
+                reason=f.get("reason"),
+                expected_version=_version(),
+            )
+            if _confirmed()
+            else None
         ),
         _("Surveillance ended; open exams are cancelled."),
     )
+
+
+def _confirmed() -> bool:
+    """The box that says the open exams will be cancelled is ticked; else a refusal."""
+    if request.form.get("confirm") != "yes":
+        raise InputError(
+            "confirm",
+            request.form.get("confirm", "no"),
+            "is not ticked: tick it to confirm that the open exams are cancelled",
+        )
+    return True
 
 
 @bp.post("/patients/<int:patient_id>/resume")
@@ -587,20 +629,30 @@ def note(patient_id: int):
     )
 
 
+# The new-patient form's fields: a refusal naming one is shown beside it.
+NEW_PATIENT_FIELDS = ("clinic", "national_id", "name", "treatment_date", "treatment_kind")
+TREATMENT_FIELDS = {"date": "treatment_date", "kind": "treatment_kind"}  # the service's names
+
+
 @bp.route("/patients/new", methods=["GET", "POST"])
 def new():
     """Register a patient, maybe with the first liver treatment."""
-    error, values = None, request.form.to_dict(flat=True)
+    error, field, values = None, None, request.form.to_dict(flat=True)
     if request.method == "POST":
         try:
             patient = _register(values)
         except InputError as exc:
-            error = describe(exc)
+            error, field = describe(exc), exc.field.rpartition(": ")[2]
+            field = TREATMENT_FIELDS.get(field, field)
         else:
             flash(_("Patient registered."), "info")
             return redirect(url_for("patients.show", patient_id=patient.id))
     return render_template(
-        "patient_new.html", error=error, values=values, treatment_kinds=sorted(TREATMENT_KINDS)
+        "patient_new.html",
+        error=error,
+        error_field=field if field in NEW_PATIENT_FIELDS else None,
+        values=values,
+        treatment_kinds=sorted(TREATMENT_KINDS),
     ), 400 if error else 200
 
 

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..errors import InputError
 from ..services import CATEGORIES, worklist
+from ..services.exports import export_list
 from ..services.oversight import failed_digest_count
-from ..services.review import bookings_to_cancel, lost_to_follow_up, mdt_review, search_patients
+from ..services.review import (
+    CancelRow,
+    PatientRow,
+    bookings_to_cancel,
+    lost_to_follow_up,
+    mdt_review,
+    search_patients,
+)
 from ..services.worklist import LISTS
+from .formats import day
+from .labels import label
 from .per_request import config, db, page_number, service_context
 from .reasons import mdt_reasons
+from .spreadsheet import spreadsheet_csv
 
 bp = Blueprint("worklist", __name__)
 EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
@@ -106,3 +119,66 @@ def _clinic_filter() -> list[int]:
 def _choice(name: str, choices) -> str | None:
     value = request.args.get(name) or None
     return value if value in choices else None
+
+
+@bp.get("/export.csv")
+def export():
+    """The chosen list (or the whole worklist), every row, as CSV for a spreadsheet; audited."""
+    name = request.args.get("list") or None
+    try:
+        rows = export_list(
+            db(), service_context(), _clinic_filter(), name, request.args.get("exam") or None
+        )
+    except InputError:
+        abort(404)
+    header, lines = _table(name, rows)
+    filename = f"{name or 'worklist'}-{service_context().today.isoformat()}.csv"
+    return Response(
+        spreadsheet_csv(header, lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _table(name: str | None, rows) -> tuple[list[str], list[list]]:
+    """The list's columns as the page shows them, in the reader's language."""
+    if name == "mdt_review":
+        limit = service_context().settings.cea_upper_limit
+        return [_("Reference"), _("Name"), _("Why")], [
+            [r.reference, r.name, "; ".join(mdt_reasons(r.reason, limit))]
+            for r in rows
+            if isinstance(r, PatientRow)
+        ]
+    if name == "lost_to_follow_up":
+        return [_("Reference"), _("Name"), _("Status")], [
+            [r.reference, r.name, label(r.status)] for r in rows if isinstance(r, PatientRow)
+        ]
+    if name == "booking_to_cancel":
+        return [_("Reference"), _("Name"), _("Exam"), _("Booked for")], [
+            [r.reference, r.name, label(r.code), day(r.booked_date)]
+            for r in rows
+            if isinstance(r, CancelRow)
+        ]
+    header = [
+        _("List"),
+        _("Reference"),
+        _("Name"),
+        _("Exams"),
+        _("Due"),
+        _("Working day"),
+        _("Booked for"),
+        _("Days late"),
+    ]
+    return header, [
+        [
+            label(i.category),
+            i.reference,
+            i.name,
+            ", ".join(label(c) for c in i.codes),
+            day(i.due),
+            day(i.due_working_day),
+            day(i.booked_date),
+            i.days_late,
+        ]
+        for i in rows
+    ]

@@ -32,6 +32,11 @@ CHROMIUM_ARGS = [
 NURSE = (DEMO_ACCOUNTS[0][0], DEMO_PASSWORD)
 
 
+def today():
+    """The clinic's today, as the demo server's (the tests that read due dates compare to it)."""
+    return clinic_today(load_config(environ={}).protocol.timezone)
+
+
 def _browser_or_skip():
     reason = None
     if not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)):

@@ -56,16 +56,24 @@ def test_register_a_patient_then_a_new_resection_replans(logged_in):
     assert page.locator(".timeline .tag.open").count() == 18
 
 
-def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
-    page = logged_in
+def open_patient_to_book(page) -> None:
+    """The page of the first patient of the "to book" list."""
     page.goto("/?list=to_book")
     page.locator("table.worklist tbody tr a").first.click()
     page.wait_for_url(re.compile(r"/patients/\d+$"))
-    actions = (
-        page.locator("[data-testid^=exam-actions-]")
-        .filter(has=page.locator("input[name=value]"))
-        .first
-    )  # the CEA of the next control
+
+
+def cea_actions(page):
+    """The folded actions of each CEA test of the patient's plan."""
+    return page.locator("[data-testid^=exam-actions-]").filter(
+        has=page.locator("input[name=value]")
+    )
+
+
+def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
+    page = logged_in
+    open_patient_to_book(page)
+    actions = cea_actions(page).first  # the CEA of the next control
     actions.locator("summary").click()
     booking = actions.locator("form[action$='/book']")
     booking.locator("input[name=time]").fill("09:15")
@@ -74,11 +82,7 @@ def test_book_then_record_a_high_cea_flags_mdt_review(logged_in):
     page.wait_for_load_state()
     assert page.locator(".timeline .tag.booked").count() >= 1
 
-    actions = (
-        page.locator("[data-testid^=exam-actions-]")
-        .filter(has=page.locator("input[name=value]"))
-        .first
-    )
+    actions = cea_actions(page).first
     actions.locator("summary").click()
     result = actions.locator("form[action$='/result']")
     result.locator("input[name=value]").fill("7,5")
@@ -111,3 +115,33 @@ def test_the_quality_report_shows_the_quarters_and_no_patient(logged_in):
     assert not re.search(r"P-\d{4}|\d{11}", page.content())  # no reference, no national ID
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+
+
+def test_a_refused_result_returns_to_its_field_with_the_message(logged_in):
+    page = logged_in
+    open_patient_to_book(page)
+    actions = cea_actions(page).last  # far down the page
+    actions.locator("summary").click()
+    result = actions.locator("form[action$='/result']")
+    result.locator("input[name=value]").fill("mye")
+    result.locator("button").click()
+    page.wait_for_load_state()
+    field = page.locator(":focus")  # the field the refusal names (the value, or the day)
+    assert field.get_attribute("aria-invalid") == "true"
+    message = page.locator(f"#{field.get_attribute('aria-describedby')}")
+    assert message.is_visible() and message.inner_text()
+    form = page.locator("form[action$='/result']").filter(has=field)
+    assert form.locator("input[name=value]").input_value() == "mye"  # as typed
+    box, height = field.bounding_box(), page.viewport_size["height"]
+    assert box and 0 <= box["y"] <= height  # in sight, not 1,000 px down
+
+
+def test_print_shows_the_lists_without_menus_or_forms(logged_in):
+    page = logged_in
+    page.evaluate("window.print = () => { window.printed = true; }")
+    page.get_by_role("button", name="Skriv ut").click()
+    assert page.evaluate("window.printed") is True
+    page.emulate_media(media="print")
+    assert page.locator("header.top").is_hidden() and page.locator("form.filters").first.is_hidden()
+    assert page.locator("table.worklist").is_visible()
+    page.emulate_media(media="screen")

@@ -74,6 +74,12 @@ class _FormParser(HTMLParser):
             return
         if kind == "checkbox":  # ticked boxes of one name make a list
             fields.setdefault(a["name"], []).append(a.get("value", "on"))
+        elif a["name"] in fields:  # several inputs of one name: a browser sends them all
+            before = fields[a["name"]]
+            fields[a["name"]] = [
+                *(before if isinstance(before, list) else [before]),
+                a.get("value", ""),
+            ]
         else:
             fields[a["name"]] = a.get("value", "")
 
@@ -151,7 +157,7 @@ def flashes(page) -> list[str]:
 
 def errors(page) -> list[str]:
     """The error messages shown beside the forms of a page."""
-    return _texts(page.text, r'<p class="errors"[^>]*>(.*?)</p>')
+    return _texts(page.text, r'<(?:p|span) class="errors[^"]*"[^>]*>(.*?)</(?:p|span)>')
 
 
 def visible_text(page) -> str:

@@ -165,6 +165,13 @@ def _exam(s: Setup, exam: PlannedExam, **form) -> Reach:
     return Reach({"exam_id": exam.id}, {"version": exam.version, **form})
 
 
+def _whole_control(s: Setup) -> Reach:
+    """The patient's next control (its CT and CEA), booked in one step."""
+    exams = [f"{e.id}:{e.version}" for e in (s.exam("ct_tap"), s.exam("cea"))]
+    form = {"exam": exams, "date": s.day(7), "time": "09:30", "place": "Røntgen 2"}
+    return Reach({"patient_id": s.patient_id}, form)
+
+
 def _treatment(s: Setup, **form) -> Reach:
     form = {"version": s.patient().version, "patient_id": s.patient_id, **form}
     return Reach({"treatment_id": s.treatment().id}, form)
@@ -228,6 +235,7 @@ ROUTES: dict[str, Route] = {
     "auth.logout": Route("login", post=(302,), event="logout"),
     "i18n.choose_language": Route("public", lambda s: Reach({}, {"lang": "en"}), post=(302,)),
     "worklist.today": Route("login", get=200),
+    "worklist.export": Route("login", get=200, event="worklist.export"),
     "admin.digests": Route("admin", get=200),
     "admin.retry_digests": Route("admin", post=(302,), event="digest.retry"),
     "worklist.search": Route("login", lambda s: Reach({}, {"q": "Pasient"}), post=(200,)),
@@ -262,6 +270,7 @@ ROUTES: dict[str, Route] = {
         post=(302,),
         event="exam.book",
     ),
+    "patients.book_control": Route("login", _whole_control, post=(302,), event="exam.book"),
     "patients.result": Route(
         "login",
         lambda s: _exam(s, s.exam(), done_date=s.day(0), value="2,1"),
@@ -285,7 +294,7 @@ ROUTES: dict[str, Route] = {
     ),
     "patients.end": Route(
         "login",
-        lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø"),
+        lambda s: _patient(s, status="moved", reason="Flyttet til Tromsø", confirm="yes"),
         post=(302,),
         event="patient.end",
     ),

@@ -33,7 +33,7 @@ def test_no_token_for_another_clinic(world, log_in, db):
     answer = admin.post("/admin/tokens", {"clinic": str(world.b.clinic_id), "label": "x"})
     # in bokmål, naming the field and the value
     assert answer.status_code == 400
-    assert f"“{world.b.clinic_id}” er ikke en av dine klinikker" in visible_text(answer)
+    assert f"«{world.b.clinic_id}» er ikke en av dine klinikker" in visible_text(answer)
     assert db.snapshot() == before
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -83,4 +85,23 @@ def test_the_admin_sees_who_has_seen_a_patient(world, log_in, db):
     page = admin.get("/admin/audit", query_string={"patient": reference})
     viewers = re.search(r'<section class="card">(.*?)</section>', page.text, re.DOTALL).group(1)
     assert world.a.nurse in viewers and world.a.admin not in viewers
-    assert "patient.reveal_id" in visible_text(page)
+    assert "Viste fødselsnummeret" in visible_text(page)  # the action in words
+
+
+def test_the_audit_log_is_in_norwegian_time_and_words(world, log_in, db):
+    nurse, admin = log_in(world.a.nurse), log_in(world.a.admin)
+    nurse.submit(
+        nurse.get(f"/patients/{world.a.patient_id}"),
+        f"/patients/{world.a.patient_id}/end",
+        status="moved",
+        reason="Flyttet til Tromsø",
+        confirm="yes",
+    )
+    event = db.events()[-1]
+    page = admin.get("/admin/audit")
+    oslo = event.at.replace(tzinfo=datetime.UTC).astimezone(ZoneInfo("Europe/Oslo"))
+    text = visible_text(page)
+    assert oslo.strftime("%d.%m.%Y %H:%M:%S") in text
+    assert "Avsluttet oppfølgingen" in text and "patient.end" not in text
+    assert "Status: Flyttet; Undersøkelser avlyst: " in text
+    assert "updated" not in text and "clinics" not in text

@@ -57,8 +57,13 @@ def test_a_result_on_an_exam_booked_meanwhile(nurses, world, exam_of, db):
 def test_two_ends_of_surveillance(nurses, world, db):
     (first, first_page), (second, second_page) = nurses
     action = f"/patients/{world.a.patient_id}/end"
-    assert first.submit(first_page, action, status="moved", reason="Flyttet").status_code == 302
-    refused = second.submit(second_page, action, status="deceased", reason="Død")
+    assert (
+        first.submit(
+            first_page, action, status="moved", reason="Flyttet", confirm="yes"
+        ).status_code
+        == 302
+    )
+    refused = second.submit(second_page, action, status="deceased", reason="Død", confirm="yes")
     assert refused.status_code == 409 and errors(refused)
     patient = db.get(Patient, world.a.patient_id)
     assert (patient.status, patient.status_reason) == ("moved", "Flyttet")
@@ -94,7 +99,9 @@ def test_an_end_of_surveillance_after_a_treatment_meanwhile(nurses, world, db):
         date=day(world, -10),
         kind="resection",
     )
-    refused = second.submit(second_page, f"/patients/{world.a.patient_id}/end", status="moved")
+    refused = second.submit(
+        second_page, f"/patients/{world.a.patient_id}/end", status="moved", confirm="yes"
+    )
     assert refused.status_code == 409
     assert db.get(Patient, world.a.patient_id).status == "active"
 

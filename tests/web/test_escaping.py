@@ -92,7 +92,9 @@ def test_every_free_text_of_the_patient_page(nurse, world, exam_of, payload):
     page = nurse.get(path)
     for text in ("notat", "sted", "grunn", "ringt", "beh"):
         assert as_text(page, f"{text} {payload}"), text
-    nurse.submit(page, f"/patients/{pid}/end", status="moved", reason=f"slutt {payload}")
+    nurse.submit(
+        page, f"/patients/{pid}/end", status="moved", reason=f"slutt {payload}", confirm="yes"
+    )
     assert as_text(nurse.get(path), f"slutt {payload}")
 
 

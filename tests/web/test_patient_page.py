@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -75,7 +76,7 @@ def test_a_high_cea_puts_the_patient_on_the_mdt_list(nurse, patient_page, world,
     mdt_list = nurse.get("/?list=mdt_review")
     assert "Pasient A" in visible_text(mdt_list)
     page = patient_page()
-    assert "12.5" in visible_text(page)  # in the CEA table
+    assert "12,5" in visible_text(page)  # in the CEA table
     nurse.form(page, f"/patients/{world.a.patient_id}/mdt")  # the decision can be recorded
 
 
@@ -139,13 +140,17 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
     done = exam_of(world.a.patient_id, "cea", "done")
     refused = nurse.post(f"/exams/{exam.id}/book", {"date": day(world, 7), "version": done.version})
     assert refused.status_code == 400
-    assert errors(refused) == [f"Undersøkelse: “{exam.id}” er Utført og kan ikke bestilles"]
+    assert errors(refused) == [f"Undersøkelse: «{exam.id}» er Utført og kan ikke bestilles"]
     refused = nurse.submit(
-        patient_page(), f"/patients/{world.a.patient_id}/end", status="gone", reason="Borte"
+        patient_page(),
+        f"/patients/{world.a.patient_id}/end",
+        status="gone",
+        reason="Borte",
+        confirm="yes",
     )
     assert errors(refused) == [
         (
-            "Status: “gone” er ikke en av Død, Flyttet, Ikke aktuell for "
+            "Status: «gone» er ikke en av Død, Flyttet, Ikke aktuell for "
             "videre kreftbehandling, Transplantert"
         )
     ]
@@ -154,7 +159,11 @@ def test_a_refusal_names_states_and_choices_in_words(nurse, patient_page, world,
 def test_end_and_resume_surveillance(nurse, patient_page, world, db):
     pid = world.a.patient_id
     answer = nurse.submit(
-        patient_page(), f"/patients/{pid}/end", status="moved", reason="Flyttet til Tromsø"
+        patient_page(),
+        f"/patients/{pid}/end",
+        status="moved",
+        reason="Flyttet til Tromsø",
+        confirm="yes",
     )
     assert answer.status_code == 302
     assert db.get(Patient, pid).status == "moved" and not open_exams(db, pid)
@@ -283,7 +292,7 @@ BAD_ENTRIES = {
     ),
     "end with no such status": (
         _patient_form("end"),
-        {"status": "gone", "reason": "Flyttet til Tromsø"},
+        {"status": "gone", "reason": "Flyttet til Tromsø", "confirm": "yes"},
         "status",
     ),
     "control on 30 February": (
@@ -310,7 +319,7 @@ def test_a_bad_entry_is_shown_again_as_typed(
     again = nurse.form(answer, action).fields
     for name, value in typed.items():
         if name not in ("status",):  # a select offers only the choices there are
-            assert again.get(name) == value, f"{name} lost"
+            assert again.get(name) in (value, [value]), f"{name} lost"  # a box: a list
 
 
 def shown_field(app, field: str) -> str:
@@ -337,3 +346,105 @@ def test_a_bad_new_patient_is_shown_again_as_typed(app, nurse, world, db):
     (message,) = errors(answer)
     assert shown_field(app, "national_id") in message and "12345678901" in message
     assert nurse.form(answer, "").fields.items() >= typed.items()
+
+
+@pytest.mark.parametrize("form, typed, field", BAD_ENTRIES.values(), ids=BAD_ENTRIES.keys())
+def test_the_field_a_refusal_names_is_marked_tied_to_the_message_and_focused(
+    nurse, patient_page, world, exam_of, form, typed, field
+):
+    typed = {k: day(world, 0) if v == "today" else v for k, v in typed.items()}
+    answer = nurse.submit(patient_page(), form(world, exam_of), **typed)
+    marked = re.findall(r'<(?:input|select|textarea)[^>]*aria-invalid="true"[^>]*>', answer.text)
+    assert len(marked) == 1 and f'name="{field}"' in marked[0]
+    message_id = re.search(r'aria-describedby="([^"]+)"', marked[0])[1]
+    assert re.search(rf'<p class="errors"[^>]*id="{message_id}"', answer.text)
+    # The browser focuses the field, and so scrolls to it, wherever it is on the page.
+    assert "autofocus" in marked[0] and answer.text.count("autofocus") == 1
+
+
+def test_a_refused_result_leaves_the_exams_other_forms_as_they_were(
+    nurse, patient_page, world, exam_of
+):
+    exam = exam_of(world.a.patient_id, "cea")
+    before = nurse.form(patient_page(), f"/exams/{exam.id}/book").fields
+    answer = nurse.submit(patient_page(), f"/exams/{exam.id}/result", value="mye")
+    assert answer.status_code == 400
+    assert nurse.form(answer, f"/exams/{exam.id}/book").fields == before
+    assert before["date"], "the booking form offers the due working day"
+
+
+def test_a_missing_choice_says_what_to_choose_never_none(nurse, patient_page, world):
+    answer = nurse.submit(
+        patient_page(), f"/patients/{world.a.patient_id}/treatments", date=day(world, -3), kind=""
+    )
+    (message,) = errors(answer)
+    assert "None" not in message and "«»" not in message
+    assert message.startswith("Type: velg en av ")
+
+
+def test_a_bad_new_patient_is_told_beside_the_field(nurse, world):
+    page = nurse.get("/patients/new")
+    answer = nurse.submit(page, "", national_id="12345678901", name="Åse Øvrebø")
+    label = re.search(r"<label>[^<]*<input name=\"national_id\"(.*?)</label>", answer.text, re.S)
+    assert label and 'aria-invalid="true"' in label[1]
+    assert 'class="errors field-error"' in label[1] and "12345678901" in label[1]
+
+
+def test_numbers_dates_and_quotes_are_written_the_norwegian_way(
+    nurse, patient_page, world, exam_of
+):
+    cea = exam_of(world.a.patient_id, "cea")
+    nurse.submit(patient_page(), f"/exams/{cea.id}/result", done_date=day(world, 0), value="12")
+    text = visible_text(patient_page())
+    assert "12,0 µg/L" in text and "øvre grense 5,0" in text
+    ct = exam_of(world.a.patient_id, "ct_tap")
+    refused = nurse.submit(
+        patient_page(), f"/exams/{ct.id}/result", done_date="2099-01-01", result="normal"
+    )
+    (message,) = errors(refused)
+    assert "«01.01.2099»" in message and shown(day(world, 0)) in message
+    assert "2099-01-01" not in message and "“" not in message
+
+
+def test_ending_surveillance_needs_the_cancellations_confirmed(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    page = patient_page()
+    count = len(list(open_exams(db, pid)))
+    assert f"Jeg forstår at {count} åpne eller bestilte undersøkelser avlyses" in visible_text(page)
+    refused = nurse.submit(page, f"/patients/{pid}/end", status="moved", reason="Flyttet")
+    assert refused.status_code == 400
+    assert db.get(Patient, pid).status == "active" and len(list(open_exams(db, pid))) == count
+    (message,) = errors(refused)
+    assert message.startswith("Bekreftelse: ")
+
+
+def control_exams(db, patient_id: int) -> list[PlannedExam]:
+    """The open exams of the patient's first control of two or more (a CT and a CEA)."""
+    exams = sorted(open_exams(db, patient_id), key=lambda e: e.due)
+    return next(
+        c for d in sorted({e.due for e in exams}) if len(c := [e for e in exams if e.due == d]) > 1
+    )
+
+
+def test_book_a_whole_control_in_one_step(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    control = control_exams(db, pid)
+    assert len(control) >= 2
+    answer = nurse.submit(
+        patient_page(), f"/patients/{pid}/controls/book", date=day(world, 9), place="Røntgen 2"
+    )
+    assert answer.status_code == 302
+    booked = [db.get(PlannedExam, e.id) for e in control]
+    assert {(e.state, e.booked_date.isoformat(), e.booked_place) for e in booked} == {
+        ("booked", day(world, 9), "Røntgen 2")
+    }
+
+
+def test_a_refused_control_booking_books_none_of_its_exams(nurse, patient_page, world, db):
+    pid = world.a.patient_id
+    control = control_exams(db, pid)
+    answer = nurse.submit(patient_page(), f"/patients/{pid}/controls/book", date="2025-02-30")
+    assert answer.status_code == 400
+    assert {db.get(PlannedExam, e.id).state for e in control} == {"open"}
+    marked = re.findall(r'<input[^>]*aria-invalid="true"[^>]*>', answer.text)
+    assert len(marked) == 1 and 'name="date"' in marked[0]

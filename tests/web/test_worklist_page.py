@@ -78,3 +78,47 @@ def test_the_mdt_list_shows_its_first_rows_under_all_lists_and_pages_alone(
     assert len(shown) == 10 < flagged
     alone = nurse.get("/?list=mdt_review").text.split('id="mdt-list"')[1].split("</section>")[0]
     assert len(re.findall(r"<td>MDT \d\d</td>|<td>Pasient A</td>", alone)) == flagged
+
+
+def test_a_list_exports_as_csv_that_excel_opens_safely_and_is_audited(
+    nurse, world, db, make_patient
+):
+    make_patient("A", name='=HYPERLINK("http://x.invalid";"Åse")')
+    make_patient("A", name="Øystein Ærø")
+    before = len(db.events("worklist.export"))
+    answer = nurse.get("/export.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    data = answer.get_data()
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel reads æ, ø, å
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Liste;Referanse;Navn;")
+    assert any(";Øystein Ærø;" in line for line in lines)
+    assert any(";\"'=HYPERLINK(" in line for line in lines)  # text, never a formula
+    assert not any(";=" in line or ';"=' in line for line in lines)
+    assert "Pasient B" not in data.decode("utf-8-sig")  # another clinic's patient
+    (event,) = db.events("worklist.export")[before:]
+    assert event.details["rows"] == len(lines) - 1
+
+
+def test_the_mdt_list_exports_with_its_own_columns(nurse, session, make_patient):
+    make_patient("A", name="Kari Sæther")
+    with session.begin():
+        session.execute(sa.update(Patient).values(mdt_review=True))
+    lines = nurse.get("/export.csv?list=mdt_review").get_data().decode("utf-8-sig").splitlines()
+    assert lines[0] == "Referanse;Navn;Hvorfor" and any("Kari Sæther" in line for line in lines)
+
+
+def test_the_mdt_reason_reads_in_words_with_its_date(nurse, world, session):
+    with session.begin():
+        session.execute(
+            sa.update(Patient)
+            .where(Patient.id == world.a.patient_id)
+            .values(mdt_review=True, mdt_reason="ct_tap 2026-11-24")
+        )
+    mdt = nurse.get("/?list=mdt_review").text.split('id="mdt-list"')[1].split("</section>")[0]
+    assert "CT thorax/abdomen/bekken 24.11.2026" in visible_text_of(mdt)
+    assert "ct_tap" not in mdt and "2026-11-24" not in mdt
+
+
+def visible_text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
