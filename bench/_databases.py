@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 from _synthetic import CLINIC
+from psycopg.types.json import Json
 
 from surveillance.clock import utcnow
 from surveillance.db import make_engine
@@ -19,7 +20,7 @@ from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-TABLES = ("patients", "liver_treatments", "primary_controls", "planned_exams")
+TABLES = ("patients", "liver_treatments", "primary_controls", "planned_exams", "controls")
 
 
 @contextmanager
@@ -108,6 +109,8 @@ def insert_many(conn, table: str, columns: list[str], rows: list[tuple]) -> None
     if sqlite:
         conn.executemany(sql, rows)
     else:
+        # A JSON column (primary_controls.results) reads back as a dict: send it as JSON.
+        rows = [tuple(Json(v) if isinstance(v, dict) else v for v in row) for row in rows]
         with conn.cursor() as cur:
             cur.executemany(sql, rows)
 

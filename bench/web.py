@@ -35,8 +35,12 @@ ROUTES = (
     ("floor", "/bench/floor"),
     ("worklist", "/"),
     ("patient", "/patients/{id}"),
+    ("search", "POST /search"),  # a name, as a nurse types it
+    ("feed", "/feeds/{token}.ics"),  # the clinic's calendar, fetched anew (no ETag sent)
 )
+PAGES = ("worklist", "patient", "search", "feed")
 AIM_RATIO, AIM_P95_MS = 0.6, 50.0
+SEARCHED = ("hansen", "olsen", "Berg", "dahl")  # name parts a nurse would type
 
 
 # ---- the server side: the product's app plus two test-only routes ---------------------
@@ -70,63 +74,35 @@ def bench_app():
     return app
 
 
-# One statement: the worklist's counts, its first page, the MDT list and the bookings to
-# cancel, tagged by `part`. The open-exam condition is the partial index's own (OPEN_EXAM).
-FLOOR_SQL = """
-WITH controls AS (
-    SELECT CASE WHEN due < :late THEN 'overdue'
-                WHEN state = 'booked' AND booked_date < :today THEN 'results_missing'
-                WHEN state = 'booked' THEN 'booked'
-                ELSE 'to_book' END AS category,
-           patient_id, due, min(due_working_day) AS due_working_day,
-           min(booked_date) AS booked_date, {agg}(code, ' ') AS codes
-    FROM planned_exams
-    WHERE clinic_id IN ({clinics}) AND {open_exam} AND due <= :horizon
-      AND coordinated_with_id IS NULL
-    GROUP BY 1, patient_id, due
-)
-SELECT * FROM (
-    SELECT 0 AS part, category AS text1, count(*) AS n, CAST(NULL AS INTEGER) AS id1,
-           CAST(NULL AS INTEGER) AS id2, CAST(NULL AS INTEGER) AS int1, CAST(NULL AS TEXT) AS text2,
-           CAST(NULL AS TEXT) AS text3, CAST(NULL AS DATE) AS day1, CAST(NULL AS DATE) AS day2,
-           CAST(NULL AS DATE) AS day3, CAST(0 AS BIGINT) AS rn
-    FROM controls GROUP BY category
-    UNION ALL
-    SELECT * FROM (
-        SELECT 1, c.category, CAST(NULL AS BIGINT), c.patient_id, CAST(NULL AS INTEGER),
-               p.local_number, p.name, c.codes,
-               c.due, c.due_working_day, c.booked_date,
-               row_number() OVER (ORDER BY CASE c.category WHEN 'overdue' THEN 0
-                   WHEN 'results_missing' THEN 1 WHEN 'to_book' THEN 2 ELSE 3 END,
-                   c.due, p.local_number) AS rn
-        FROM controls AS c JOIN patients AS p ON p.id = c.patient_id
-        ORDER BY rn LIMIT :page_size) AS page
-    UNION ALL
-    SELECT * FROM (
-        SELECT 2, p.status, count(*) OVER (), p.id, NULL, p.local_number, p.name, p.mdt_reason,
-               NULL, NULL, NULL, row_number() OVER (ORDER BY p.local_number) AS rn
-        FROM patients AS p WHERE p.clinic_id IN ({clinics}) AND mdt_review) AS mdt
-    WHERE rn <= :side
-    UNION ALL
-    SELECT * FROM (
-        SELECT 3, e.code, e.version, e.patient_id, e.id, p.local_number, p.name,
-               CAST(count(*) OVER () AS TEXT), NULL, NULL, e.booked_date,
-               row_number() OVER (ORDER BY e.booked_date, p.local_number, e.code) AS rn
+# The side lists beside the worklist, by hand: the first rows of each and its length.
+SIDE_SQL = {
+    "mdt_review": """SELECT id, local_number, name, status, mdt_reason FROM patients
+        WHERE clinic_id IN ({clinics}) AND mdt_review ORDER BY local_number LIMIT :side""",
+    "lost_to_follow_up": """SELECT id, local_number, name, status FROM patients
+        WHERE clinic_id IN ({clinics}) AND lost_to_follow_up ORDER BY local_number LIMIT :side""",
+    "booking_to_cancel": """SELECT e.id, e.patient_id, p.local_number, p.name, e.code,
+               e.booked_date, e.version
         FROM planned_exams AS e JOIN patients AS p ON p.id = e.patient_id
-        WHERE e.clinic_id IN ({clinics}) AND booking_to_cancel) AS cancels
-    WHERE rn <= :side
-) AS parts ORDER BY part, rn"""
+        WHERE e.clinic_id IN ({clinics}) AND booking_to_cancel
+        ORDER BY e.booked_date, p.local_number, e.code LIMIT :side""",
+}
+SIDE_COUNTS = """SELECT
+    (SELECT count(*) FROM patients WHERE clinic_id IN ({clinics}) AND mdt_review),
+    (SELECT count(*) FROM patients WHERE clinic_id IN ({clinics}) AND lost_to_follow_up),
+    (SELECT count(*) FROM planned_exams WHERE clinic_id IN ({clinics}) AND booking_to_cancel)"""
 
 
 def _floor_page():
-    """The worklist page from one raw query through the request's driver connection."""
+    """The worklist page from raw SQL (bench/_floors.py) through the request's driver connection."""
+    from _floors import LISTS as FLOOR_LISTS
+    from _floors import count_sql, page_sql
     from flask import render_template
     from flask_login import current_user
 
-    from surveillance.db.models import OPEN_EXAM
     from surveillance.services.review import CancelRow, PatientRow
     from surveillance.services.worklist import CATEGORIES, LISTS, WorklistItem, WorklistPage
     from surveillance.web.per_request import config, db, service_context
+    from surveillance.web.reasons import mdt_reasons
     from surveillance.web.worklist import EXAM_CODES, SIDE_LIST_PREVIEW
 
     ctx = service_context()
@@ -135,17 +111,10 @@ def _floor_page():
     sqlite = isinstance(conn, sqlite3.Connection)
     page_size = config().worklist.page_size
     today = ctx.today
-    late = today - timedelta(days=ctx.settings.overdue_after_days)
-    horizon = today + timedelta(days=ctx.settings.book_ahead_days)
-    sql = FLOOR_SQL.format(
-        agg="group_concat" if sqlite else "string_agg",
-        clinics=", ".join(str(int(c)) for c in clinic_ids) or "NULL",
-        open_exam=OPEN_EXAM.text,
-    )
     params = {
         "today": today,
-        "late": late,
-        "horizon": horizon,
+        "late": today - timedelta(days=ctx.settings.overdue_after_days),
+        "horizon": today + timedelta(days=ctx.settings.book_ahead_days),
         "page_size": page_size,
         "side": SIDE_LIST_PREVIEW,
     }
@@ -155,41 +124,50 @@ def _floor_page():
         def day(v):
             return date.fromisoformat(v) if v else None
     else:
-        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+        day = lambda v: v  # noqa: E731
+    clinics = ", ".join(str(int(c)) for c in clinic_ids) or "NULL"
 
-        def day(v):
-            return v
+    def rows(sql: str) -> list[tuple]:
+        sql = sql.format(clinics=clinics)
+        cur = conn.cursor()
+        cur.execute(sql if sqlite else re.sub(r":(\w+)", r"%(\1)s", sql), params)
+        found = cur.fetchall()
+        cur.close()
+        return found
 
-    cur = conn.cursor()
-    cur.execute(sql, params)
-    rows = cur.fetchall()
-    cur.close()
-    counts = dict.fromkeys(LISTS, 0)
-    items, mdt, cancels = [], [], []
-    for part, text1, n, id1, id2, int1, text2, text3, day1, day2, day3, _ in rows:
-        if part == 0:
-            counts[text1] = n
-        elif part == 1:
-            due = day(day1)
-            items.append(
-                WorklistItem(
-                    text1,
-                    id1,
-                    ctx.reference(int1),
-                    text2,
-                    tuple(sorted(text3.split())),
-                    due,
-                    day(day2),
-                    day(day3),
-                    (today - due).days,
-                )
-            )
-        elif part == 2:
-            counts["mdt_review"] = n  # the whole list's length, beside its first rows
-            mdt.append(PatientRow(id1, ctx.reference(int1), text2, text1, text3))
-        else:
-            counts["booking_to_cancel"] = int(text3)
-            cancels.append(CancelRow(id2, id1, ctx.reference(int1), text2, text1, day(day3), n))
+    counts = dict(zip(FLOOR_LISTS, rows(count_sql("{clinics}"))[0]))
+    counts["mdt_review"], counts["lost_to_follow_up"], counts["booking_to_cancel"] = rows(
+        SIDE_COUNTS
+    )[0]
+    names = list(FLOOR_LISTS)
+    items = [
+        WorklistItem(
+            names[rank],
+            patient_id,
+            ctx.reference(number),
+            name,
+            tuple(codes.split()),
+            day(due),
+            day(working_day),
+            day(booked),
+            (today - day(due)).days,
+        )
+        for rank, patient_id, due, working_day, booked, codes, number, name in rows(
+            page_sql("{clinics}")
+        )
+    ]
+    mdt = [
+        PatientRow(i, ctx.reference(n), m, s, r) for i, n, m, s, r in rows(SIDE_SQL["mdt_review"])
+    ]
+    lost = [
+        PatientRow(i, ctx.reference(n), m, s, None)
+        for i, n, m, s in rows(SIDE_SQL["lost_to_follow_up"])
+    ]
+    cancels = [
+        CancelRow(i, p, ctx.reference(n), m, c, day(b), v)
+        for i, p, n, m, c, b, v in rows(SIDE_SQL["booking_to_cancel"])
+    ]
+    counts = {name: counts.get(name, 0) for name in LISTS}
     result = WorklistPage(tuple(items), counts, sum(counts[c] for c in CATEGORIES), 1, page_size)
     return render_template(
         "worklist.html",
@@ -203,6 +181,8 @@ def _floor_page():
         found=None,
         mdt=mdt,
         cancels=cancels,
+        lost=lost,
+        reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
         failed_digests=0,
     )
@@ -255,6 +235,13 @@ class Client:
         status, _ = self.request("POST", "/login", body)
         if status != 302:
             raise SystemExit(f"login failed (HTTP {status}); stopping before the throttle")
+        _, page = self.request("GET", "/")
+        found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        self.csrf = found.group(1) if found else ""
+
+    def search_body(self, text: str) -> str:
+        """The search form as the browser posts it."""
+        return urllib.parse.urlencode({"csrf_token": self.csrf, "q": text})
 
 
 def measure(
@@ -274,7 +261,11 @@ def measure(
                 break
             target = path.format(id=rng.choice(patient_ids)) if "{id}" in path else path
             began = time.perf_counter()
-            status, _ = client.request("GET", target)
+            if target.startswith("POST "):
+                body = client.search_body(rng.choice(SEARCHED))
+                status, _ = client.request("POST", target.removeprefix("POST "), body)
+            else:
+                status, _ = client.request("GET", target)
             spent.append(time.perf_counter() - began)
             errors[i] += status != 200
 
@@ -293,9 +284,16 @@ def measure(
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port on loopback; within BENCH_PORTS ("7500-7519") if set (a shared machine)."""
+    first, _, last = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise SystemExit(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def start_server(url: str, workdir: Path, args) -> tuple[subprocess.Popen, int]:
@@ -347,12 +345,13 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def prepare(url: str, patients) -> list[int]:
-    """Load the patients, make the worklist realistic, add the nurse; some patient ids."""
+def prepare(url: str, patients) -> tuple[list[int], str]:
+    """Load the patients, make the worklist realistic, add the nurse; some ids, a feed token."""
     from _synthetic import CLINIC
     from foundation import load_ours, realistic_worklist
 
     from surveillance.db import make_engine, make_sessionmaker
+    from surveillance.feeds.store import create_clinic_feed
     from surveillance.services import Actor
     from surveillance.services.accounts import Admin, add_user
 
@@ -372,9 +371,11 @@ def prepare(url: str, patients) -> list[int]:
             )
             session.commit()
             ids = session.scalars(sa.text("SELECT id FROM patients ORDER BY id")).all()
+            clinic = session.scalar(sa.text("SELECT min(id) FROM clinics"))
+            token = create_clinic_feed(session, Actor("bench"), clinic).token
     finally:
         engine.dispose()
-    return random.Random(1).sample(ids, min(1000, len(ids)))
+    return random.Random(1).sample(ids, min(1000, len(ids))), token
 
 
 def _without_tokens(page: str) -> str:
@@ -387,8 +388,16 @@ def bench_backend(
     backend: str, url: str, workdir: Path, patients, args
 ) -> tuple[list[tuple], float]:
     """Load, serve and measure one backend: its two table rows and the floor's p95."""
+    from foundation import bench_worklist
+
     print(f"\n{backend}: loading ...", flush=True)
-    patient_ids = prepare(url, patients)
+    patient_ids, token = prepare(url, patients)
+    figure, _ = bench_worklist(backend, url, args.repeat)
+    print(
+        f"  worklist() counts + page in process: {figure.ours * 1000:.2f} ms, "
+        f"floor {figure.floor * 1000:.2f} ms ({figure.ours / figure.floor:.2f}x)",
+        flush=True,
+    )
     server, port = start_server(url, workdir, args)
     try:
         clients = [Client(port) for _ in range(args.clients)]
@@ -412,9 +421,10 @@ def bench_backend(
             flush=True,
         )
         results = {}
-        for _name, path in ROUTES:  # warm every worker and pool up first
+        routes = [(name, path.replace("{token}", token)) for name, path in ROUTES]
+        for _name, path in routes:  # warm every worker and pool up first
             measure(clients, path, patient_ids, args.warmup, 10_000)
-        for name, path in ROUTES:
+        for name, path in routes:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
             results[name] = (rps, p95)
             print(
@@ -427,10 +437,39 @@ def bench_backend(
     finally:
         stop_server(server)
     ceiling, floor = results["ceiling"][0], results["floor"][0]
+    GROWTH.append((len(patients), backend, figure.ours, figure.floor, results))
     return (
         [(backend, page, *results[page], ceiling, floor) for page in ("worklist", "patient")],
         results["floor"][1],
     )
+
+
+GROWTH: list[tuple] = []  # (patients, backend, worklist() s, floor s, {route: (req/s, p95)})
+
+
+def print_growth() -> None:
+    """The growth table, and the cost at the largest size over the smallest (aim <= 1.5x)."""
+    print("\ngrowth: worklist() counts + page in process, then HTTP req/s and p95 ms per page")
+    header = f"{'patients':>9}  {'backend':<10}  {'worklist() ms':>13}  {'floor ms':>8}"
+    print(header + "".join(f"  {p + ' req/s':>14}  {'p95':>6}" for p in PAGES))
+    for n, backend, ours, floor, results in GROWTH:
+        line = f"{n:>9,}  {backend:<10}  {ours * 1000:>13.2f}  {floor * 1000:>8.2f}"
+        print(
+            line
+            + "".join(f"  {results[p][0]:>14,.0f}  {results[p][1] * 1000:>6.1f}" for p in PAGES)
+        )
+    for backend in sorted({g[1] for g in GROWTH}):
+        rows = sorted(g for g in GROWTH if g[1] == backend)
+        if len(rows) < 2:
+            continue
+        (small, *_, s_ours, _, s_res), (large, *_, l_ours, _, l_res) = rows[0], rows[-1]
+        ratios = [f"worklist() {l_ours / s_ours:.2f}x"] + [
+            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" if l_res[p][0] else f"{p} -" for p in PAGES
+        ]
+        print(
+            f"{backend}: cost at {large:,} over {small:,} patients (aim <= 1.5x for the worklist "
+            f"and the patient page; HTTP cost = 1 / req/s): " + ", ".join(ratios)
+        )
 
 
 def print_table(rows: list[tuple], floor_p95: dict) -> None:
@@ -480,6 +519,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000, help="default 100000")
     parser.add_argument(
+        "--sizes",
+        default="",
+        help="comma-separated patient counts for a growth table (e.g. 1000,10000,100000)",
+    )
+    parser.add_argument("--repeat", type=int, default=15, help="runs of worklist() in process")
+    parser.add_argument(
         "--backends",
         default="sqlite,postgresql",
         help="comma-separated: sqlite, postgresql (default both)",
@@ -497,6 +542,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.sizes = [int(n) for n in args.sizes.split(",") if n.strip()] or [args.patients]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
     if not 0 < args.seconds <= 120 or not 0 < args.clients <= 64:
@@ -530,22 +576,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     today = use_real_date()
     print(
-        f"web benchmark: {args.patients:,} patients, seed {args.seed}, data made for "
+        f"web benchmark: {', '.join(f'{n:,}' for n in args.sizes)} patients, seed {args.seed},"
+        f" data made for "
         f"{today} (the server's date), gunicorn gthread {args.workers} workers x "
         f"{args.threads} threads, {args.clients} clients, {args.seconds:g} s per route, "
         f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}"
     )
-    patients = synthetic_patients(args.patients, args.seed)
-    rows, floor_p95 = [], {}
-    with tempfile.TemporaryDirectory(prefix="surveillance-bench-web-") as workdir:
-        for backend in args.backends:
-            if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
-                print(f"\npostgresql skipped: {reason}")
-                continue
-            with database(backend, Path(workdir), "web", args.postgres) as url:
-                got, floor_p95[backend] = bench_backend(backend, url, Path(workdir), patients, args)
-            rows += got
-    print_table(rows, floor_p95)
+    for size in args.sizes:
+        print(f"\n=== {size:,} patients ===")
+        patients = synthetic_patients(size, args.seed)
+        rows, floor_p95 = [], {}
+        with tempfile.TemporaryDirectory(prefix="surveillance-bench-web-") as workdir:
+            for backend in args.backends:
+                if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
+                    print(f"\npostgresql skipped: {reason}")
+                    continue
+                with database(backend, Path(workdir), "web", args.postgres) as url:
+                    got, floor_p95[backend] = bench_backend(
+                        backend, url, Path(workdir), patients, args
+                    )
+                rows += got
+        print_table(rows, floor_p95)
+    print_growth()
 
 
 if __name__ == "__main__":

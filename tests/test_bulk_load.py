@@ -9,9 +9,10 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from surveillance.db.models import AuditEvent, Base, Patient
+from surveillance.db.models import AuditEvent, Base, Control, Patient
 from surveillance.services import InputError, record_primary_control, record_treatment, worklist
 from surveillance.services.bulk import NewPatient, load_patients
+from surveillance.services.control_rows import store_controls
 from tests.support.data import synthetic_id
 
 D = date.fromisoformat
@@ -238,3 +239,24 @@ def test_a_loaded_transplant_ends_surveillance(session, ctx, load):
 def test_done_before_in_the_future_is_refused(session, ctx, load):
     with pytest.raises(InputError, match=r"^row 1: done_before"):
         load([new_patient(done_before=D("2027-01-01"))])  # would mark exams done in 2026-07
+
+
+def test_loaded_controls_are_those_the_services_store(session, ctx, load):
+    """The worklist reads controls: a bulk load writes the ones a re-plan would write."""
+    load(
+        [
+            new_patient(),
+            new_patient(treatments=((D("2025-03-31"), "ablation"),), done_before=D("2025-10-01")),
+            new_patient(
+                treatments=((D("2024-01-10"), "ablation"), (D("2025-02-03"), "resection")),
+                primary_controls=((D("2025-08-01"), ("ct_tap", "cea")),),
+            ),
+        ]
+    )
+    columns = [c for c in Control.__table__.columns if c.name != "id"]
+    query = sa.select(*columns).order_by(Control.patient_id, Control.due, Control.stage)
+    as_loaded = session.execute(query).all()
+    for patient in loaded(session):
+        store_controls(session, patient)
+    session.commit()
+    assert as_loaded and session.execute(query).all() == as_loaded

@@ -124,6 +124,13 @@ class Patient(Base):
             sqlite_where=sa.text("mdt_review"),
             postgresql_where=sa.text("mdt_review"),
         ),
+        # R14's list: as few, counted beside the worklist.
+        sa.Index(
+            "ix_patients_lost_to_follow_up",
+            "clinic_id",
+            sqlite_where=sa.text("lost_to_follow_up"),
+            postgresql_where=sa.text("lost_to_follow_up"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -280,6 +287,75 @@ class PlannedExam(Base):
     coordinated_with: Mapped[PrimaryControl | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
+
+
+CONTROL_STAGES = ("open", "booked", "coordinated")
+# The literal conditions of the controls' partial indexes: a list query repeats them word for
+# word, or SQLite would not use the index (design.md's traps).
+CONTROL_TO_BOOK = sa.text("stage = 'open'")
+CONTROL_WAITING = sa.text("stage IN ('booked', 'coordinated')")
+CONTROL_HELD = sa.text("hold_until IS NOT NULL")
+
+
+class Control(Base):
+    """An open control: one patient's open exams due the same day in one stage (R10).
+
+    Derived from the planned exams whenever the services store the engine's answer, and
+    holding the dates its list changes on, so that each list is one indexed range.
+    """
+
+    __tablename__ = "controls"
+    __table_args__ = (
+        _choice("stage", CONTROL_STAGES),
+        sa.UniqueConstraint("patient_id", "due", "stage", name="uq_controls_patient_due_stage"),
+        # Overdue, across stages: due before today - overdue_after_days.
+        sa.Index("ix_controls_due", "clinic_id", "due", "local_number", "hold_until"),
+        sa.Index(
+            "ix_controls_to_book",
+            "clinic_id",
+            "due",
+            "local_number",
+            "hold_until",
+            sqlite_where=CONTROL_TO_BOOK,
+            postgresql_where=CONTROL_TO_BOOK,
+        ),
+        sa.Index(
+            "ix_controls_waiting",
+            "clinic_id",
+            "due",
+            "local_number",
+            "stage",
+            "results_on",
+            "hold_until",
+            sqlite_where=CONTROL_WAITING,
+            postgresql_where=CONTROL_WAITING,
+        ),
+        sa.Index(
+            "ix_controls_held",
+            "clinic_id",
+            "due",
+            "local_number",
+            "hold_until",
+            sqlite_where=CONTROL_HELD,
+            postgresql_where=CONTROL_HELD,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id"), index=True)
+    # Copied from the patient: the lists sort by it, within the index.
+    local_number: Mapped[int]
+    due: Mapped[date]
+    due_working_day: Mapped[date]
+    # open (to book, or missed), booked, or coordinated with a primary control (R8).
+    stage: Mapped[str] = mapped_column(sa.String(16))
+    codes: Mapped[str] = mapped_column(sa.String(200))  # space-separated, sorted
+    booked_date: Mapped[date | None]
+    # Booked or coordinated: the day results are missing from (the partner done: 0001-01-01).
+    results_on: Mapped[date | None]
+    # R13: the patient's hold, on the controls it holds (not on booked ones).
+    hold_until: Mapped[date | None]
 
 
 class AuditEvent(Base):

@@ -7,13 +7,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import islice
+from types import SimpleNamespace
 from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..db.models import LiverTreatment, Patient, PlannedExam, PrimaryControl
+from ..db.models import Control, LiverTreatment, Patient, PlannedExam, PrimaryControl
 from ..errors import InputError
 from ..protocol import History, Plan, find_anchor, load_protocol, make_plan
 from ..protocol import PrimaryControl as PrimaryControlValue
@@ -22,6 +23,7 @@ from ..protocol.planning import has_ended
 from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
+from .control_rows import control_rows
 from .lookups import clinic_by_code
 from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
 from .patients import next_local_number
@@ -98,7 +100,8 @@ def load_patients(
             ],
         )
         rows = _exam_rows(plans, clinic.id, patient_ids, treatments, controls, now)
-        exams, all_done = _insert_exams(session, rows)
+        numbers = dict(zip(patient_ids, range(first, first + len(patient_ids))))
+        exams, all_done = _insert_exams(session, rows, numbers)
         _mark_completed(session, all_done)
         record_event(
             session,
@@ -120,9 +123,12 @@ def _status(p: NewPatient) -> str:
     return "transplanted" if anchor and has_ended(protocol, history, anchor) else "active"
 
 
-def _insert_exams(session: Session, rows: Iterable[dict]) -> tuple[int, list[int]]:
-    """Insert the planned exams; their count and the patients whose every exam is done."""
+def _insert_exams(
+    session: Session, rows: Iterable[dict], local_numbers: dict[int, int]
+) -> tuple[int, list[int]]:
+    """Insert the planned exams and their controls; the count, and patients all done."""
     count, all_done = 0, dict[int, bool]()
+    waiting: list[dict] = []  # the last patient's exams: the next chunk may hold more
     for chunk in _chunks(rows):
         # The table, not the model: the ORM's bulk insert leaves out None values, so it
         # sent a statement for every run of rows alike in their Nones (thousands).
@@ -131,7 +137,29 @@ def _insert_exams(session: Session, rows: Iterable[dict]) -> tuple[int, list[int
         for row in chunk:
             patient = row["patient_id"]
             all_done[patient] = all_done.get(patient, True) and row["state"] == "done"
+        waiting += chunk
+        last = waiting[-1]["patient_id"]
+        _insert_controls(session, [r for r in waiting if r["patient_id"] != last], local_numbers)
+        waiting = [r for r in waiting if r["patient_id"] == last]
+    _insert_controls(session, waiting, local_numbers)
     return count, [patient for patient, done in all_done.items() if done]
+
+
+def _insert_controls(session: Session, exams: list[dict], local_numbers: dict[int, int]) -> None:
+    """The controls of freshly planned exams, as the services would store them."""
+    by_patient: dict[tuple[int, int], list[SimpleNamespace]] = {}
+    for row in exams:
+        key = (row["patient_id"], row["clinic_id"])
+        by_patient.setdefault(key, []).append(
+            SimpleNamespace(booked_date=None, coordinated_done=False, **row)
+        )
+    controls = [
+        control
+        for (patient, clinic), planned in by_patient.items()
+        for control in control_rows(patient, clinic, local_numbers[patient], None, planned)
+    ]
+    for chunk in _chunks(controls):
+        session.execute(sa.insert(cast(sa.Table, Control.__table__)), chunk)
 
 
 def _mark_completed(session: Session, patient_ids: list[int]) -> None:
@@ -267,7 +295,10 @@ def _exam_rows(
                 "uid": str(uuid.uuid4()),
                 "patient_id": pid,
                 "clinic_id": clinic_id,
-                "anchor_treatment_id": own_treatments[anchor_id(plan)],
+                # R4 v2: an earlier ablation's liver CTs stay dated from that ablation.
+                "anchor_treatment_id": own_treatments[
+                    cast(int, e.source.ref) if e.source else anchor_id(plan)
+                ],
                 "code": e.code,
                 "month": e.month,
                 "due": e.due,

@@ -31,6 +31,7 @@ from ..protocol.model import ExamAnswer, FlagAnswer
 from ..protocol.replan import plan_key
 from ..protocol.states import Decision
 from .context import Context
+from .control_rows import store_controls
 
 # Statuses a person sets (R1): the engine cannot derive them from treatments or decisions.
 PERSON_ENDED = frozenset({"not_candidate", "deceased", "moved", "declined"})
@@ -113,6 +114,7 @@ def replan(session: Session, patient: Patient, ctx: Context) -> Changes:
         patient.exams.append(new_exam(patient, source.ref, planned))
     session.flush()
     store_answer(patient, evaluate(protocol, patient_history(patient), ctx.today, ctx.settings))
+    store_controls(session, patient)
     return changes
 
 

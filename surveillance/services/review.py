@@ -61,7 +61,7 @@ def lost_to_follow_up(
     """Patients whose two latest controls are both overdue (R14), a page of them."""
     rows = session.execute(
         sa.select(Patient.id, Patient.local_number, Patient.name, Patient.status)
-        .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up)
+        .where(Patient.clinic_id.in_(clinic_ids), sa.text("lost_to_follow_up"))
         .order_by(Patient.local_number)
         .limit(limit)
         .offset(offset)

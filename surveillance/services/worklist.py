@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import OPEN_EXAM, Patient, PlannedExam
+from ..db.models import (
+    CONTROL_HELD,
+    CONTROL_TO_BOOK,
+    CONTROL_WAITING,
+    Control,
+    Patient,
+    PlannedExam,
+)
 from ..errors import InputError
 from ..protocol.vocabulary import PLAN_EXAMS
 from .context import Context
@@ -45,56 +53,118 @@ class WorklistPage:
     page_size: int
 
 
-def _on_hold(today: date):
-    """R13: the patient's hold runs and the exam is not booked (the engine's reading of R10)."""
-    return sa.and_(Patient.hold_until > today, PlannedExam.state.in_(("open", "missed")))
+# The statements are built once, with the day, the clinics and the page as parameters:
+# building them anew cost more than the database's work on a small clinic (measured).
+TODAY, LATE, HORIZON = (sa.bindparam(n, type_=sa.Date) for n in ("today", "late", "horizon"))
+CLINIC = sa.bindparam("clinic", type_=sa.Integer)
+CLINICS = sa.bindparam("clinics", expanding=True, type_=sa.Integer)
+CODE = sa.bindparam("code", type_=sa.String)
+PAGE_COLUMNS = ("patient_id", "due", "due_working_day", "booked_date", "codes", "local_number")
 
 
-def _category(today: date, ctx: Context):
-    """R10 in the engine's order (protocol/engine.py), as SQL over the stored answer."""
-    late = today - timedelta(days=ctx.settings.overdue_after_days)
-    coordinated = sa.and_(PlannedExam.coordinated_with_id.is_not(None), PlannedExam.state == "open")
-    partner_pending = sa.and_(
-        sa.not_(PlannedExam.coordinated_done), PlannedExam.coordinated_date >= today
-    )
-    return sa.case(
-        (_on_hold(today), "on_hold"),
-        (PlannedExam.due < late, "overdue"),
-        (
-            sa.and_(PlannedExam.state == "booked", PlannedExam.booked_date < today),
-            "results_missing",
-        ),
-        (PlannedExam.state == "booked", "booked"),
-        (sa.and_(coordinated, partner_pending), "coordinated"),
-        (coordinated, "results_missing"),
-        else_="to_book",
-    )
+def _list_conditions(category: str) -> list:
+    """R10 in the engine's order, as one indexed range over the stored controls per list.
+
+    The partial indexes' conditions are repeated literally (design.md's traps); a control
+    whose patient's hold runs is on hold whatever its due date, and overdue before all else.
+    """
+    not_held = sa.or_(Control.hold_until.is_(None), Control.hold_until <= TODAY)
+    window = [Control.due >= LATE, Control.due <= HORIZON]
+    if category == "on_hold":
+        return [CONTROL_HELD, Control.hold_until > TODAY]
+    if category == "overdue":
+        return [Control.due < LATE, not_held]
+    if category == "to_book":
+        return [CONTROL_TO_BOOK, *window, not_held]
+    waiting = [CONTROL_WAITING, *window]
+    if category == "results_missing":
+        return [*waiting, Control.results_on <= TODAY, not_held]
+    pending = sa.or_(Control.results_on.is_(None), Control.results_on > TODAY)
+    if category == "booked":
+        return [*waiting, Control.stage == "booked", pending]
+    return [*waiting, Control.stage == "coordinated", pending, not_held]
 
 
-def _controls(ctx: Context, clinic_ids: list[int], code: str | None, *, details: bool = True):
-    """Open, booked or missed exams due within the booking horizon (or held), one row per control."""
-    horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
-    category = _category(ctx.today, ctx).label("category")
-    columns = [category, PlannedExam.patient_id, PlannedExam.due]
-    if details:  # the counts need none: the databases would aggregate them all the same
-        columns += [
-            sa.func.min(PlannedExam.due_working_day).label("due_working_day"),
-            sa.func.min(PlannedExam.booked_date).label("booked_date"),
-            sa.func.aggregate_strings(PlannedExam.code, " ").label("codes"),
-        ]
-    query = (
-        sa.select(*columns)
-        .join(Patient, Patient.id == PlannedExam.patient_id)
-        .where(
-            PlannedExam.clinic_id.in_(clinic_ids),
-            OPEN_EXAM,
-            sa.or_(PlannedExam.due <= horizon, _on_hold(ctx.today)),
-        )
-        .group_by(category, PlannedExam.patient_id, PlannedExam.due)
-    )
+def _list_query(columns, category: str, several: bool, code: bool):
+    """The controls of one list, of the clinics, holding an exam `code` if asked."""
+    clinic = Control.clinic_id.in_(CLINICS) if several else Control.clinic_id == CLINIC
+    query = sa.select(*columns).where(clinic, *_list_conditions(category))
     if code:
-        query = query.where(PlannedExam.code == code)
-    return query.subquery("controls")
+        query = query.where((" " + Control.codes + " ").like(CODE))
+    return query
+
+
+def _parameters(ctx: Context, clinic_ids: list[int], code: str | None) -> dict:
+    """The values of the statements' parameters for a request."""
+    return {
+        "today": ctx.today,
+        "late": ctx.today - timedelta(days=ctx.settings.overdue_after_days),
+        "horizon": ctx.today + timedelta(days=ctx.settings.book_ahead_days),
+        "clinic": clinic_ids[0] if clinic_ids else None,
+        "clinics": list(clinic_ids),
+        "code": f"% {code} %",
+    }
+
+
+@cache
+def _count_statement(category: str, several: bool, code: bool):
+    return _list_query([sa.func.count()], category, several, code).select_from(Control)
+
+
+@cache
+def _rows_statement(category: str, several: bool, code: bool):
+    """One list's controls from `offset`, by due date, then by local reference."""
+    columns = [getattr(Control, c) for c in PAGE_COLUMNS]
+    return (
+        _list_query(columns, category, several, code)
+        .order_by(Control.due, Control.local_number)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+
+
+@cache
+def _page_statement(category: str, several: bool, code: bool):
+    """The list's rows with the patients' names (a sort of the page's rows alone)."""
+    controls = _rows_statement(category, several, code).subquery()
+    return (
+        sa.select(controls, Patient.name)
+        .join(Patient, Patient.id == controls.c.patient_id)
+        .order_by(controls.c.due, controls.c.local_number)
+    )
+
+
+@cache
+def _counts_statement(several: bool, code: bool):
+    """Every list's count in one statement: each an indexed range of its own."""
+    clinic = (lambda column: column.in_(CLINICS)) if several else (lambda column: column == CLINIC)
+    side_lists = {
+        "mdt_review": sa.select(sa.func.count())
+        .select_from(Patient)
+        .where(clinic(Patient.clinic_id), sa.text("mdt_review")),
+        "booking_to_cancel": sa.select(sa.func.count())
+        .select_from(PlannedExam)
+        .where(clinic(PlannedExam.clinic_id), sa.text("booking_to_cancel")),
+        "lost_to_follow_up": sa.select(sa.func.count())
+        .select_from(Patient)
+        .where(clinic(Patient.clinic_id), sa.text("lost_to_follow_up")),
+    }
+    queries = {c: _count_statement(c, several, code) for c in CATEGORIES} | side_lists
+    return sa.select(*(q.scalar_subquery().label(name) for name, q in queries.items()))
+
+
+def list_count_query(category: str, ctx: Context, clinic_ids: list[int], code: str | None = None):
+    """The count of one list's controls, its parameters bound (to read its plan)."""
+    statement = _count_statement(category, len(clinic_ids) > 1, bool(code))
+    return statement.params(_parameters(ctx, clinic_ids, code))
+
+
+def list_page_query(
+    category: str, ctx: Context, clinic_ids: list[int], code: str | None, offset: int, limit: int
+):
+    """One list's page of controls, its parameters bound (to read its plan)."""
+    statement = _rows_statement(category, len(clinic_ids) > 1, bool(code))
+    return statement.params(_parameters(ctx, clinic_ids, code) | {"offset": offset, "limit": limit})
 
 
 def worklist(
@@ -109,51 +179,34 @@ def worklist(
 ) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
     _check_arguments(category, code, page, page_size)
-    counted = _controls(ctx, clinic_ids, code, details=False)
-    counts = dict.fromkeys(LISTS, 0)
-    counts.update(
-        session.execute(
-            sa.select(counted.c.category, sa.func.count()).group_by(counted.c.category)
-        ).all()
-    )
-    counts["mdt_review"] = (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Patient)
-            .where(Patient.clinic_id.in_(clinic_ids), sa.text("mdt_review"))
-        )
-        or 0
-    )
-    counts["lost_to_follow_up"] = (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Patient)
-            .where(Patient.clinic_id.in_(clinic_ids), Patient.lost_to_follow_up)
-        )
-        or 0
-    )
-    counts["booking_to_cancel"] = (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(PlannedExam)
-            .where(PlannedExam.clinic_id.in_(clinic_ids), sa.text("booking_to_cancel"))
-        )
-        or 0
-    )
-    controls = _controls(ctx, clinic_ids, code)
-    rank = sa.case({c: i for i, c in enumerate(CATEGORIES)}, value=controls.c.category)
-    query = (
-        sa.select(controls, Patient.local_number, Patient.name)
-        .join(Patient, Patient.id == controls.c.patient_id)
-        .order_by(rank, controls.c.due, Patient.local_number)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
-    if category:
-        query = query.where(controls.c.category == category)
-    items = tuple(_item(row, ctx) for row in session.execute(query))
+    if not clinic_ids:
+        return WorklistPage((), dict.fromkeys(LISTS, 0), 0, page, page_size)
+    values, several = _parameters(ctx, clinic_ids, code), len(clinic_ids) > 1
+    counts = _counts(session, values, several, bool(code))
+    items = _page(session, ctx, values, several, code, counts, category, page, page_size)
     total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
     return WorklistPage(items, counts, total, page, page_size)
+
+
+def _counts(session: Session, values: dict, several: bool, code: bool) -> dict[str, int]:
+    row = session.execute(_counts_statement(several, code), values).one()
+    return {name: row._mapping[name] or 0 for name in LISTS}
+
+
+def _page(session, ctx, values, several, code, counts, category, page, page_size):
+    """The page's rows, list after list in R10's order: each list read from its offset."""
+    skip, wanted, found = (page - 1) * page_size, page_size, []
+    for listed in (category,) if category else CATEGORIES:
+        if wanted == 0:
+            break
+        if skip >= counts[listed]:
+            skip -= counts[listed]
+            continue
+        statement = _page_statement(listed, several, bool(code))
+        rows = session.execute(statement, values | {"offset": skip, "limit": wanted}).all()
+        found += [_item(listed, row, ctx, code) for row in rows]
+        skip, wanted = 0, wanted - len(rows)
+    return tuple(found)
 
 
 def _check_arguments(category: str | None, code: str | None, page: int, page_size: int) -> None:
@@ -170,13 +223,13 @@ def _check_arguments(category: str | None, code: str | None, page: int, page_siz
             raise InputError(field, value, "must be at least %(min)d", min=1)
 
 
-def _item(row, ctx: Context) -> WorklistItem:
+def _item(category: str, row, ctx: Context, code: str | None) -> WorklistItem:
     return WorklistItem(
-        row.category,
+        category,
         row.patient_id,
         ctx.reference(row.local_number),
         row.name,
-        tuple(sorted(row.codes.split())),
+        (code,) if code else tuple(row.codes.split()),
         row.due,
         row.due_working_day,
         row.booked_date,

@@ -1,0 +1,83 @@
+"""The stored controls: the engine's answer on the exams, grouped as the lists show them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..db.models import Control, Patient
+
+# A coordinated exam whose partner is done has its results missing as soon as it is listed.
+RESULTS_AT_ONCE = date(1, 1, 1)
+OPEN_STATES = frozenset({"open", "booked", "missed"})
+
+
+def stage(exam: Any) -> str:
+    """R10's time-free part: booked, coordinated with a primary control, or to book."""
+    if exam.state == "booked":
+        return "booked"
+    if exam.state == "open" and exam.coordinated_with_id is not None:
+        return "coordinated"
+    return "open"
+
+
+def results_on(exam: Any) -> date | None:
+    """The day a booked or coordinated exam's results are missing from (R10)."""
+    if exam.state == "booked":
+        return exam.booked_date + timedelta(days=1) if exam.booked_date else None
+    if exam.state == "open" and exam.coordinated_with_id is not None:
+        if exam.coordinated_done or exam.coordinated_date is None:
+            return RESULTS_AT_ONCE
+        return exam.coordinated_date + timedelta(days=1)
+    return None
+
+
+def control_rows(
+    patient_id: int, clinic_id: int, local_number: int, hold_until: date | None, exams: Iterable
+) -> list[dict]:
+    """One row per (due, stage) of a patient's open exams; the earliest date of each kind."""
+    rows: dict[tuple[date, str], dict] = {}
+    for exam in exams:
+        if exam.state not in OPEN_STATES:
+            continue
+        kind = stage(exam)
+        row = rows.setdefault(
+            (exam.due, kind),
+            {
+                "clinic_id": clinic_id,
+                "patient_id": patient_id,
+                "local_number": local_number,
+                "due": exam.due,
+                "due_working_day": exam.due_working_day,
+                "stage": kind,
+                "codes": [],
+                "booked_date": None,
+                "results_on": None,
+                "hold_until": hold_until if kind != "booked" else None,
+            },
+        )
+        row["codes"].append(exam.code)
+        row["due_working_day"] = min(row["due_working_day"], exam.due_working_day)
+        row["booked_date"] = _earliest(row["booked_date"], exam.booked_date)
+        row["results_on"] = _earliest(row["results_on"], results_on(exam))
+    for row in rows.values():
+        row["codes"] = " ".join(sorted(row["codes"]))
+    return sorted(rows.values(), key=lambda r: (r["due"], r["stage"]))
+
+
+def _earliest(a: date | None, b: date | None) -> date | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def store_controls(session: Session, patient: Patient) -> None:
+    """Make the patient's stored controls equal to their exams' stored answer."""
+    rows = control_rows(
+        patient.id, patient.clinic_id, patient.local_number, patient.hold_until, patient.exams
+    )
+    session.execute(sa.delete(Control).where(Control.patient_id == patient.id))
+    if rows:
+        session.execute(sa.insert(Control), rows)
