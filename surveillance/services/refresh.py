@@ -15,7 +15,11 @@ from .transactions import transaction
 
 
 def patients_to_refresh(session: Session, ctx: Context, clinic_ids: list[int] | None = None):
-    """Patients whose stored answer may be stale today: a hold lapsed, or a control overdue."""
+    """Patients whose stored answer may be stale today: a hold lapsed, a control overdue, or lost.
+
+    A lost-to-follow-up flag can clear with the date alone (R14: a later control, done in
+    time, becomes one of the two latest due before T - 30), so flagged patients are rechecked.
+    """
     late = ctx.today - timedelta(days=ctx.settings.overdue_after_days)
     overdue = (
         sa.select(PlannedExam.id)
@@ -23,7 +27,7 @@ def patients_to_refresh(session: Session, ctx: Context, clinic_ids: list[int] | 
         .exists()
     )
     query = sa.select(Patient.id).where(
-        sa.or_(Patient.hold_until <= ctx.today, sa.and_(~Patient.lost_to_follow_up, overdue))
+        sa.or_(Patient.hold_until <= ctx.today, Patient.lost_to_follow_up, overdue)
     )
     if clinic_ids is not None:
         query = query.where(Patient.clinic_id.in_(clinic_ids))
