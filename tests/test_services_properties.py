@@ -14,7 +14,7 @@ import dataclasses
 import json
 from datetime import date, timedelta
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from surveillance.db.models import Patient
@@ -250,6 +250,19 @@ def check(session, ctx, patient: Patient) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(history=steps())
+# Flagged lost at day 243; at day 305 the control due 2024-10-01, done early, passes T - 30
+# and only the daily refresh can clear the flag (the last verb is refused, no fact changes).
+@example(
+    history=(
+        "ablation",
+        [
+            ("result", 233, 3),
+            ("primary_planned", 243, 0),
+            ("primary_planned", 243, 0),
+            ("primary_planned", 305, 11),
+        ],
+    )
+)
 def test_stored_state_is_what_preview_answers(session, ctx, create_patient, history):
     first, actions = history
     patient = create_patient()
