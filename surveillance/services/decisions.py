@@ -78,20 +78,8 @@ def withdraw_decision(
         row = session.get(MdtDecision, decision_id)
         if row is None or row.withdrawn_at is not None:
             raise NotFound(f"decision {decision_id} not found")
-        patient = get_patient(session, row.patient_id, ctx.clinic_ids, expected_version)
-        row.withdrawn_reason = parse_text("reason", reason, max_length=2000)
-        row.withdrawn_at = utcnow()
-        patient.updated_at = utcnow()
-        replan(session, patient, ctx)
-        record_event(
-            session,
-            ctx.actor,
-            "decision.withdraw",
-            patient.id,
-            decision=row.id,
-            before={"date": row.date.isoformat(), "decision": row.decision},
-            reason=row.withdrawn_reason,
-        )
+        before = {"date": row.date.isoformat(), "decision": row.decision}
+        _withdraw(session, ctx, row, reason, expected_version, "decision", before)
     return row
 
 
@@ -141,21 +129,35 @@ def withdraw_measurement(
         row = session.get(Measurement, measurement_id)
         if row is None or row.withdrawn_at is not None:
             raise NotFound(f"measurement {measurement_id} not found")
-        patient = get_patient(session, row.patient_id, ctx.clinic_ids, expected_version)
-        row.withdrawn_reason = parse_text("reason", reason, max_length=2000)
-        row.withdrawn_at = utcnow()
-        patient.updated_at = utcnow()
-        replan(session, patient, ctx)
-        record_event(
-            session,
-            ctx.actor,
-            "measurement.withdraw",
-            patient.id,
-            measurement=row.id,
-            before={"date": row.date.isoformat(), "value": row.value},
-            reason=row.withdrawn_reason,
-        )
+        before = {"date": row.date.isoformat(), "value": row.value}
+        _withdraw(session, ctx, row, reason, expected_version, "measurement", before)
     return row
+
+
+def _withdraw(
+    session: Session,
+    ctx: Context,
+    row: MdtDecision | Measurement,
+    reason: str | None,
+    expected_version: int | None,
+    kind: str,
+    before: dict,
+) -> None:
+    """Mark a fact withdrawn with its reason, recompute the patient and audit old and new."""
+    patient = get_patient(session, row.patient_id, ctx.clinic_ids, expected_version)
+    row.withdrawn_reason = parse_text("reason", reason, max_length=2000)
+    row.withdrawn_at = utcnow()
+    patient.updated_at = utcnow()
+    replan(session, patient, ctx)
+    record_event(
+        session,
+        ctx.actor,
+        f"{kind}.withdraw",
+        patient.id,
+        **{kind: row.id},
+        before=before,
+        reason=row.withdrawn_reason,
+    )
 
 
 def _day(field: str, value: date | str | None, patient: Patient, ctx: Context) -> date:
