@@ -1,4 +1,4 @@
-"""The read-only FHIR R4 API under /fhir/: bearer tokens, one clinic each, every read audited."""
+"""The read-only FHIR API (R4B) under /fhir/: bearer tokens, one clinic each, every read audited."""
 
 from __future__ import annotations
 

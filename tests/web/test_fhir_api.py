@@ -285,3 +285,24 @@ def test_another_clinics_results_and_flags_are_not_found(full_record, token_of, 
         answer = fhir(path, theirs)
         assert answer.status_code == 404 and answer.json["resourceType"] == "OperationOutcome"
         assert db.snapshot() == before
+
+
+# ---- lost to follow-up (R14) -----------------------------------------------------------
+
+
+def test_a_lost_patient_has_a_flag_with_its_reason(world, make_patient, token_of, fhir, db):
+    # Treated 450 days ago: the 6- and 12-month controls are long overdue -> R14's flag.
+    lost = make_patient("A", name="Tapt Pasient", treated_days_ago=450)
+    assert db.get(Patient, lost.id).lost_to_follow_up
+    flag, data = parsed(fhir(f"/fhir/Flag/lost-to-follow-up-{lost.id}", token_of("a")))
+    assert flag.status == "active" and flag.subject.reference == f"Patient/{lost.id}"
+    assert data["code"]["coding"][0]["code"] == "lost_to_follow_up"
+    assert "overdue" in flag.code.text
+    bundle, _ = parsed(fhir(f"/fhir/Patient/{lost.id}/$everything", token_of("a")))
+    assert f"lost-to-follow-up-{lost.id}" in {
+        e.resource.id for e in bundle.entry if e.resource.get_resource_type() == "Flag"
+    }
+    assert fhir(f"/fhir/Flag/lost-to-follow-up-{lost.id}", token_of("b")).status_code == 404
+    # Pasient A (treated 170 days ago) is not lost: no such flag.
+    missing = fhir(f"/fhir/Flag/lost-to-follow-up-{world.a.patient_id}", token_of("a"))
+    assert missing.status_code == 404
