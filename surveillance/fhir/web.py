@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from importlib.metadata import version
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.resource import Resource
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
 from ..services.audit import record_event
 from ..services.transactions import transaction
 from ..web.per_request import config, db
 from ..web.security import csrf
+from . import ratelimit
 from .capability import capability_statement
 from .codes import Site
 from .mapping.patient import patient_resource
-from .ratelimit import RateLimit
 from .record import RESOURCE_TYPES, find_by_identifier, find_resource, load_patient, patient_record
 from .tokens import TokenScope, find_token
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 FHIR_JSON = "application/fhir+json"
 csrf.exempt(bp)  # no form, no cookie: a bearer token is the key
-
-
-@bp.record_once
-def _setup(state) -> None:
-    app: Flask = state.app
-    limit = app.extensions["surveillance"].config.web.api_requests_per_minute
-    app.extensions["fhir_rate"] = RateLimit(limit)
 
 
 def site() -> Site:
@@ -58,7 +52,7 @@ def _authenticate():
         answer = _outcome(401, "login", "A valid API token is required (Authorization: Bearer)")
         answer.headers["WWW-Authenticate"] = 'Bearer realm="fhir"'
         return answer
-    wait = current_app.extensions["fhir_rate"].wait(scope.id)
+    wait = ratelimit.wait(db(), scope.id, config().web.api_requests_per_minute, time.time())
     if wait:
         answer = _outcome(429, "throttled", "Too many requests with this token: slow down")
         answer.headers["Retry-After"] = str(int(wait) + 1)

@@ -9,8 +9,8 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from surveillance.db.models import AuditEvent, Patient
+from surveillance.fhir import ratelimit
 from surveillance.fhir.codes import D_NUMBER, FODSELSNUMMER, national_id_system
-from surveillance.fhir.ratelimit import RateLimit
 from surveillance.fhir.record import RESOURCE_TYPES
 from surveillance.fhir.tokens import create_api_token, revoke_api_token
 from surveillance.services import Actor, record_result
@@ -231,15 +231,24 @@ def test_the_rate_limit_answers_429(make_app, world, session):
     assert client.get(path, headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
-def test_the_window_slides():
-    now = [0.0]
-    limit = RateLimit(2, 60, clock=lambda: now[0])
-    assert [limit.wait(1), limit.wait(1)] == [0, 0]
-    assert limit.wait(1) == 60
-    now[0] = 59.5
-    assert limit.wait(1) == 0.5
-    now[0] = 60.0
-    assert limit.wait(1) == 0
+def test_two_nodes_on_one_database_share_one_limit(make_app, world, session):
+    # Two app instances are two nodes: each has its own process state, the database is shared.
+    nodes = [make_app(api_requests_per_minute=3).test_client() for _ in range(2)]
+    token = create_api_token(session, SETUP, world.a.clinic_id).token
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/fhir/Patient/{world.a.patient_id}"
+    answers = [nodes[i % 2].get(path, headers=headers) for i in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
+    assert answers[3].json["issue"][0]["code"] == "throttled"
+
+
+def test_the_window_turns_every_minute(world, session):
+    token = create_api_token(session, SETUP, world.a.clinic_id).id
+    start = 60 * 29_000_000  # a window's first second
+    assert [ratelimit.wait(session, token, 2, start + s) for s in (0, 1)] == [0, 0]
+    assert ratelimit.wait(session, token, 2, start + 59.5) == 0.5  # the third in this minute
+    assert ratelimit.wait(session, token, 2, start + 60) == 0  # the next minute counts afresh
 
 
 # ---- the CapabilityStatement ------------------------------------------------------------
