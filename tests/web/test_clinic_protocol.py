@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from surveillance.config import Config
+from surveillance.feeds.render import FeedSettings
 from surveillance.protocol import set_protocol_folders
 from surveillance.services import register_patient
 from tests.support.data import synthetic_id
@@ -60,3 +63,23 @@ def test_a_clinics_own_exam_is_named_as_its_protocol_file_names_it(
     assert name in patient_page and "mri_liver" not in patient_page
     spreadsheet = nurse.get("/export.csv?list=to_book").get_data(as_text=True)
     assert name in spreadsheet and "mri_liver" not in spreadsheet
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_a_feed_that_shows_exam_names_names_the_clinics_own_exam(clinic_protocol, language):
+    config = Config()
+    config = replace(config, feeds=replace(config.feeds, language=language))
+    words = FeedSettings.from_config(config).events.words
+    assert words.exams["mri_liver"] == NAMES[language]
+    assert words.exams["ct_tap"] == {"nb": "CT thorax/abdomen/bekken", "en": "CT chest/abdomen/pelvis"}[language]  # fmt: skip
+
+
+def test_the_feeds_text_changes_with_the_protocol_files_names(tmp_path):
+    before = FeedSettings.from_config(Config()).fingerprint
+    (tmp_path / "protocols").mkdir()
+    (tmp_path / "protocols" / "clinic-mri.toml").write_text(OWN_PROTOCOL, "utf-8")
+    set_protocol_folders(tmp_path / "protocols")
+    try:
+        assert FeedSettings.from_config(Config()).fingerprint != before
+    finally:
+        set_protocol_folders()
