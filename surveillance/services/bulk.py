@@ -129,7 +129,8 @@ def _answer(ctx: Context, p: NewPatient, planned: _Planned) -> dict:
         ExamRecord(e.code, e.due, done=e.due) for e in planned.plan.exams if _done(planned, e)
     )
     history = replace(_history(p), records=done)
-    answer = evaluate(protocol, history, ctx.today, ctx.settings)
+    # Exams recorded done without a result leave the plan as it was: no extra exam, no cover.
+    answer = evaluate(protocol, history, ctx.today, ctx.settings, planned.plan)
     if answer.status == Status.ENDED:  # R15: a transplant after the anchor
         reason = answer.status_reason or EndReason.TRANSPLANTED
         status = {"status": reason.value, "status_reason": ending_treatment(protocol, history.treatments)}  # fmt: skip
