@@ -7,6 +7,7 @@ from .loader import (
     PROTOCOL_FOLDER,
     ProtocolError,
     available_protocols,
+    exam_names,
     load_protocol,
     set_protocol_folders,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "end_reason",
     "evaluate",
     "exam_answer",
+    "exam_names",
     "find_anchor",
     "is_working_day",
     "load_protocol",

@@ -11,6 +11,7 @@ from .controls import (
 )
 from .corrections import (
     correct_result,
+    withdraw,
     withdraw_booking,
     withdraw_cancellation,
     withdraw_missed,
@@ -71,6 +72,7 @@ __all__ = [
     "record_treatment",
     "register_patient",
     "resume_surveillance",
+    "withdraw",
     "withdraw_booking",
     "withdraw_cancellation",
     "withdraw_decision",

@@ -1,5 +1,5 @@
 """CSV import of patients: read the file, check every row (a dry run), then load it; a file
-with any bad row loads nothing."""
+with any bad row loads nothing, and a load stopped midway keeps its whole chunks."""
 
 from __future__ import annotations
 
@@ -127,6 +127,17 @@ class ImportRefused(ServiceError):
         self.check = check
         bad = check.count("problem")
         super().__init__(f"{bad} row{'s' if bad != 1 else ''} with problems; nothing was imported")
+
+
+class ImportStopped(ServiceError):
+    """A row was refused midway (registered meanwhile): the chunks before it stay imported."""
+
+    def __init__(self, loaded: int, error: InputError):
+        self.loaded, self.error = loaded, error
+        super().__init__(
+            f"{loaded} patient{'s' if loaded != 1 else ''} imported before the import stopped; "
+            f"{error}; import the same file again to add the rest (registered patients are skipped)"
+        )
 
 
 class _Bad(Exception):
@@ -518,8 +529,10 @@ def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileChe
 
     The rows go in in chunks, a short transaction each: on SQLite one transaction of 20,000
     patients held the database's only write lock past the busy timeout and other nurses'
-    saves failed. Should the import stop midway (a crash, or the same person registered
-    meanwhile), importing the file again adds the rest: registered patients are skipped.
+    saves failed. So a file is all or nothing only at its check: should the import stop
+    midway (a crash, or a person of a later chunk registered meanwhile: ImportStopped says
+    how many went in), each chunk is whole, the chunks before stay, and importing the file
+    again adds the rest (registered patients are skipped).
     """
     if check.problems:
         raise ImportRefused(check)
@@ -533,7 +546,8 @@ def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileChe
         try:
             loaded += load_patients(session, ctx, clinic_code, [_new_patient(r) for r in chunk])
         except InputError as exc:
-            raise _in_file_rows(exc, chunk) from None
+            error = _in_file_rows(exc, chunk)
+            raise (ImportStopped(loaded, error) if loaded else error) from None
         _end_ended(session, ctx, chunk)
         size = next_chunk_size(size, time.perf_counter() - started)
     return loaded
@@ -552,7 +566,7 @@ def next_chunk_size(size: int, seconds: float) -> int:
 def import_csv(
     session: Session, ctx: Context, clinic_code: str, data: bytes, read: Reader = read_table
 ) -> FileCheck:
-    """Check the file afresh and import its new rows, all or nothing; return what was found."""
+    """Check the file afresh and import its new rows (chunk by chunk); return what was found."""
     check = check_file(session, ctx, clinic_code, data, read)
     import_rows(session, ctx, clinic_code, check)
     return check

@@ -35,13 +35,11 @@ from ..services import (
     record_treatment,
     register_patient,
     resume_surveillance,
-    withdraw_booking,
-    withdraw_cancellation,
+    withdraw,
     withdraw_decision,
-    withdraw_missed,
-    withdraw_result,
 )
 from ..services.control_booking import book_control as control_booking
+from ..services.corrections import WITHDRAWALS
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
@@ -533,27 +531,24 @@ def exam_correct(exam_id: int):
     )
 
 
-WITHDRAW = {
-    "result": withdraw_result,
-    "missed": withdraw_missed,
-    "cancellation": withdraw_cancellation,
-    "booking": withdraw_booking,
-}
-
-
 @bp.post("/exams/<int:exam_id>/withdraw")
 def exam_withdraw(exam_id: int):
     """Withdraw a result, a missed mark, a cancellation or a booking (R12)."""
     patient_id = _exam_patient(exam_id)
-    verb = WITHDRAW.get(request.form.get("fact", ""))
-    if verb is None:
+    fact = request.form.get("fact", "")
+    if fact not in WITHDRAWALS:
         abort(400)
     return _act(
         patient_id,
         "exam",
         exam_id,
-        lambda ctx: verb(
-            db(), ctx, exam_id, reason=request.form.get("reason"), expected_version=_version()
+        lambda ctx: withdraw(
+            db(),
+            ctx,
+            exam_id,
+            fact=fact,
+            reason=request.form.get("reason"),
+            expected_version=_version(),
         ),
         _("Withdrawn."),
     )
