@@ -30,6 +30,7 @@ from .model import (
 )
 from .planning import end_reason, find_anchor, make_plan, needs_mdt_review, timing_state
 from .replan import Changes, StoredExam, reconcile
+from .reviews import decision_waits
 from .states import (
     Decision,
     EndReason,
@@ -74,6 +75,7 @@ __all__ = [
     "WorkList",
     "add_months",
     "available_protocols",
+    "decision_waits",
     "end_reason",
     "evaluate",
     "exam_answer",
