@@ -280,6 +280,24 @@ def measure(
     return len(every) / elapsed, p95, len(every), sum(errors)
 
 
+def warm_up(clients: list[Client], path: str, patient_ids: list[int], seconds: float) -> None:
+    """One request per client, one after the other and with no time-out (a cold feed of
+    100,000 patients is built once per worker: minutes, not the clients' 30 s), then load."""
+    for client in clients:
+        client.conn.timeout = None
+        if client.conn.sock is not None:
+            client.conn.sock.settimeout(None)
+        began = time.perf_counter()
+        measure([client], path, patient_ids, 1e9, 1)
+        spent = time.perf_counter() - began
+        if spent > 5:
+            print(f"  (warm-up: {path.split('/')[1] or '/'} answered in {spent:.0f} s)", flush=True)
+        client.conn.timeout = 30
+        if client.conn.sock is not None:
+            client.conn.sock.settimeout(30)
+    measure(clients, path, patient_ids, seconds, 10_000)
+
+
 # ---- the run ------------------------------------------------------------------------
 
 
@@ -345,8 +363,9 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def prepare(url: str, patients) -> tuple[list[int], str]:
-    """Load the patients, make the worklist realistic, add the nurse; some ids, a feed token."""
+def prepare(url: str, patients, loaded: bool = False) -> tuple[list[int], str]:
+    """Load the patients (unless `loaded`), make the worklist realistic, add the nurse; some
+    ids, a feed token."""
     from _synthetic import CLINIC
     from foundation import load_ours, realistic_worklist
 
@@ -355,21 +374,23 @@ def prepare(url: str, patients) -> tuple[list[int], str]:
     from surveillance.services import Actor
     from surveillance.services.accounts import Admin, add_user
 
-    wall, _ = load_ours(url, patients)
-    print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
-    realistic_worklist(url)
+    if not loaded:
+        wall, _ = load_ours(url, patients)
+        print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
+        realistic_worklist(url)
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            add_user(
-                session,
-                Admin(Actor("bench")),
-                email=EMAIL,
-                password=PASSWORD,
-                role="nurse",
-                clinic_codes=[CLINIC],
-            )
-            session.commit()
+            if not loaded:
+                add_user(
+                    session,
+                    Admin(Actor("bench")),
+                    email=EMAIL,
+                    password=PASSWORD,
+                    role="nurse",
+                    clinic_codes=[CLINIC],
+                )
+                session.commit()
             ids = session.scalars(sa.text("SELECT id FROM patients ORDER BY id")).all()
             clinic = session.scalar(sa.text("SELECT min(id) FROM clinics"))
             token = create_clinic_feed(session, Actor("bench"), clinic).token
@@ -385,13 +406,15 @@ def _without_tokens(page: str) -> str:
 
 
 def bench_backend(
-    backend: str, url: str, workdir: Path, patients, args
+    backend: str, url: str, workdir: Path, patients, args, loaded: bool = False
 ) -> tuple[list[tuple], float]:
     """Load, serve and measure one backend: its two table rows and the floor's p95."""
     from foundation import bench_worklist
 
-    print(f"\n{backend}: loading ...", flush=True)
-    patient_ids, token = prepare(url, patients)
+    print(f"\n{backend}: {'reusing the kept database' if loaded else 'loading ...'}", flush=True)
+    patient_ids, token = prepare(url, patients, loaded)
+    if args.load_only:
+        return [], 0.0
     figure, _ = bench_worklist(backend, url, args.repeat)
     print(
         f"  worklist() counts + page in process: {figure.ours * 1000:.2f} ms, "
@@ -423,7 +446,7 @@ def bench_backend(
         results = {}
         routes = [(name, path.replace("{token}", token)) for name, path in ROUTES]
         for _name, path in routes:  # warm every worker and pool up first
-            measure(clients, path, patient_ids, args.warmup, 10_000)
+            warm_up(clients, path, patient_ids, args.warmup)
         for name, path in routes:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
             results[name] = (rps, p95)
@@ -540,6 +563,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=POSTGRES_SERVER,
         help="the server where a throwaway database is made and dropped",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="a folder where the loaded databases are kept and reused by later runs "
+        "(SQLite files, and PostgreSQL databases surveillance_bench_keep_<size>)",
+    )
+    parser.add_argument(
+        "--load-only", action="store_true", help="with --keep: load the databases and stop"
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     args.sizes = [int(n) for n in args.sizes.split(",") if n.strip()] or [args.patients]
@@ -570,7 +603,7 @@ def use_real_date() -> date:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from _databases import database, postgres_unreachable
+    from _databases import database, kept_database, postgres_unreachable
     from _synthetic import synthetic_patients
 
     args = parse_args(argv)
@@ -591,10 +624,18 @@ def main(argv: list[str] | None = None) -> None:
                 if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
                     print(f"\npostgresql skipped: {reason}")
                     continue
-                with database(backend, Path(workdir), "web", args.postgres) as url:
+                if args.keep:
+                    kept = kept_database(backend, args.keep, size, args.postgres)
+                else:
+                    kept = database(backend, Path(workdir), "web", args.postgres)
+                with kept as url:
+                    ready = args.keep / f"{backend}-{size}.ready" if args.keep else None
+                    loaded = ready is not None and ready.exists()
                     got, floor_p95[backend] = bench_backend(
-                        backend, url, Path(workdir), patients, args
+                        backend, url, Path(workdir), patients, args, loaded
                     )
+                    if ready is not None:
+                        ready.touch()
                 rows += got
         print_table(rows, floor_p95)
     print_growth()
