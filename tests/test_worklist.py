@@ -62,6 +62,8 @@ def rows(page) -> list[tuple]:
         ("2025-07-14", "2025-08-14", "results_missing"),
         ("2025-07-14", "2025-08-15", "overdue"),  # booked, and no result 31 days after the due date
         ("2025-09-01", "2025-08-15", "overdue"),  # booked too late to be on time
+        ("2025-07-14", "2025-05-01", "booked"),  # booked whatever its due date (R10)
+        ("2025-04-20", "2025-05-01", "results_missing"),  # booked early, no result since
     ],
 )
 def test_the_category_of_a_control(session, ctx, on, treated_patient, booked, today, category):
