@@ -307,7 +307,12 @@ class Control(Base):
     __tablename__ = "controls"
     __table_args__ = (
         _choice("stage", CONTROL_STAGES),
-        sa.UniqueConstraint("patient_id", "due", "stage", name="uq_controls_patient_due_stage"),
+        # Booked (or coordinated) exams of one due date whose results are missing from
+        # different days are apart (R10 lists each exam); NULLs are distinct, so open
+        # controls are held unique by control_rows alone.
+        sa.UniqueConstraint(
+            "patient_id", "due", "stage", "results_on", name="uq_controls_patient_due_stage_results"
+        ),
         # Overdue, across stages: due before today - overdue_after_days.
         sa.Index("ix_controls_due", "clinic_id", "due", "local_number", "hold_until"),
         sa.Index(
