@@ -121,6 +121,7 @@ class Patient(Base):
         sa.Index(
             "ix_patients_mdt_review",
             "clinic_id",
+            "local_number",  # the list's order
             sqlite_where=sa.text("mdt_review"),
             postgresql_where=sa.text("mdt_review"),
         ),
@@ -128,6 +129,7 @@ class Patient(Base):
         sa.Index(
             "ix_patients_lost_to_follow_up",
             "clinic_id",
+            "local_number",  # the list's order
             sqlite_where=sa.text("lost_to_follow_up"),
             postgresql_where=sa.text("lost_to_follow_up"),
         ),
@@ -242,6 +244,7 @@ class PlannedExam(Base):
         sa.Index(
             "ix_planned_exams_booking_to_cancel",
             "clinic_id",
+            "booked_date",  # the list's order: a page without sorting every booking
             sqlite_where=sa.text("booking_to_cancel"),
             postgresql_where=sa.text("booking_to_cancel"),
         ),
@@ -321,6 +324,9 @@ class Control(Base):
             "due",
             "local_number",
             "hold_until",
+            # Not read, but SQLite covers a query with the index only if it holds every
+            # column the query names, the partial condition's too (else a row read each).
+            "stage",
             sqlite_where=CONTROL_TO_BOOK,
             postgresql_where=CONTROL_TO_BOOK,
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import g, has_request_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
@@ -81,7 +82,16 @@ LABELS = {
 
 def label(code: str | None) -> str:
     """The translated word for a code; the code itself if it has none."""
-    return str(LABELS.get(code or "", code or ""))
+    key = code or ""
+    if not has_request_context():
+        return str(LABELS.get(key, key))
+    # Translated once per request: a worklist page asks for a few hundred labels, and each
+    # lazy text looks its locale and catalogue up again (issue 10).
+    words = g.setdefault("labels", {})
+    found = words.get(key)
+    if found is None:
+        found = words[key] = str(LABELS.get(key, key))
+    return found
 
 
 def in_words(text: str | None) -> str:
