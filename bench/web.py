@@ -444,7 +444,9 @@ def bench_backend(
             flush=True,
         )
         results = {}
-        routes = [(name, path.replace("{token}", token)) for name, path in ROUTES]
+        routes = [
+            (name, path.replace("{token}", token)) for name, path in ROUTES if name not in args.skip
+        ]
         for _name, path in routes:  # warm every worker and pool up first
             warm_up(clients, path, patient_ids, args.warmup)
         for name, path in routes:
@@ -477,22 +479,26 @@ def print_growth() -> None:
     print(header + "".join(f"  {p + ' req/s':>14}  {'p95':>6}" for p in PAGES))
     for n, backend, ours, floor, results in GROWTH:
         line = f"{n:>9,}  {backend:<10}  {ours * 1000:>13.2f}  {floor * 1000:>8.2f}"
-        print(
-            line
-            + "".join(f"  {results[p][0]:>14,.0f}  {results[p][1] * 1000:>6.1f}" for p in PAGES)
-        )
+        print(line + "".join(_cells(results.get(p)) for p in PAGES))
     for backend in sorted({g[1] for g in GROWTH}):
         rows = sorted(g for g in GROWTH if g[1] == backend)
         if len(rows) < 2:
             continue
         (small, *_, s_ours, _, s_res), (large, *_, l_ours, _, l_res) = rows[0], rows[-1]
         ratios = [f"worklist() {l_ours / s_ours:.2f}x"] + [
-            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" if l_res[p][0] else f"{p} -" for p in PAGES
+            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" if p in s_res and p in l_res else f"{p} -"
+            for p in PAGES
         ]
         print(
             f"{backend}: cost at {large:,} over {small:,} patients (aim <= 1.5x for the worklist "
             f"and the patient page; HTTP cost = 1 / req/s): " + ", ".join(ratios)
         )
+
+
+def _cells(measured: tuple[float, float] | None) -> str:
+    if measured is None:  # a route left out (--skip)
+        return f"  {'-':>14}  {'-':>6}"
+    return f"  {measured[0]:>14,.0f}  {measured[1] * 1000:>6.1f}"
 
 
 def print_table(rows: list[tuple], floor_p95: dict) -> None:
@@ -573,8 +579,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--load-only", action="store_true", help="with --keep: load the databases and stop"
     )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated routes left out: search, feed (a cold feed of 100,000 "
+        "patients takes minutes per worker to build)",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.skip = {r.strip() for r in args.skip.split(",") if r.strip()}
+    if args.skip - {"search", "feed"}:
+        parser.error("--skip takes search and feed only (the tables need the others)")
     args.sizes = [int(n) for n in args.sizes.split(",") if n.strip()] or [args.patients]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
