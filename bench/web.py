@@ -196,8 +196,15 @@ class Client:
 
     def __init__(self, port: int):
         self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.timeout: float | None = 30
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
         self.cookies: dict[str, str] = {}
+
+    def reconnect(self, timeout: float | None = 30) -> None:
+        """A new connection (the session cookie stays), with this time-out for its answers."""
+        self.conn.close()
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
         headers = {"User-Agent": "bench/web.py", "Host": f"127.0.0.1:{self.port}"}
@@ -212,10 +219,12 @@ class Client:
                 text = response.read().decode()
                 break
             except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.reconnect(self.timeout)
                 if attempt == 2:
                     raise
+            except TimeoutError:
+                self.reconnect(self.timeout)  # else the connection is left mid-request
+                raise
         for header in response.headers.get_all("Set-Cookie") or ():
             name, _, rest = header.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0]
@@ -284,17 +293,13 @@ def warm_up(clients: list[Client], path: str, patient_ids: list[int], seconds: f
     """One request per client, one after the other and with no time-out (a cold feed of
     100,000 patients is built once per worker: minutes, not the clients' 30 s), then load."""
     for client in clients:
-        client.conn.timeout = None
-        if client.conn.sock is not None:
-            client.conn.sock.settimeout(None)
+        client.reconnect(None)
         began = time.perf_counter()
         measure([client], path, patient_ids, 1e9, 1)
         spent = time.perf_counter() - began
         if spent > 5:
             print(f"  (warm-up: {path.split('/')[1] or '/'} answered in {spent:.0f} s)", flush=True)
-        client.conn.timeout = 30
-        if client.conn.sock is not None:
-            client.conn.sock.settimeout(30)
+        client.reconnect(30)
     measure(clients, path, patient_ids, seconds, 10_000)
 
 
