@@ -78,7 +78,7 @@ def test_the_check_sees_a_scan(session):
 
 
 def test_the_count_to_book_reads_no_table_row(session):
-    """SQLite covers a query only with an index naming every column it uses (migration 0012)."""
+    """SQLite covers a query only with an index naming every column it uses (migration 0013)."""
     text = plan(session, list_count_query("to_book", CTX, [1]))
     if session.get_bind().dialect.name == "sqlite":
         assert "COVERING INDEX ix_controls_to_book" in text, text
@@ -87,7 +87,7 @@ def test_the_count_to_book_reads_no_table_row(session):
 
 
 def test_the_first_bookings_to_cancel_come_in_the_index_order(session):
-    """The side list's first rows without sorting every booking to cancel (migration 0012)."""
+    """The side list's first rows without sorting every booking to cancel (migration 0013)."""
     query = (
         sa.select(PlannedExam.id, Patient.local_number)
         .join(Patient, Patient.id == PlannedExam.patient_id)

@@ -6,8 +6,8 @@ per (patient, due date, stage) with the earliest date, so the whole control show
 "results missing" from the 11th. The key gains results_on, and the rows 0010 merged are
 split; every other row, and the exams, stay as they are.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30
 """
 
@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -7,16 +7,16 @@ every such booking (2,400: 14 ms), and those of the MDT list every patient on it
 The first index gains `stage`, the bookings' `booked_date`, the MDT and lost-to-follow-up
 lists' `local_number` (their order).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0011 on a database of the previous version: a control booked on two days split."""
+"""Migration 0012 on a database of the previous version: a control booked on two days split."""
 
 from __future__ import annotations
 
