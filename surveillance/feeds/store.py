@@ -226,6 +226,12 @@ def _of_shown(query, scope: FeedScope, day: FeedDay):
 
 def feed_versions(session: Session, scope: FeedScope, day: FeedDay) -> list[tuple]:
     """The versions of the exams of the controls a feed shows, in O(controls shown)."""
+    # The connection, not the session: no ORM step. Plain tuples (see VERSION_FIELDS).
+    return list(map(tuple, session.connection().execute(versions_query(scope, day)).all()))
+
+
+def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
+    """The feed's versions as a statement (its plan is checked against the indexes)."""
     exam, patient = PlannedExam, Patient
     query = sa.select(
         exam.id,
@@ -240,9 +246,7 @@ def feed_versions(session: Session, scope: FeedScope, day: FeedDay) -> list[tupl
         *_lists(day),
     )
     # Each control's exams together, by id.
-    query = _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
-    # The connection, not the session: no ORM step. Plain tuples (see VERSION_FIELDS).
-    return list(map(tuple, session.connection().execute(query).all()))
+    return _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
 
 
 def feed_stamp(versions: list[tuple]) -> str:
