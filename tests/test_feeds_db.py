@@ -384,3 +384,17 @@ def test_an_ordinary_control_is_on_no_list(session, ctx, feeds, clinic_feed, cre
         phrase.split("%")[0] in description
         for phrase in (w.overdue, w.on_hold, w.mdt_review, w.lost)
     )
+
+
+def test_a_control_half_done_keeps_its_uid_and_its_sequence_rises(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    """The stored control holds only the open exam; the event still counts the done one."""
+    patient = create_patient(treatment_date="2025-12-01", treatment_kind="resection")
+    uid = _uid_of(patient, 6)
+    before = parse_all(text(session, feeds, clinic_feed))[uid]
+    first = min((e for e in patient.exams if e.month == 6), key=lambda e: e.id)
+    record_result(session, ctx, first.id, done_date="2026-05-28", result="normal", value="2.0")
+    after = parse_all(text(session, feeds, clinic_feed))[uid]
+    assert after[4] > before[4] and after[3] == before[3]
+    assert feeds.settings.events.words.done in after[5]
