@@ -1,4 +1,4 @@
-"""Serving a feed: its ETag from its controls' versions, its text only when the client lacks it."""
+"""Serving a feed: its ETag from cheap indexed aggregates, its text only when the client lacks it."""
 
 from __future__ import annotations
 
@@ -66,26 +66,23 @@ def serve_feed(
     if scope is None:
         return None
     day = feeds.settings.day(today)
-    versions = feed_versions(session, scope, day)
-    etag = feed_etag(scope, feed_stamp(versions), today, feeds.settings)
+    etag = feed_etag(scope, feed_stamp(session, scope, day), today, feeds.settings)
     modified_at = scope.modified_at if scope.etag == etag and scope.modified_at else now
     body = None
     if not not_modified(etag, modified_at):
-        body = _body(session, feeds, scope, etag, day, versions)
+        body = _body(session, feeds, scope, etag, day)
     if scope.etag != etag:
         remember_etag(session, scope.id, etag, now)
     return Served(etag, modified_at, body)
 
 
-def _body(
-    session: Session, feeds: Feeds, scope: FeedScope, etag: str, day: FeedDay, versions: list
-) -> bytes:
+def _body(session: Session, feeds: Feeds, scope: FeedScope, etag: str, day: FeedDay) -> bytes:
     """The feed's text: kept whole while its ETag holds, else rebuilt from cached events."""
     cached = feeds.bodies.get(scope.id)
     if cached is not None and cached[0] == etag:
         return cached[1]
     text = feed_text(
-        versions,
+        feed_versions(session, scope, day),
         lambda ids: feed_rows(session, scope, day, ids),
         calendar_name(scope, feeds.settings),
         day,
@@ -98,7 +95,7 @@ def _body(
     return text
 
 
-def feed_etag(scope: FeedScope, stamp: str, today: date, s: FeedSettings) -> str:
+def feed_etag(scope: FeedScope, stamp: tuple, today: date, s: FeedSettings) -> str:
     """Changes whenever the feed's text may: its rows, its clinics, the day, the settings."""
     parts = (
         scope.id,

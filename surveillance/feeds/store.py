@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -249,19 +248,33 @@ def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
     return _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
 
 
-def feed_stamp(versions: list[tuple]) -> str:
-    """What the feed's ETag is made of: every version it shows (the patient's changes too,
-    where names are shown), the same instant written the same on every driver."""
-    digest = hashlib.sha256()
-    for v in versions:
-        digest.update(repr((v[:7], _utc(v[7]), _utc(v[8]), v[9:])).encode())
-    return digest.hexdigest()
-
-
-def _utc(value):
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+def feed_stamp(session: Session, scope: FeedScope, day: FeedDay) -> tuple:
+    """What the feed's ETag is made of, from the indexes alone: count, sequence sum and latest
+    change of the window's exams, and each clinic's latest patient change (a re-plan that
+    changes a patient's lists, or a new name). The day is in the ETag: what it changes
+    (overdue, a hold lapsing) too."""
+    if not scope.clinic_ids:
+        return ()
+    exam = PlannedExam
+    stamp = tuple(
+        session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(exam.sequence), 0),
+                sa.func.max(exam.updated_at),
+            ).where(_in_window(scope, day.first, day.last))
+        ).one()
+    )
+    # A re-plan that changes a patient's lists updates the patient; names are shown from
+    # the patient too. One index search per clinic (ix_patients_clinic_updated).
+    for clinic_id in scope.clinic_ids:
+        stamp += (
+            session.scalar(
+                sa.select(sa.func.max(Patient.updated_at)).where(Patient.clinic_id == clinic_id)
+            ),
+        )
+    # The same instant reads back with another tzinfo on another driver or connection.
+    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
 
 
 def _as_read(column):
