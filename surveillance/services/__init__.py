@@ -31,6 +31,7 @@ from .patients import (
     record_mdt_decision,
     register_patient,
     resume_surveillance,
+    update_contact,
 )
 from .treatments import (
     correct_treatment,
@@ -71,6 +72,7 @@ __all__ = [
     "record_treatment",
     "register_patient",
     "resume_surveillance",
+    "update_contact",
     "withdraw_booking",
     "withdraw_cancellation",
     "withdraw_decision",

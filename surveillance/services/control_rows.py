@@ -58,12 +58,14 @@ def control_rows(
                 "booked_date": None,
                 "results_on": None,
                 "hold_until": hold_until if kind != "booked" else None,
+                "missed": False,
             },
         )
         row["codes"].append(exam.code)
         row["due_working_day"] = min(row["due_working_day"], exam.due_working_day)
         row["booked_date"] = _earliest(row["booked_date"], exam.booked_date)
         row["results_on"] = _earliest(row["results_on"], results_on(exam))
+        row["missed"] = row["missed"] or exam.state == "missed"
     for row in rows.values():
         row["codes"] = " ".join(sorted(row["codes"]))
     return sorted(rows.values(), key=lambda r: (r["due"], r["stage"]))

@@ -22,6 +22,7 @@ from .bulk import NewPatient, load_patients
 from .context import Context
 from .lookups import clinic_by_code
 from .new_patient import check_identity, check_name, check_protocol, registered_ids
+from .validate import parse_phone, parse_text
 
 MAX_ROWS = 20_000
 # Patients in an import's first write transaction (about 8,500 planned exams); later ones are
@@ -63,6 +64,8 @@ COLUMNS = {
     "treatment_kind": ("behandling", "behandlingstype", "treatment_kind", "treatment", "kind"),
     "done_until": ("kontroller_utført_til", "utført_til", "done_until", "controls_done_until"),
     "protocol": ("protokoll", "protocol"),
+    "phone": ("telefon", "telefonnummer", "mobil", "phone", "telephone"),
+    "gp": ("fastlege", "gp", "general_practitioner"),
 }
 REQUIRED = ("national_id", "name", "treatment_date", "treatment_kind")
 HEADER_WORDS: dict[str, str] = {}  # filled below, once _normalise is defined
@@ -434,6 +437,8 @@ def check_row(
     check.parse("more_treatments", lambda text: _more_treatments(text, birth, ctx.today))
     check.parse("done_until", lambda text: _done_until(text, treated, ctx.today))
     check.parse("protocol", lambda text: check_protocol(ctx, text))
+    check.parse("phone", lambda text: parse_phone("phone", text))
+    check.parse("gp", lambda text: parse_text("gp", text, max_length=200, required=False))
     if extra_cells:
         check.problem(
             "",
@@ -559,6 +564,8 @@ def _new_patient(row: Row) -> NewPatient:
         # The loader counts exams due *before* its date as done; the file says "on or before".
         done_before=done + timedelta(days=1) if done else None,
         protocol=values.get("protocol"),
+        phone=values.get("phone"),
+        gp=values.get("gp"),
     )
 
 

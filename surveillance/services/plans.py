@@ -133,6 +133,7 @@ def store_answer(patient: Patient, answer: Answer) -> None:
     mdt = [f for f in answer.flags if f.flag == Flag.MDT_REVIEW]
     patient.mdt_review = bool(mdt)
     patient.mdt_reason = "; ".join(mdt_reason(f) for f in mdt) or None
+    patient.mdt_flagged_on = max((f.date for f in mdt if f.date), default=None)
     patient.hold_until = answer.hold_until
     patient.lost_to_follow_up = any(f.flag == Flag.LOST_TO_FOLLOW_UP for f in answer.flags)
 

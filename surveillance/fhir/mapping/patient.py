@@ -31,7 +31,18 @@ def patient_resource(patient: Patient, site: Site) -> FhirPatient:
             "name": [HumanName(use="official", text=patient.name, **_parts(patient.name))],
             "birthDate": patient.birth_date,
         }
+        | _contact(patient)
     )
+
+
+def _contact(patient: Patient) -> dict:
+    """Telephone and GP when known (the GP as a name only: no practitioner register here)."""
+    contact: dict = {}
+    if patient.phone:
+        contact["telecom"] = [{"system": "phone", "value": f"+47{patient.phone}"}]
+    if patient.gp:
+        contact["generalPractitioner"] = [{"display": patient.gp}]
+    return contact
 
 
 def _parts(name: str) -> dict:
