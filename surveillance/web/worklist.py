@@ -143,11 +143,17 @@ def export():
     """The chosen list (or the whole worklist), every row, as CSV for a spreadsheet; audited."""
     name = request.args.get("list") or None
     try:
+        due_range = (request.args.get("due_from"), request.args.get("due_to"))
         rows = export_list(
-            db(), service_context(), _clinic_filter(), name, request.args.get("exam") or None
+            db(),
+            service_context(),
+            _clinic_filter(),
+            name,
+            request.args.get("exam") or None,
+            due_range,
         )
-    except InputError:
-        abort(404)
+    except InputError as exc:  # no such list (a made-up link), or a date typed wrong
+        abort(400 if exc.field in ("due_from", "due_to") else 404)
     header, lines = _table(name, rows)
     filename = f"{name or 'worklist'}-{service_context().today.isoformat()}.csv"
     return Response(

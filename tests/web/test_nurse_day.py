@@ -204,6 +204,15 @@ def test_the_due_date_range_keeps_the_controls_due_within_it(nurse, world, make_
     assert all(today <= d <= today + timedelta(days=15) for d in dues[::2])
 
 
+def test_the_export_keeps_the_due_date_range_of_the_page(nurse, world):
+    lines = nurse.get(f"/export.csv?due_from={world.today}").get_data().decode("utf-8-sig")
+    rows = lines.splitlines()[1:]
+    assert rows and not any(row.startswith("Forsinket;") for row in rows)
+    everything = nurse.get("/export.csv").get_data().decode("utf-8-sig").splitlines()[1:]
+    assert any(row.startswith("Forsinket;") for row in everything)
+    assert nurse.get("/export.csv?due_to=2026-02-30").status_code == 400
+
+
 @pytest.mark.parametrize("field", ["due_from", "due_to"])
 def test_a_wrong_date_in_the_range_is_said_beside_its_field(nurse, field):
     page = nurse.get(f"/?{field}=2026-13-01")
