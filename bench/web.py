@@ -77,7 +77,10 @@ def bench_app():
 # The side lists beside the worklist, by hand: the first rows of each and its length.
 SIDE_SQL = {
     "mdt_review": """SELECT id, local_number, name, birth_date, status, mdt_reason,
-               mdt_flagged_on FROM patients WHERE clinic_id IN ({clinics}) AND mdt_review
+               mdt_flagged_on, (SELECT d.note FROM mdt_decisions AS d
+                   WHERE d.patient_id = patients.id AND d.withdrawn_at IS NULL
+                   ORDER BY d.date DESC, d.id DESC LIMIT 1), version
+        FROM patients WHERE clinic_id IN ({clinics}) AND mdt_review
         ORDER BY mdt_flagged_on DESC NULLS LAST, local_number LIMIT :side""",
     "lost_to_follow_up": """SELECT id, local_number, name, birth_date, status FROM patients
         WHERE clinic_id IN ({clinics}) AND lost_to_follow_up ORDER BY local_number LIMIT :side""",
@@ -159,8 +162,8 @@ def _floor_page():
         )
     ]
     mdt = [
-        PatientRow(i, ctx.reference(n), m, day(d), s, r, day(f))
-        for i, n, m, d, s, r, f in rows(SIDE_SQL["mdt_review"])
+        PatientRow(i, ctx.reference(n), m, day(d), s, r, day(f), note or None, v)
+        for i, n, m, d, s, r, f, note, v in rows(SIDE_SQL["mdt_review"])
     ]
     lost = [
         PatientRow(i, ctx.reference(n), m, day(d), s, None)
