@@ -86,7 +86,7 @@ class WebConfig:
     lockout_minutes: int = 15
     max_upload_megabytes: int = 5
     default_language: str = "nb"
-    api_requests_per_minute: int = 120  # per FHIR API token and server process
+    api_requests_per_minute: int = 120  # per FHIR API token, counted in the database
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are true
 
 

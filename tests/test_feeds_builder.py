@@ -49,7 +49,9 @@ def test_lines_fold_at_75_octets_without_splitting_a_character(value):
     *physical, after_last = folded.split(b"\r\n")
     assert after_last == b"" and all(len(line) <= 75 for line in physical)
     assert [line.decode("utf-8") for line in physical]  # each physical line is whole UTF-8
-    assert prop(folded.decode(), "SUMMARY") == [f"P-0042 {value} · CT chest/abdomen/pelvis + CEA"]
+    assert prop(folded.decode(), "SUMMARY") == [
+        f"P-0042 {value} · CT chest/abdomen/pelvis + CEA blood test"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,7 @@ def test_lines_fold_at_75_octets_without_splitting_a_character(value):
 )
 def test_text_is_escaped(raw, escaped):
     [summary] = prop(summary_of(raw), "SUMMARY")
-    assert summary == f"P-0042 {escaped} · CT chest/abdomen/pelvis + CEA"
+    assert summary == f"P-0042 {escaped} · CT chest/abdomen/pelvis + CEA blood test"
 
 
 # ---- the time zone (icalendar's, from the tz database) --------------------------------
@@ -207,7 +209,9 @@ def test_a_clinic_that_opted_in_sees_names_exams_and_places():
         booked_place="CT-lab, Ullevål",
     )
     text = vevent(members, False, SETTINGS.events)
-    assert prop(text, "SUMMARY") == ["P-0042 Kari Nordmann · CT chest/abdomen/pelvis + CEA"]
+    assert prop(text, "SUMMARY") == [
+        "P-0042 Kari Nordmann · CT chest/abdomen/pelvis + CEA blood test"
+    ]
     assert prop(text, "LOCATION") == [r"CT-lab\, Ullevål"]
 
 

@@ -102,7 +102,7 @@ def test_all_day_events_end_the_next_day():
 def test_escaped_text_comes_back_as_it_was_written():
     events = parse_all(varied_feed())
     (summary,) = [e[2] for e in events.values() if "Øystein" in e[2]]
-    assert summary == 'P-0044 Ærlig; Øystein, \\ "Å" · CT chest/abdomen/pelvis + CEA'
+    assert summary == 'P-0044 Ærlig; Øystein, \\ "Å" · CT chest/abdomen/pelvis + CEA blood test'
 
 
 def test_the_calendar_properties_survive_a_parser():

@@ -13,7 +13,9 @@ from surveillance.db.migrate import upgrade
 from surveillance.db.models import Clinic, LiverTreatment, Patient, PlannedExam
 from surveillance.demo import load_demo
 from surveillance.fhir.bundle import read_bundle
-from surveillance.services.imports import BadFile, check_file
+from surveillance.fhir.codes import EXT_SURVEILLANCE_END
+from surveillance.services.imports import BadFile, check_file, import_csv
+from surveillance.services.patients import END_STATUSES
 from tests.support.data import TODAY, synthetic_id
 from tests.support.fhir import bundle, patient, procedure
 
@@ -98,14 +100,61 @@ def test_an_exported_bundle_imports_with_the_same_plans(
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert f"imported {DEMO_PATIENTS} patients" in done.stdout
-    # A Bundle of Patient + Procedure carries no end of surveillance: an ended patient
-    # arrives active, with the plan their treatments make (their open exams were cancelled).
-    ended = set(session.scalars(sa.select(Patient.national_id).where(Patient.status != "active")))
+    # The Bundle carries the end of surveillance (an extension on the Patient): an ended
+    # patient stays ended, with the same reason; the others get the same plans.
+    ended = endings(source)
     imported, exported_plans = plans(empty_installation), plans(source)
-    assert len(imported) == DEMO_PATIENTS and 0 < len(ended) < DEMO_PATIENTS / 2
+    assert 0 < len(ended) < DEMO_PATIENTS / 2
+    assert endings(empty_installation) == ended
+    assert len(imported) == DEMO_PATIENTS - len(ended)
     assert {k: v for k, v in imported.items() if k not in ended} == {
         k: v for k, v in exported_plans.items() if k not in ended
     }
+    for number in ended:  # every open exam cancelled (R1): no plan left to work on
+        assert imported.get(number, []) == []
+
+
+def endings(url: str) -> dict[str, tuple[str, str | None]]:
+    """The ended patients' status and reason, by national ID."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(Patient.national_id, Patient.status, Patient.status_reason).where(
+                    Patient.status.in_(END_STATUSES)
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {number: (status, reason) for number, status, reason in rows}
+
+
+def ended_patient(url: str, number: str, status: str, reason: str = "") -> dict:
+    entry = patient(url, number)
+    parts = [{"url": "status", "valueCode": status}]
+    parts += [{"url": "reason", "valueString": reason}] if reason else []
+    entry["resource"]["extension"] = [{"url": EXT_SURVEILLANCE_END, "extension": parts}]
+    return entry
+
+
+def test_an_ended_patient_imports_ended_and_a_bad_ending_is_named(session, ctx, clinic):
+    data = bundle(
+        ended_patient("urn:uuid:1", synthetic_id(), "deceased", "Død 2026-03-01"),
+        procedure("urn:uuid:1", "2025-01-15", "resection"),
+        ended_patient("urn:uuid:2", synthetic_id(), "on_holiday"),  # no such ending
+        procedure("urn:uuid:2", "2025-01-15", "resection"),
+    )
+    preview = check_file(session, ctx, "TEST", data, read_bundle)
+    (problem,) = preview.problems
+    assert (problem.row, problem.field, problem.value) == (3, "ended", "on_holiday")
+    good = bundle(
+        ended_patient("urn:uuid:1", synthetic_id(), "deceased", "Død 2026-03-01"),
+        procedure("urn:uuid:1", "2025-01-15", "resection"),
+    )
+    import_csv(session, ctx, "TEST", good, read_bundle)
+    imported = session.scalar(sa.select(Patient))
+    assert (imported.status, imported.status_reason) == ("deceased", "Død 2026-03-01")
+    assert {e.state for e in imported.exams} == {"cancelled"}
 
 
 def test_the_bundle_is_checked_like_a_csv_file(session, ctx, clinic):

@@ -12,9 +12,8 @@ import sqlalchemy as sa
 
 from surveillance.db.engine import IMMEDIATE
 from surveillance.db.models import AuditEvent, Patient
-from surveillance.errors import InputError
 from surveillance.services import bulk, imports, register_patient
-from surveillance.services.imports import check_file, import_rows
+from surveillance.services.imports import ImportStopped, check_file, import_rows
 from tests.support.data import synthetic_id
 from tests.test_import import csv
 
@@ -126,9 +125,15 @@ def test_an_import_stopped_midway_is_completed_by_importing_the_file_again(
         treatment_date=eighth.values["treatment_date"],
         treatment_kind="resection",
     )
-    with pytest.raises(InputError) as refused:
+    with pytest.raises(ImportStopped) as stopped:
         import_rows(session, ctx, clinic.code, preview)
-    assert refused.value.field == f"row {eighth.number}: national_id"
+    # The message says how many went in, which row stopped it, and what to do.
+    assert stopped.value.loaded == 5
+    assert stopped.value.error.field == f"row {eighth.number}: national_id"
+    assert str(stopped.value).startswith("5 patients imported before the import stopped; ")
+    assert str(stopped.value).endswith(
+        "import the same file again to add the rest (registered patients are skipped)"
+    )
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 6  # 5 + by hand
     again = check_file(session, ctx, clinic.code, data)

@@ -62,11 +62,12 @@ def test_the_csv_has_one_line_per_quarter():
     assert text.splitlines() == [
         (
             "quarter,controls,done_within_window,share_within_window,median_delay_days,"
-            "exams_overdue,mdt_flags,completed_programmes"
+            "exams_overdue,mdt_flags,completed_programmes,lost_to_follow_up,mdt_decisions,"
+            "median_days_to_decision"
         ),
-        "2025-Q4,1,0,0.000,,1,0,0",
-        "2026-Q1,4,2,0.500,10,1,2,0",
-        "2026-Q2,1,1,1.000,2,0,0,1",
+        "2025-Q4,1,0,0.000,,1,0,0,0,0,",
+        "2026-Q1,4,2,0.500,10,1,2,0,0,0,",
+        "2026-Q2,1,1,1.000,2,0,0,1,0,0,",
     ]
 
 
@@ -80,3 +81,25 @@ def test_quarters_are_calendar_quarters():
     assert [quarter_of(D(2026, m, 1)) for m in (1, 3, 4, 6, 7, 9, 10, 12)] == [
         "2026-Q1", "2026-Q1", "2026-Q2", "2026-Q2", "2026-Q3", "2026-Q3", "2026-Q4", "2026-Q4",
     ]  # fmt: skip
+
+
+# The engine's dates (report.py asks it): lost-to-follow-up flags, decisions and their flags.
+LOST = [D(2026, 1, 15), D(2026, 3, 2), D(2025, 11, 3)]
+WAITS = [
+    (D(2026, 1, 30), D(2026, 1, 10)),  # 20 days, Q1
+    (D(2026, 2, 15), D(2026, 2, 1)),  # 14 days, Q1
+    (D(2026, 3, 31), D(2025, 12, 31)),  # 90 days, Q1: counted in the decision's quarter
+    (D(2026, 4, 12), D(2026, 4, 2)),  # 10 days, Q2
+]
+
+
+def test_lost_patients_and_the_time_to_decision_per_quarter():
+    found = {q.label: q for q in quarters(ROWS, {6}, TODAY, lost=LOST, decisions=WAITS)}
+    assert [(q, found[q].lost) for q in sorted(found)] == [
+        ("2025-Q4", 1), ("2026-Q1", 2), ("2026-Q2", 0),
+    ]  # fmt: skip
+    assert (found["2026-Q1"].decisions, found["2026-Q1"].median_decision_days) == (3, 20)
+    assert (found["2026-Q2"].decisions, found["2026-Q2"].median_decision_days) == (1, 10)
+    assert (found["2025-Q4"].decisions, found["2025-Q4"].median_decision_days) == (0, None)
+    lines = report_csv(list(found.values())).splitlines()
+    assert lines[2].endswith(",2,3,20") and lines[3].endswith(",0,1,10")

@@ -14,6 +14,7 @@ from surveillance.cli.reminders import readable
 from surveillance.config import Config, ConfigError, RemindersConfig, load_config
 from surveillance.errors import InputError
 from surveillance.reminders.digest import (
+    WAITING,
     DigestContent,
     Line,
     compose,
@@ -36,6 +37,8 @@ COUNTS = {
     "booking_to_cancel": 1,
     "lost_to_follow_up": 2,
     "booked": 9,
+    "coordinated": 4,
+    "on_hold": 1,
 }
 BEFORE = {
     "to_book": 10,
@@ -45,6 +48,8 @@ BEFORE = {
     "booking_to_cancel": 0,
     "lost_to_follow_up": 1,
     "booked": 7,
+    "coordinated": 3,
+    "on_hold": 1,
 }
 
 
@@ -70,6 +75,8 @@ def test_the_lines_in_the_order_a_nurse_works_with_their_change():
         Line("booking_to_cancel", 1, "+1"),
         Line("lost_to_follow_up", 2, "+1"),
     )
+    # Below them, for information: the controls that wait for someone else.
+    assert content().lines(WAITING) == (Line("coordinated", 4, "+1"), Line("on_hold", 1, "0"))
 
 
 def test_no_change_is_shown_without_an_earlier_digest():
@@ -81,6 +88,7 @@ def test_no_change_is_shown_without_an_earlier_digest():
     [
         ({}, False),  # nothing at all
         ({"booked": 4}, False),  # booked exams need no action today
+        ({"coordinated": 3, "on_hold": 1}, False),  # nor those waiting for someone else
         ({"booking_to_cancel": 1}, True),  # one appointment to cancel is news
         (dict.fromkeys(COUNTS, 0) | {"overdue": 1}, True),
     ],
@@ -105,6 +113,10 @@ Til MDT-vurdering:            2  (0)
 Time å avbestille:            1  (+1)
 Tapt for oppfølging:          2  (+1)
 
+Venter på andre (til orientering):
+Koordinert:                   4  (+1)
+På vent:                      1  (0)
+
 I parentes: endringen siden fredag 27. november 2026.
 
 Åpne arbeidslisten:
@@ -125,6 +137,10 @@ Booked, no result:            3  (-1)
 Needs MDT review:             2  (0)
 Booking to cancel:            1  (+1)
 Lost to follow-up:            2  (+1)
+
+Waiting for someone else (for your information):
+Coordinated:                  4  (+1)
+On hold:                      1  (0)
 
 In brackets: the change since Friday, November 27, 2026.
 

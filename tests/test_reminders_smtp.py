@@ -15,7 +15,7 @@ from surveillance.db import writing
 from surveillance.db.models import Clinic, Digest, Patient
 from surveillance.reminders.daily import send_daily
 from surveillance.reminders.mail import PermanentFailure
-from surveillance.services import worklist
+from surveillance.services import record_decision, record_primary_control, worklist
 from surveillance.services.accounts import Admin, add_user
 from tests.support.data import TODAY
 from tests.support.smtp import (
@@ -107,6 +107,35 @@ def test_the_digest_has_both_parts_the_recipients_and_the_worklists_counts(
     link = f"http://127.0.0.1:5000/?clinic={clinic.id}"  # the dashboard's worklist
     assert link in text and f'href="{link}"' in html
     assert digest_row(session).counts == counts
+
+
+@pytest.mark.parametrize(
+    "language, labels",
+    [
+        ("nb", {"Koordinert": "coordinated", "På vent": "on_hold", "Tapt for oppfølging": "lost"}),
+        ("en", {"Coordinated": "coordinated", "On hold": "on_hold", "Lost to follow-up": "lost"}),
+    ],
+)
+def test_the_digest_counts_coordinated_on_hold_and_lost_controls(
+    engine, session, ctx, clinic, work, server, treated_patient, language, labels
+):
+    # Worked example 6: the month-6 control coordinated with a primary control ahead (R8).
+    coordinated = treated_patient("2025-12-01")
+    record_primary_control(session, ctx, coordinated.id, date="2026-06-25", exams=["ct_tap", "cea"])
+    held = treated_patient("2025-12-10")  # the MDT plans a treatment: on hold (R13)
+    record_decision(session, ctx, held.id, decision="treatment_planned", date="2026-05-20")
+    treated_patient("2024-01-15")  # nothing recorded since: lost to follow-up (R14)
+    counts = worklist(session, ctx, [clinic.id]).counts
+    expected = {"coordinated": 1, "on_hold": counts["on_hold"], "lost": 2}  # and Kari's
+    assert (counts["coordinated"], counts["lost_to_follow_up"]) == (1, 2)
+    assert counts["on_hold"] > 0
+
+    send(engine, server, reminders={"language": language})
+    text, html = (p.get_content() for p in server.received[0].message.iter_parts())
+    found = re.findall(r"^(.+?):\s+(\d+)", text, re.MULTILINE)
+    assert {labels[label]: int(n) for label, n in found if label in labels} == expected
+    for label, action in labels.items():
+        assert re.search(rf"{label}</td>\s*<td[^>]*><strong>{expected[action]}</strong>", html)
 
 
 def test_no_national_id_name_local_reference_or_exam_name_by_default(

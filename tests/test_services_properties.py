@@ -11,7 +11,6 @@ status.
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import date, timedelta
 
 from hypothesis import HealthCheck, event, example, given, settings
@@ -19,7 +18,6 @@ from hypothesis import strategies as st
 
 from surveillance.db.models import Patient
 from surveillance.errors import ServiceError
-from surveillance.preview import preview
 from surveillance.services import (
     cancel_exam,
     correct_result,
@@ -34,10 +32,9 @@ from surveillance.services import (
     withdraw_decision,
     withdraw_missed,
     withdraw_result,
-    worklist,
 )
-from surveillance.services.plans import OWN_CANCEL, exam_record
 from surveillance.services.refresh import refresh_patients
+from tests.support.answers import check
 
 START = date(2024, 1, 1)
 KINDS = ["resection"] * 4 + ["ablation", "resection_with_ablation", "pve", "transplant"]
@@ -143,105 +140,6 @@ def act(session, ctx, patient, verb: str, seed: int) -> None:
         event(f"{verb}: refused")
     else:
         event(f"{verb}: done")
-
-
-def facts(patient: Patient, today: date) -> dict:
-    """The patient's facts as preview's input, read from the database."""
-    records = []
-    for exam in patient.exams:
-        record = exam_record(exam)
-        if record is None:
-            continue
-        item: dict = {"exam": record.code, "due": record.due.isoformat()}
-        if record.booked:
-            item["booked"] = record.booked.isoformat()
-        if record.done:
-            item["done"] = record.done.isoformat()
-            item["reading" if isinstance(record.result, str) else "value"] = record.result
-        if record.missed:
-            item["missed"] = min(record.missed, today).isoformat()
-        if record.cancelled:
-            item["cancelled"] = min(record.cancelled, today).isoformat()
-            item["reason"] = record.reason or "-"
-        records.append(item)
-    return {
-        "today": today.isoformat(),
-        "candidate": True,
-        "treatments": [
-            {"date": t.date.isoformat(), "kind": t.kind}
-            for t in patient.treatments
-            if t.voided_at is None
-        ],
-        "primary_followups": [
-            {
-                "date": c.date.isoformat(),
-                "exams": c.exams.split(),
-                "done": c.done,
-                "results": dict(c.results or {}),
-            }
-            for c in patient.primary_controls
-        ],
-        "records": records,
-        "measurements": [
-            {"date": m.date.isoformat(), "cea": m.value}
-            for m in patient.measurements
-            if m.withdrawn_at is None
-        ],
-        "decisions": [
-            {"date": d.date.isoformat(), "decision": d.decision}
-            | ({"exam": d.exam, "due": d.due.isoformat()} if d.decision == "recheck" else {})
-            for d in patient.decisions
-            if d.withdrawn_at is None
-        ],
-    }
-
-
-def stored_plan(patient: Patient) -> list[tuple[str, str, str]]:
-    """The stored exams as (code, due, state), automatic cancellations left out."""
-    rows = [
-        (e.code, e.due.isoformat(), e.state)
-        for e in patient.exams
-        if not (e.state == "cancelled" and e.cancel_reason != OWN_CANCEL)
-    ]
-    return sorted(rows, key=lambda r: (r[1], r[0]))
-
-
-def listed(session, ctx, patient: Patient) -> dict[tuple[str, str], str]:
-    """(code, due) -> worklist category, for the patient's exams on the worklist."""
-    page = worklist(session, ctx, [patient.clinic_id], page_size=1000)
-    found = {}
-    for item in page.items:
-        if item.patient_id == patient.id:
-            for code in item.codes:
-                found[(code, item.due.isoformat())] = item.category
-    return found
-
-
-def check(session, ctx, patient: Patient) -> None:
-    """The stored answer equals preview's for the same facts."""
-    session.expire_all()
-    patient = session.get(Patient, patient.id)
-    answer = preview(json.dumps(facts(patient, ctx.today)), ctx.settings)
-    expected_status = answer["status_reason"] if answer["status"] == "ended" else answer["status"]
-    assert patient.status == (expected_status or "active")
-    flags = answer["flags"]
-    assert patient.mdt_review == any(f["flag"] == "mdt_review" for f in flags)
-    assert patient.lost_to_follow_up == any(f["flag"] == "lost_to_follow_up" for f in flags)
-    stored = stored_plan(patient)
-    planned = [(e["kind"], e["due"], e["state"]) for e in answer["exams"]]
-    # Every exam of the plan is stored in the state preview gives it...
-    assert [row for row in planned if row not in stored] == []
-    # ...and no exam waits for a booking or a result outside the plan (history stays as is).
-    live = {"open", "booked", "missed"}
-    assert [row for row in stored if row[2] in live and row not in planned] == []
-    horizon = ctx.today + timedelta(days=ctx.settings.book_ahead_days)
-    expected = {
-        (e["kind"], e["due"]): e["list"]
-        for e in answer["exams"]
-        if e["list"] not in (None, "upcoming")
-        and (date.fromisoformat(e["due"]) <= horizon or e["list"] == "on_hold")
-    }
-    assert listed(session, ctx, patient) == expected
 
 
 @settings(

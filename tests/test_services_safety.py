@@ -25,6 +25,7 @@ from surveillance.services import (
     record_primary_control,
     record_result,
     record_treatment,
+    withdraw,
     withdraw_cancellation,
     withdraw_decision,
     withdraw_missed,
@@ -273,6 +274,17 @@ def test_case_8_a_result_a_missed_mark_and_a_cancellation_can_be_undone(
         ("missed", "open"),
         ("cancelled", "open"),
     ]
+
+
+def test_withdrawing_a_fact_it_does_not_know_names_it_and_changes_nothing(
+    session, ctx, treated_patient
+):
+    patient = treated_patient("2025-06-02")
+    ct = exam(session, patient, "ct_tap", "2025-12-02")
+    record_result(session, ctx, ct.id, done_date="2025-12-02", result="normal")
+    with pytest.raises(InputError, match=r"^fact: 'note' is not one of result, missed, "):
+        withdraw(session, ctx, ct.id, fact="note", reason="x")
+    assert exam(session, patient, "ct_tap", "2025-12-02").state == "done"
 
 
 def test_case_8_a_result_can_be_corrected_with_old_and_new_audited(session, ctx, treated_patient):

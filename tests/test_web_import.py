@@ -15,7 +15,7 @@ from surveillance.clock import utcnow
 from surveillance.config import load_config
 from surveillance.db.models import Clinic, KeptUpload, Patient
 from surveillance.errors import InputError
-from surveillance.services import Actor, register_patient
+from surveillance.services import Actor, imports, register_patient
 from surveillance.services.accounts import Admin, add_user
 from surveillance.services.imports import BadFile
 from surveillance.services.uploads import KEPT_PER_USER
@@ -218,6 +218,35 @@ def test_a_patient_registered_between_preview_and_confirm_is_skipped(client, ses
     assert client.post("/import/confirm", data={"token": token}).status_code == 302
     assert patient_count(session) == 2
     assert "1 patient was already registered and skipped." in client.get("/").text
+
+
+def test_an_import_stopped_midway_says_how_many_went_in_and_what_to_do(
+    client, session, ctx, monkeypatch
+):
+    rows = good_rows(3)
+    token = kept_token(upload(client, csv(*rows)).text)
+    monkeypatch.setattr("surveillance.services.imports.IMPORT_CHUNK", 1)
+    monkeypatch.setattr("surveillance.services.imports.CHUNK_PAUSE_SECONDS", 0)
+    monkeypatch.setattr("surveillance.services.imports.next_chunk_size", lambda size, s: size)
+    real_load = imports.load_patients
+
+    def load_then_another_nurse_registers(*args):
+        loaded = real_load(*args)
+        if patient_count(session) == 1:  # meanwhile the third person is registered by hand
+            today = replace(ctx, today=date.today())
+            register_patient(
+                session, today, clinic_code="TEST", national_id=rows[2][:11], name="Imens"
+            )
+        return loaded
+
+    monkeypatch.setattr(imports, "load_patients", load_then_another_nurse_registers)
+    page = client.post("/import/confirm", data={"token": token})
+    assert page.status_code == 409
+    text = html.unescape(page.text)
+    assert "2 patients were imported into Testklinikken before the import stopped: row 4:" in text
+    assert "Import the same file again to add the rest" in text
+    assert "Nothing was imported" not in text
+    assert patient_count(session) == 3  # two imported, one by hand: none half-written
 
 
 def test_a_reupload_of_the_same_file_offers_nothing_to_import(client, session, tmp_path):

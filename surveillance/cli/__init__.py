@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "report": (
         "surveillance.cli.report:report",
-        "Per quarter: controls done within their...",
+        "Per quarter: controls in their window,...",
     ),
     "reminders": ("surveillance.cli.reminders:reminders", "The daily digest e-mails."),
     "serve": ("surveillance.cli.serve:serve", "Serve the dashboard with waitress; with..."),

@@ -571,3 +571,58 @@ class KeptUpload(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
     clinic: Mapped[Clinic] = relationship()
+
+
+class ApiRateCount(Base):
+    """Requests of one API token in one window (a minute), counted in the shared database so
+    that every node behind the load balancer sees the same count."""
+
+    __tablename__ = "api_rate_counts"
+
+    token_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    window: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # seconds // window
+    requests: Mapped[int] = mapped_column(default=0)
+
+
+EXPORT_STATES = ("running", "done", "failed")
+
+
+class ExportJob(Base):
+    """A FHIR bulk `$export` of one clinic: its state, progress and output live here, so any
+    node can answer its status and serve its files."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (_choice("state", EXPORT_STATES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The status URL's random key: unguessable, so a URL names one job and nothing more.
+    key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    token_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    types: Mapped[str] = mapped_column(sa.String(200))  # resource types, comma-separated
+    request_url: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(16), default="running")
+    progress: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    transaction_time: Mapped[datetime]
+    # The running node writes it after every chunk: an old one means the node is gone.
+    heartbeat_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ExportFile(Base):
+    """One NDJSON file of an export: the lines of one resource type."""
+
+    __tablename__ = "export_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("export_jobs.id", ondelete="CASCADE"), index=True
+    )
+    resource_type: Mapped[str] = mapped_column(sa.String(32))
+    lines: Mapped[int]
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)

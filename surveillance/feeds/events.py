@@ -70,8 +70,8 @@ class Words:
     exams: dict[str, str]
 
 
-def make_words(_: Callable[[str], str]) -> Words:
-    """The words through a gettext function (English message ids)."""
+def make_words(_: Callable[[str], str], exams: dict[str, str]) -> Words:
+    """The words through a gettext function (English message ids); exam names as given."""
     return Words(
         control=_("Follow-up control"),
         cancelled=_("Cancelled: %(title)s"),
@@ -83,7 +83,7 @@ def make_words(_: Callable[[str], str]) -> Words:
         coordinated=_("No booking needed: coordinated with the control of %(date)s"),
         open_link=_("Open in the dashboard: %(url)s"),
         alarm=_("Book the follow-up control of %(reference)s"),
-        exams={"ct_tap": _("CT chest/abdomen/pelvis"), "cea": _("CEA"), "ct_liver": _("Liver CT")},
+        exams=exams,
     )
 
 

@@ -13,6 +13,7 @@ from icalendar import Calendar, Timezone, vDuration, vText
 
 from ..config import Config
 from ..i18n import translations
+from ..protocol import exam_names
 from ..services import Actor, Context
 from .events import (
     END_VEVENT,
@@ -58,7 +59,7 @@ class FeedSettings:
             p.timezone,
             p.book_ahead_days,
             f.event_minutes,
-            make_words(_),
+            make_words(_, exam_names(f.language)),  # as the protocol files name them (R16)
             reference,
         )
         used = (
@@ -68,6 +69,7 @@ class FeedSettings:
             p.timezone,
             p.book_ahead_days,
             config.patients.reference_prefix,
+            tuple(sorted(exam_names(f.language).items())),
         )
         return cls(
             events,

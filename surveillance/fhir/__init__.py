@@ -1,1 +1,1 @@
-"""Data out for machines: the read-only FHIR R4 API, its tokens, bulk export and import."""
+"""Data out for machines: the read-only FHIR API (R4B, 4.3.0: see README), tokens, export, import."""

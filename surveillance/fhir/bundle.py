@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..db.models import Patient
 from ..services.imports import N_, BadFile, Table, read_table
 from .codes import D_NUMBER, FODSELSNUMMER, Site
-from .mapping.patient import patient_resource
+from .mapping.patient import patient_resource, surveillance_end
 from .mapping.procedure import SNOMED_CODES, kind_of, procedure_resource
 
 # The table's columns, as a Bundle "names" them in the preview.
@@ -29,6 +29,8 @@ COLUMNS = {
     "treatment_date": "Procedure.performedDateTime",
     "treatment_kind": "Procedure.code",
     "more_treatments": "Procedure (earlier)",
+    "ended": "Patient.extension:surveillance-end.status",
+    "end_reason": "Patient.extension:surveillance-end.reason",
 }
 _KIND_BY_SNOMED = {code: kind for kind, (code, _name) in SNOMED_CODES.items()}
 
@@ -129,7 +131,13 @@ def _patient_cells(patient: FhirPatient) -> dict[str, str]:
     numbers = [
         i.value or "" for i in patient.identifier or [] if i.system in (FODSELSNUMMER, D_NUMBER)
     ]
-    return {"national_id": numbers[0] if numbers else "", "name": _name(patient)}
+    ended, reason = surveillance_end(patient)
+    return {
+        "national_id": numbers[0] if numbers else "",
+        "name": _name(patient),
+        "ended": ended,
+        "end_reason": reason,
+    }
 
 
 def _name(patient: FhirPatient) -> str:

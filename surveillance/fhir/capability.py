@@ -11,8 +11,16 @@ from .record import RESOURCE_TYPES
 FHIR_VERSION = "4.3.0"  # R4B: the models fhir.resources validates with
 # Search parameters per type: name -> FHIR type.
 SEARCH = {"Patient": {"identifier": "token"}}
-# Operations per type: name -> what it returns.
-OPERATIONS = {"Patient": {"everything": "the patient's whole record, a searchset Bundle"}}
+BULK = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
+# Operations per type: name -> its definition (instance level, but for the bulk exports).
+OPERATIONS = {
+    "Patient": {
+        "everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        "export": f"{BULK}/patient-export",  # type level: every patient of the clinic
+    }
+}
+# Operations of the whole server.
+SYSTEM_OPERATIONS = {"export": f"{BULK}/export"}
 RELEASED = date(2026, 11, 30)
 
 
@@ -23,6 +31,7 @@ def capability_statement(version: str) -> CapabilityStatement:
             "status": "active",
             "date": RELEASED,
             "kind": "instance",
+            "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
             "software": {"name": "surveillance", "version": version},
             "implementation": {
                 "description": "Surveillance: follow-up after colorectal liver metastases"
@@ -36,6 +45,9 @@ def capability_statement(version: str) -> CapabilityStatement:
                         "description": "A clinic's read-only API token: Authorization: Bearer <token>"
                     },
                     "resource": [_resource(name) for name in RESOURCE_TYPES],
+                    "operation": [
+                        {"name": n, "definition": d} for n, d in SYSTEM_OPERATIONS.items()
+                    ],
                 }
             ],
         }
@@ -48,8 +60,5 @@ def _resource(name: str) -> dict:
         found["interaction"].append({"code": "search-type"})
         found["searchParam"] = [{"name": n, "type": t} for n, t in SEARCH[name].items()]
     if name in OPERATIONS:
-        found["operation"] = [
-            {"name": n, "definition": f"http://hl7.org/fhir/OperationDefinition/{name}-{n}"}
-            for n in OPERATIONS[name]
-        ]
+        found["operation"] = [{"name": n, "definition": d} for n, d in OPERATIONS[name].items()]
     return found

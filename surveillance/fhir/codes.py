@@ -27,6 +27,8 @@ EXT_DUE_WORKING_DAY = f"{OURS}:StructureDefinition:due-working-day"
 EXT_BOOKED_DATE = f"{OURS}:StructureDefinition:booked-date"
 EXT_COORDINATED_WITH = f"{OURS}:StructureDefinition:coordinated-with-primary-control"
 EXT_CANCEL_REASON = f"{OURS}:StructureDefinition:cancel-reason"
+# On a Patient whose surveillance ended (R1, R15): sub-extensions "status" and "reason".
+EXT_SURVEILLANCE_END = f"{OURS}:StructureDefinition:surveillance-end"
 
 CEA_LOINC = ("2039-6", "Carcinoembryonic Ag [Mass/volume] in Serum or Plasma")
 CEA_UNIT = "ug/L"

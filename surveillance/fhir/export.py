@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 import sqlalchemy as sa
 from fhir.resources.R4B import get_fhir_model_class
@@ -95,22 +96,42 @@ def export_clinic(
     """Write <Type>.ndjson for every served type into `folder`; return the lines per type."""
     clinic = clinic_by_code(session, clinic_code)
     folder.mkdir(parents=True, exist_ok=True)
-    pseudonyms = Pseudonyms() if pseudonymise else None
-    counts = dict.fromkeys(RESOURCE_TYPES, 0)
     with ExitStack() as stack:
         files = {
             kind: stack.enter_context(open(folder / f"{kind}.ndjson", "w", encoding="utf-8"))
             for kind in RESOURCE_TYPES
         }
-        for patient in clinic_patients(session, clinic.id):
-            for built in patient_record(patient, site):
-                resource = (
-                    built if pseudonyms is None else pseudonymised(built, patient.id, pseudonyms)
-                )
-                kind = resource.get_resource_type()
-                files[kind].write(resource.model_dump_json(exclude_none=True) + "\n")
-                counts[kind] += 1
+        counts = write_ndjson(
+            session, clinic.id, site, files, Pseudonyms() if pseudonymise else None
+        )
     _audit(session, actor, clinic_code, counts, pseudonymise)
+    return counts
+
+
+def write_ndjson(
+    session: Session,
+    clinic_id: int,
+    site: Site,
+    outputs: Mapping[str, TextIO],
+    pseudonyms: Pseudonyms | None = None,
+    after_chunk: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """The clinic's resources of the types in `outputs`, one JSON line each; lines per type.
+
+    The one writer of the command line's export and of the API's bulk `$export`;
+    `after_chunk(patients so far)` is called after every CHUNK patients.
+    """
+    counts = dict.fromkeys(outputs, 0)
+    for number, patient in enumerate(clinic_patients(session, clinic_id), start=1):
+        for built in patient_record(patient, site):
+            kind = built.get_resource_type()
+            if kind not in outputs:
+                continue
+            resource = built if pseudonyms is None else pseudonymised(built, patient.id, pseudonyms)
+            outputs[kind].write(resource.model_dump_json(exclude_none=True) + "\n")
+            counts[kind] += 1
+        if after_chunk is not None and number % CHUNK == 0:
+            after_chunk(number)
     return counts
 
 

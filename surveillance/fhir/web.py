@@ -1,36 +1,32 @@
-"""The read-only FHIR R4 API under /fhir/: bearer tokens, one clinic each, every read audited."""
+"""The read-only FHIR API (R4B) under /fhir/: bearer tokens, one clinic each, every read audited."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Iterable
 from importlib.metadata import version
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.resource import Resource
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
 
 from ..services.audit import record_event
 from ..services.transactions import transaction
 from ..web.per_request import config, db
 from ..web.security import csrf
+from . import bulk, ratelimit
 from .capability import capability_statement
 from .codes import Site
 from .mapping.patient import patient_resource
-from .ratelimit import RateLimit
 from .record import RESOURCE_TYPES, find_by_identifier, find_resource, load_patient, patient_record
 from .tokens import TokenScope, find_token
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 FHIR_JSON = "application/fhir+json"
 csrf.exempt(bp)  # no form, no cookie: a bearer token is the key
-
-
-@bp.record_once
-def _setup(state) -> None:
-    app: Flask = state.app
-    limit = app.extensions["surveillance"].config.web.api_requests_per_minute
-    app.extensions["fhir_rate"] = RateLimit(limit)
 
 
 def site() -> Site:
@@ -42,8 +38,8 @@ def _fhir(resource: Resource, status: int = 200) -> Response:
     return Response(resource.model_dump_json(exclude_none=True), status, mimetype=FHIR_JSON)
 
 
-def _outcome(status: int, code: str, text: str) -> Response:
-    issue = {"severity": "error", "code": code, "diagnostics": text}
+def _outcome(status: int, code: str, text: str, severity: str = "error") -> Response:
+    issue = {"severity": severity, "code": code, "diagnostics": text}
     return _fhir(OperationOutcome.model_validate({"issue": [issue]}), status)
 
 
@@ -58,7 +54,7 @@ def _authenticate():
         answer = _outcome(401, "login", "A valid API token is required (Authorization: Bearer)")
         answer.headers["WWW-Authenticate"] = 'Bearer realm="fhir"'
         return answer
-    wait = current_app.extensions["fhir_rate"].wait(scope.id)
+    wait = ratelimit.wait(db(), scope.id, config().web.api_requests_per_minute, time.time())
     if wait:
         answer = _outcome(429, "throttled", "Too many requests with this token: slow down")
         answer.headers["Retry-After"] = str(int(wait) + 1)
@@ -134,3 +130,97 @@ def _bundle(resources: list[Resource]) -> Response:
     return _fhir(
         Bundle.model_validate({"type": "searchset", "total": len(resources), "entry": entries})
     )
+
+
+# ---- bulk $export (FHIR Bulk Data Access IG) --------------------------------------------
+
+NDJSON = "application/fhir+ndjson"
+OUTPUT_FORMATS = {NDJSON, "application/ndjson", "ndjson"}
+EXPORT_PARAMETERS = {"_type", "_outputFormat"}
+
+
+def kick_off_export():
+    """Start an export of the token's clinic: 202 and the status URL in Content-Location."""
+    refusal = _export_refusal()
+    if refusal:
+        return _outcome(400, "not-supported", refusal)
+    asked = [t.strip() for t in request.args.get("_type", "").split(",") if t.strip()]
+    unknown = [t for t in asked if t not in RESOURCE_TYPES]
+    if unknown:
+        return _outcome(400, "not-supported", f"_type {unknown[0]!r} is not exported")
+    scope: TokenScope = g.api_token
+    job = bulk.kick_off(db(), scope, asked or list(RESOURCE_TYPES), request.url)
+    sessions = current_app.extensions["surveillance"].sessions
+    threading.Thread(
+        target=bulk.run, args=(sessions, job.id, site(), scope.actor), daemon=True
+    ).start()
+    answer = _outcome(202, "informational", "The export has started", "information")
+    answer.headers["Content-Location"] = _bulk_url(f"bulk-status/{job.key}")
+    return answer
+
+
+def _export_refusal() -> str | None:
+    """Why a kick-off is refused (headers and parameters of the IG), or None."""
+    if "application/fhir+json" not in request.headers.get("Accept", ""):
+        return "Accept: application/fhir+json is required"
+    if "respond-async" not in request.headers.get("Prefer", ""):
+        return "Prefer: respond-async is required"
+    unknown = sorted(set(request.args) - EXPORT_PARAMETERS)
+    if unknown:
+        return f"the parameter {unknown[0]!r} is not supported"
+    output_format = request.args.get("_outputFormat", NDJSON)
+    if output_format not in OUTPUT_FORMATS:
+        return f"_outputFormat {output_format!r} is not supported: {NDJSON} only"
+    return None
+
+
+bp.add_url_rule("/$export", "export", kick_off_export)
+bp.add_url_rule("/Patient/$export", "export_patients", kick_off_export)
+
+
+def _bulk_url(path: str) -> str:
+    return request.url_root.rstrip("/") + "/fhir/" + path
+
+
+@bp.get("/bulk-status/<key>")
+def export_status(key: str):
+    """202 with X-Progress while running; the manifest when done; 500 if it failed."""
+    job = bulk.find_job(db(), g.api_token, key)
+    if job is None:
+        return _outcome(404, "not-found", "No such export (finished exports expire after 24 h)")
+    if job.state == "failed":
+        return _outcome(500, "exception", job.error or "The export failed")
+    if job.state == "running":
+        answer = Response(status=202)
+        answer.headers["X-Progress"] = job.progress or "started"
+        answer.headers["Retry-After"] = "5"
+        return answer
+    manifest = {
+        "transactionTime": job.transaction_time.isoformat(),
+        "request": job.request_url,
+        "requiresAccessToken": True,
+        "output": [
+            {"type": kind, "url": _bulk_url(f"bulk-files/{key}/{kind}.ndjson"), "count": lines}
+            for kind, lines in bulk.job_files(db(), job)
+        ],
+        "error": [],
+    }
+    expires = job.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return Response(json.dumps(manifest), mimetype="application/json", headers={"Expires": expires})
+
+
+@bp.delete("/bulk-status/<key>")
+def export_delete(key: str):
+    """Cancel a running export or remove a finished one and its files."""
+    if not bulk.delete_job(db(), g.api_token, key):
+        return _outcome(404, "not-found", "No such export")
+    return _outcome(202, "informational", "The export is deleted", "information")
+
+
+@bp.get("/bulk-files/<key>/<kind>.ndjson")
+def export_file(key: str, kind: str):
+    """One NDJSON file of a finished export, for the token that kicked it off."""
+    found = bulk.job_file(db(), g.api_token, key, kind)
+    if found is None:
+        return _outcome(404, "not-found", "No such file")
+    return Response(found.data, mimetype=NDJSON)

@@ -7,6 +7,7 @@ from .loader import (
     PROTOCOL_FOLDER,
     ProtocolError,
     available_protocols,
+    exam_names,
     load_protocol,
     set_protocol_folders,
 )
@@ -29,6 +30,7 @@ from .model import (
 )
 from .planning import end_reason, find_anchor, make_plan, needs_mdt_review, timing_state
 from .replan import Changes, StoredExam, reconcile
+from .reviews import decision_waits
 from .states import (
     Decision,
     EndReason,
@@ -73,9 +75,11 @@ __all__ = [
     "WorkList",
     "add_months",
     "available_protocols",
+    "decision_waits",
     "end_reason",
     "evaluate",
     "exam_answer",
+    "exam_names",
     "find_anchor",
     "is_working_day",
     "load_protocol",

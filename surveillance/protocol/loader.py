@@ -28,6 +28,7 @@ def set_protocol_folders(*folders: str | Path) -> None:
     if wanted != _folders:
         _folders[:] = wanted
         load_protocol.cache_clear()
+        exam_names.cache_clear()
 
 
 def _files() -> dict[str, object]:
@@ -44,6 +45,18 @@ def _files() -> dict[str, object]:
 def available_protocols() -> tuple[str, ...]:
     """The codes of the protocols shipped in the package and in the added folders."""
     return tuple(sorted(_files()))
+
+
+@cache
+def exam_names(language: str) -> dict[str, str]:
+    """Every exam code the protocol files declare, named in `language` ("nb" or "en") as its
+    file names it (R16); a code two files declare takes the default protocol's name."""
+    names: dict[str, str] = {}
+    codes = sorted(available_protocols(), key=lambda code: code != DEFAULT_PROTOCOL)
+    for code in codes:
+        for exam in load_protocol(code).exams.values():
+            names.setdefault(exam.code, exam.name_en if language == "en" else exam.name_nb)
+    return names
 
 
 @cache

@@ -60,13 +60,13 @@ def mdt_flags(
     cleared = max((d.date for d in history.decisions), default=None)
     recent = [r for r in results(history) if r.date >= since]
     raised: dict[MdtReason, FlagAnswer] = {}
-    for flag in _raising(protocol, recent, settings):
+    for flag in raising_flags(protocol, recent, settings):
         if cleared is None or flag.date > cleared:  # type: ignore[operator]
             raised[flag.reason] = flag  # type: ignore[index]
     return sorted(raised.values(), key=lambda f: (f.date, f.reason))
 
 
-def _raising(protocol: Protocol, recent: list[Result], settings: Settings) -> list[FlagAnswer]:
+def raising_flags(protocol: Protocol, recent: list[Result], settings: Settings) -> list[FlagAnswer]:
     """Every result that raises a flag, in date order."""
     flags = []
     values: dict[str, list[float]] = {}

@@ -8,6 +8,7 @@ is done within its window when every exam not cancelled is done by due + the sam
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import median
@@ -43,6 +44,9 @@ class Quarter:
     overdue: int  # exams due in the quarter, still open after their window
     mdt_flags: int  # results in the quarter that put a patient on the MDT list
     completed: int  # programmes whose last exam was done in the quarter
+    lost: int = 0  # patients lost to follow-up (R14) by the control that made them so
+    decisions: int = 0  # MDT decisions in the quarter that cleared a flag (R13)
+    median_decision_days: float | None = None  # days from the flag to that decision
 
     @property
     def share(self) -> float | None:
@@ -60,8 +64,14 @@ def quarters(
     completed_patients: set[int],
     today: date,
     settings: Settings = DEFAULT_SETTINGS,
+    lost: Iterable[date] = (),
+    decisions: Iterable[tuple[date, date]] = (),
 ) -> list[Quarter]:
-    """The figures of every quarter that has a due exam up to today, oldest first."""
+    """The figures of every quarter that has a due exam up to today, oldest first.
+
+    `lost`: the date of each lost-to-follow-up flag (the engine's: the later of the two
+    controls overdue); `decisions`: (decision date, date of the flag it cleared) pairs.
+    """
     window = timedelta(days=settings.overdue_after_days)
     controls: dict[tuple, list[ExamRow]] = defaultdict(list)
     for row in rows:
@@ -75,7 +85,15 @@ def quarters(
         _count_exam(figures, row, today, window, settings)
     for day in _last_done(rows, completed_patients).values():
         figures[quarter_of(day)]["completed"] += 1
-    return [_quarter(label, figures[label], delays[label]) for label in sorted(figures)]
+    for day in lost:
+        figures[quarter_of(day)]["lost"] += 1
+    waits: dict[str, list[int]] = defaultdict(list)
+    for decided, raised in decisions:
+        figures[quarter_of(decided)]["decisions"] += 1
+        waits[quarter_of(decided)].append((decided - raised).days)
+    return [
+        _quarter(label, figures[label], delays[label], waits[label]) for label in sorted(figures)
+    ]
 
 
 def _count_control(figures, delays, due: date, exams, today: date, window: timedelta) -> None:
@@ -110,7 +128,7 @@ def _last_done(rows: list[ExamRow], patients: set[int]) -> dict[int, date]:
     return last
 
 
-def _quarter(label: str, counts: dict, delays: list[int]) -> Quarter:
+def _quarter(label: str, counts: dict, delays: list[int], waits: list[int]) -> Quarter:
     return Quarter(
         label,
         counts["controls"],
@@ -119,4 +137,7 @@ def _quarter(label: str, counts: dict, delays: list[int]) -> Quarter:
         counts["overdue"],
         counts["mdt_flags"],
         counts["completed"],
+        counts["lost"],
+        counts["decisions"],
+        median(waits) if waits else None,
     )

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from ..db.models import Patient, PlannedExam
-from ..protocol import Settings
+from ..db.models import MdtDecision, Patient, PlannedExam
+from ..protocol import Flag, Settings, decision_waits, evaluate, load_protocol
+from ..services.plans import patient_history
 from .figures import ExamRow, Quarter, quarters
 
 CSV_COLUMNS = (
@@ -23,6 +24,9 @@ CSV_COLUMNS = (
     "exams_overdue",
     "mdt_flags",
     "completed_programmes",
+    "lost_to_follow_up",
+    "mdt_decisions",
+    "median_days_to_decision",
 )
 WIDTH, HEIGHT, PAD = 640, 220, 32
 
@@ -48,7 +52,44 @@ def clinic_report(
             )
         )
     )
-    return quarters(rows, completed, today, settings)
+    lost, waits = _engine_figures(session, clinic_id, today, settings)
+    return quarters(rows, completed, today, settings, lost, waits)
+
+
+def _engine_figures(
+    session: Session, clinic_id: int, today: date, settings: Settings
+) -> tuple[list[date], list[tuple[date, date]]]:
+    """The dates of the lost-to-follow-up flags and the decisions' waits, as the engine reads
+    them, of the few patients either concerns (flagged lost, or with a decision)."""
+    lost: list[date] = []
+    waits: list[tuple[date, date]] = []
+    for patient in _reviewed_or_lost(session, clinic_id):
+        protocol, history = load_protocol(patient.protocol), patient_history(patient)
+        if patient.lost_to_follow_up:
+            flags = evaluate(protocol, history, today, settings).flags
+            lost += [f.date for f in flags if f.flag == Flag.LOST_TO_FOLLOW_UP and f.date]
+        waits += [w for w in decision_waits(protocol, history, settings) if w[0] <= today]
+    return lost, waits
+
+
+def _reviewed_or_lost(session: Session, clinic_id: int) -> list[Patient]:
+    decided = sa.select(MdtDecision.patient_id).where(MdtDecision.withdrawn_at.is_(None))
+    return list(
+        session.scalars(
+            sa.select(Patient)
+            .where(
+                Patient.clinic_id == clinic_id,
+                sa.or_(Patient.lost_to_follow_up, Patient.id.in_(decided)),
+            )
+            .options(
+                selectinload(Patient.treatments),
+                selectinload(Patient.primary_controls),
+                selectinload(Patient.exams),
+                selectinload(Patient.measurements),
+                selectinload(Patient.decisions),
+            )
+        )
+    )
 
 
 def report_csv(figures: list[Quarter]) -> str:
@@ -67,6 +108,9 @@ def report_csv(figures: list[Quarter]) -> str:
                 q.overdue,
                 q.mdt_flags,
                 q.completed,
+                q.lost,
+                q.decisions,
+                "" if q.median_decision_days is None else f"{q.median_decision_days:g}",
             )
         )
     return out.getvalue()

@@ -22,8 +22,7 @@ from ..i18n import translations
 from ..resources import shipped_dir
 
 # The worklist's lists a nurse acts on, in the order of the e-mail ("booked" needs no action).
-# Lost to follow-up (R14): someone must reach the patient. Coordinated and on-hold controls,
-# like booked ones, wait for someone else and are not in the e-mail.
+# Lost to follow-up (R14): someone must reach the patient.
 ACTIONS = (
     "to_book",
     "overdue",
@@ -32,6 +31,10 @@ ACTIONS = (
     "booking_to_cancel",
     "lost_to_follow_up",
 )
+# Controls that wait for someone else, counted below the actions so that none is out of
+# sight: coordinated ones for the primary-tumour control (R8), those on hold for the MDT's
+# treatment (R13). They are no news on their own.
+WAITING = ("coordinated", "on_hold")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,8 @@ class DigestContent:
     previous_counts: Mapping[str, int] | None = None
     references: Mapping[str, Sequence[str]] | None = None
 
-    def lines(self) -> tuple[Line, ...]:
-        """The lists in the e-mail's order."""
+    def lines(self, lists: tuple[str, ...] = ACTIONS) -> tuple[Line, ...]:
+        """The lists in the e-mail's order: those to act on, or `lists`."""
         return tuple(
             Line(
                 action,
@@ -66,7 +69,7 @@ class DigestContent:
                 self._change(action),
                 tuple((self.references or {}).get(action, ())),
             )
-            for action in ACTIONS
+            for action in lists
         )
 
     def _change(self, action: str) -> str | None:
@@ -118,8 +121,9 @@ def _values(digest: DigestContent, language: str) -> dict:
         "language": language,
         "clinic_code": digest.clinic_code,
         "clinic_name": digest.clinic_name,
-        "counts": {action: digest.counts.get(action, 0) for action in ACTIONS},
+        "counts": {action: digest.counts.get(action, 0) for action in ACTIONS + WAITING},
         "lines": digest.lines(),
+        "waiting": digest.lines(WAITING),
         "day_long": format_date(digest.day, "full", locale=language),
         "day_short": format_skeleton("yMd", digest.day, locale=language),
         "since_yesterday": previous == digest.day - timedelta(days=1),

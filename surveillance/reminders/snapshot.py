@@ -12,7 +12,7 @@ from ..config import Config
 from ..db.models import Clinic, Patient, PlannedExam
 from ..services import Actor, Context, worklist
 from ..services.worklist import CATEGORIES
-from .digest import ACTIONS
+from .digest import ACTIONS, WAITING
 
 ACTOR = Actor("reminders")
 
@@ -38,7 +38,7 @@ def _references(
     session: Session, ctx: Context, clinic_id: int, counts: dict[str, int]
 ) -> dict[str, list[str]]:
     size = max(1, sum(counts[c] for c in CATEGORIES))
-    found: dict[str, list[str]] = {action: [] for action in ACTIONS}
+    found: dict[str, list[str]] = {action: [] for action in ACTIONS + WAITING}
     for item in worklist(session, ctx, [clinic_id], page_size=size).items:
         if item.category in found and item.reference not in found[item.category]:
             found[item.category].append(item.reference)

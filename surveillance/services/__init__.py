@@ -11,6 +11,7 @@ from .controls import (
 )
 from .corrections import (
     correct_result,
+    withdraw,
     withdraw_booking,
     withdraw_cancellation,
     withdraw_missed,
@@ -73,6 +74,7 @@ __all__ = [
     "register_patient",
     "resume_surveillance",
     "update_contact",
+    "withdraw",
     "withdraw_booking",
     "withdraw_cancellation",
     "withdraw_decision",

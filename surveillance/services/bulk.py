@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from itertools import islice
 from types import SimpleNamespace
@@ -16,10 +16,18 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from ..db.models import Control, LiverTreatment, Patient, PlannedExam, PrimaryControl
 from ..errors import InputError
-from ..protocol import History, Plan, find_anchor, load_protocol, make_plan
+from ..protocol import (
+    EndReason,
+    ExamRecord,
+    History,
+    Plan,
+    Status,
+    evaluate,
+    load_protocol,
+    make_plan,
+)
 from ..protocol import PrimaryControl as PrimaryControlValue
 from ..protocol import Treatment as TreatmentValue
-from ..protocol.planning import has_ended
 from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
@@ -27,7 +35,7 @@ from .control_rows import control_rows
 from .lookups import clinic_by_code
 from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
 from .patients import next_local_number
-from .plans import anchor_id
+from .plans import anchor_id, ending_treatment, flag_columns
 from .transactions import transaction
 from .validate import check_not_future, parse_choice, parse_phone, parse_text
 
@@ -57,7 +65,7 @@ def load_patients(
     checked = [_check(p, i + 1, ctx) for i, p in enumerate(patients)]
     _refuse_duplicates_in_file(checked)
     plans = [_plan(ctx, p) for p, _ in checked]
-    statuses = [_status(p) for p, _ in checked]
+    answers = [_answer(ctx, p, planned) for (p, _), planned in zip(checked, plans)]
     now = utcnow()
     with transaction(session):
         clinic = clinic_by_code(session, clinic_code)
@@ -75,14 +83,14 @@ def load_patients(
                     "name_key": p.name.casefold(),
                     "birth_date": birth,
                     "protocol": p.protocol,
-                    "status": status,
                     "phone": p.phone,
                     "gp": p.gp,
                     "version": 1,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i, ((p, birth), status) in enumerate(zip(checked, statuses))
+                | answer
+                for i, ((p, birth), answer) in enumerate(zip(checked, answers))
             ],
         )
         treatments = _insert(
@@ -105,8 +113,7 @@ def load_patients(
         )
         rows = _exam_rows(plans, clinic.id, patient_ids, treatments, controls, now)
         numbers = dict(zip(patient_ids, range(first, first + len(patient_ids))))
-        exams, all_done = _insert_exams(session, rows, numbers)
-        _mark_completed(session, all_done)
+        exams = _insert_exams(session, rows, numbers)
         record_event(
             session,
             ctx.actor,
@@ -119,34 +126,43 @@ def load_patients(
     return len(checked)
 
 
-def _status(p: NewPatient) -> str:
-    """R1: a history that ends with a transplant is no longer in this surveillance."""
+def _answer(ctx: Context, p: NewPatient, planned: _Planned) -> dict:
+    """The engine's status and flags for the loaded facts, stored at once (no refresh needed)."""
     protocol = load_protocol(p.protocol)
-    history = tuple(TreatmentValue(day, kind) for day, kind in p.treatments)
-    anchor = find_anchor(protocol, history)
-    return "transplanted" if anchor and has_ended(protocol, history, anchor) else "active"
+    done = tuple(
+        ExamRecord(e.code, e.due, done=e.due) for e in planned.plan.exams if _done(planned, e)
+    )
+    history = replace(_history(p), records=done)
+    # Exams recorded done without a result leave the plan as it was: no extra exam, no cover.
+    answer = evaluate(protocol, history, ctx.today, ctx.settings, planned.plan)
+    if answer.status == Status.ENDED:  # R15: a transplant after the anchor
+        reason = answer.status_reason or EndReason.TRANSPLANTED
+        status = {"status": reason.value, "status_reason": ending_treatment(protocol, history.treatments)}  # fmt: skip
+    else:
+        status = {"status": (answer.status or Status.ACTIVE).value, "status_reason": None}
+    return status | flag_columns(answer)
 
 
-def _insert_exams(
-    session: Session, rows: Iterable[dict], local_numbers: dict[int, int]
-) -> tuple[int, list[int]]:
-    """Insert the planned exams and their controls; the count, and patients all done."""
-    count, all_done = 0, dict[int, bool]()
+def _done(planned: _Planned, exam) -> bool:
+    """An exam due before the file's "done until" counts as done (its result is not known)."""
+    return planned.done_before is not None and exam.due < planned.done_before
+
+
+def _insert_exams(session: Session, rows: Iterable[dict], local_numbers: dict[int, int]) -> int:
+    """Insert the planned exams and their controls; return the count."""
+    count = 0
     waiting: list[dict] = []  # the last patient's exams: the next chunk may hold more
     for chunk in _chunks(rows):
         # The table, not the model: the ORM's bulk insert leaves out None values, so it
         # sent a statement for every run of rows alike in their Nones (thousands).
         session.execute(sa.insert(cast(sa.Table, PlannedExam.__table__)), chunk)
         count += len(chunk)
-        for row in chunk:
-            patient = row["patient_id"]
-            all_done[patient] = all_done.get(patient, True) and row["state"] == "done"
         waiting += chunk
         last = waiting[-1]["patient_id"]
         _insert_controls(session, [r for r in waiting if r["patient_id"] != last], local_numbers)
         waiting = [r for r in waiting if r["patient_id"] == last]
     _insert_controls(session, waiting, local_numbers)
-    return count, [patient for patient, done in all_done.items() if done]
+    return count
 
 
 def _insert_controls(session: Session, exams: list[dict], local_numbers: dict[int, int]) -> None:
@@ -164,21 +180,6 @@ def _insert_controls(session: Session, exams: list[dict], local_numbers: dict[in
     ]
     for chunk in _chunks(controls):
         session.execute(sa.insert(cast(sa.Table, Control.__table__)), chunk)
-
-
-def _mark_completed(session: Session, patient_ids: list[int]) -> None:
-    """R7 for loaded patients whose every exam was already done."""
-    # By id, from the rows just written: a query of the exams is planned without statistics
-    # (they are not committed yet) and PostgreSQL took 154 s for 20,000 patients, squared.
-    for start in range(0, len(patient_ids), CHUNK):
-        session.execute(
-            sa.update(Patient)
-            .where(
-                Patient.id.in_(patient_ids[start : start + CHUNK]),
-                Patient.status == "active",
-            )
-            .values(status="completed")
-        )
 
 
 def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
@@ -295,7 +296,7 @@ def _exam_rows(
         own_controls = [next(controls) for _ in range(planned.controls)]
         plan = planned.plan
         for e in plan.exams:
-            done = planned.done_before is not None and e.due < planned.done_before
+            done = _done(planned, e)
             partner = e.coordinated_with
             yield {
                 "uid": str(uuid.uuid4()),

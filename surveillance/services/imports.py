@@ -1,5 +1,5 @@
 """CSV import of patients: read the file, check every row (a dry run), then load it; a file
-with any bad row loads nothing."""
+with any bad row loads nothing, and a load stopped midway keeps its whole chunks."""
 
 from __future__ import annotations
 
@@ -15,14 +15,17 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..db.models import Patient
 from ..errors import InputError, ServiceError
 from .bulk import NewPatient, load_patients
 from .context import Context
 from .lookups import clinic_by_code
 from .new_patient import check_identity, check_name, check_protocol, registered_ids
-from .validate import parse_phone, parse_text
+from .patients import END_STATUSES, end_surveillance
+from .validate import parse_choice, parse_phone, parse_text
 
 MAX_ROWS = 20_000
 # Patients in an import's first write transaction (about 8,500 planned exams); later ones are
@@ -66,6 +69,9 @@ COLUMNS = {
     "protocol": ("protokoll", "protocol"),
     "phone": ("telefon", "telefonnummer", "mobil", "phone", "telephone"),
     "gp": ("fastlege", "gp", "general_practitioner"),
+    # Surveillance already ended (a FHIR Bundle's patients carry it): R1's status and reason.
+    "ended": ("avsluttet", "ended", "surveillance_ended"),
+    "end_reason": ("avslutningsgrunn", "end_reason"),
 }
 REQUIRED = ("national_id", "name", "treatment_date", "treatment_kind")
 HEADER_WORDS: dict[str, str] = {}  # filled below, once _normalise is defined
@@ -123,6 +129,17 @@ class ImportRefused(ServiceError):
         self.check = check
         bad = check.count("problem")
         super().__init__(f"{bad} row{'s' if bad != 1 else ''} with problems; nothing was imported")
+
+
+class ImportStopped(ServiceError):
+    """A row was refused midway (registered meanwhile): the chunks before it stay imported."""
+
+    def __init__(self, loaded: int, error: InputError):
+        self.loaded, self.error = loaded, error
+        super().__init__(
+            f"{loaded} patient{'s' if loaded != 1 else ''} imported before the import stopped; "
+            f"{error}; import the same file again to add the rest (registered patients are skipped)"
+        )
 
 
 class _Bad(Exception):
@@ -439,6 +456,8 @@ def check_row(
     check.parse("protocol", lambda text: check_protocol(ctx, text))
     check.parse("phone", lambda text: parse_phone("phone", text))
     check.parse("gp", lambda text: parse_text("gp", text, max_length=200, required=False))
+    check.parse("ended", lambda text: parse_choice("ended", text, END_STATUSES))
+    check.parse("end_reason", lambda text: parse_text("end_reason", text, max_length=2000))
     if extra_cells:
         check.problem(
             "",
@@ -514,8 +533,10 @@ def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileChe
 
     The rows go in in chunks, a short transaction each: on SQLite one transaction of 20,000
     patients held the database's only write lock past the busy timeout and other nurses'
-    saves failed. Should the import stop midway (a crash, or the same person registered
-    meanwhile), importing the file again adds the rest: registered patients are skipped.
+    saves failed. So a file is all or nothing only at its check: should the import stop
+    midway (a crash, or a person of a later chunk registered meanwhile: ImportStopped says
+    how many went in), each chunk is whole, the chunks before stay, and importing the file
+    again adds the rest (registered patients are skipped).
     """
     if check.problems:
         raise ImportRefused(check)
@@ -529,7 +550,9 @@ def import_rows(session: Session, ctx: Context, clinic_code: str, check: FileChe
         try:
             loaded += load_patients(session, ctx, clinic_code, [_new_patient(r) for r in chunk])
         except InputError as exc:
-            raise _in_file_rows(exc, chunk) from None
+            error = _in_file_rows(exc, chunk)
+            raise (ImportStopped(loaded, error) if loaded else error) from None
+        _end_ended(session, ctx, chunk)
         size = next_chunk_size(size, time.perf_counter() - started)
     return loaded
 
@@ -547,7 +570,7 @@ def next_chunk_size(size: int, seconds: float) -> int:
 def import_csv(
     session: Session, ctx: Context, clinic_code: str, data: bytes, read: Reader = read_table
 ) -> FileCheck:
-    """Check the file afresh and import its new rows, all or nothing; return what was found."""
+    """Check the file afresh and import its new rows (chunk by chunk); return what was found."""
     check = check_file(session, ctx, clinic_code, data, read)
     import_rows(session, ctx, clinic_code, check)
     return check
@@ -567,6 +590,27 @@ def _new_patient(row: Row) -> NewPatient:
         phone=values.get("phone"),
         gp=values.get("gp"),
     )
+
+
+def _end_ended(session: Session, ctx: Context, rows: list[Row]) -> None:
+    """End the surveillance of the rows that say so, as a nurse would (R1: audited).
+
+    After the chunk's load, in a transaction each: should the import stop between the two,
+    the patient stays registered and active (importing again skips them): end them by hand.
+    """
+    ended = {r.values["national_id"]: r.values for r in rows if r.values.get("ended")}
+    if not ended:
+        return
+    ids = dict(
+        session.execute(
+            sa.select(Patient.national_id, Patient.id).where(Patient.national_id.in_(list(ended)))
+        ).all()
+    )
+    session.rollback()
+    for number, values in ended.items():
+        end_surveillance(
+            session, ctx, ids[number], status=values["ended"], reason=values.get("end_reason")
+        )
 
 
 def _in_file_rows(exc: InputError, new: list[Row]) -> InputError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from ..protocol import (
     Measurement,
     Plan,
     PrimaryControl,
+    Protocol,
     Status,
     StoredExam,
     Treatment,
@@ -130,12 +132,20 @@ def store_answer(patient: Patient, answer: Answer) -> None:
         if row is not None:
             _store_exam(row, exam)
     _store_status(patient, answer)
+    for column, value in flag_columns(answer).items():
+        setattr(patient, column, value)
+
+
+def flag_columns(answer: Answer) -> dict:
+    """The patient's stored flags and hold, as the engine answered them."""
     mdt = [f for f in answer.flags if f.flag == Flag.MDT_REVIEW]
-    patient.mdt_review = bool(mdt)
-    patient.mdt_reason = "; ".join(mdt_reason(f) for f in mdt) or None
-    patient.mdt_flagged_on = max((f.date for f in mdt if f.date), default=None)
-    patient.hold_until = answer.hold_until
-    patient.lost_to_follow_up = any(f.flag == Flag.LOST_TO_FOLLOW_UP for f in answer.flags)
+    return {
+        "mdt_review": bool(mdt),
+        "mdt_reason": "; ".join(mdt_reason(f) for f in mdt) or None,
+        "mdt_flagged_on": max((f.date for f in mdt if f.date), default=None),
+        "hold_until": answer.hold_until,
+        "lost_to_follow_up": any(f.flag == Flag.LOST_TO_FOLLOW_UP for f in answer.flags),
+    }
 
 
 def mdt_reason(flag: FlagAnswer) -> str:
@@ -178,8 +188,13 @@ def _store_status(patient: Patient, answer: Answer) -> None:
 
 
 def _ending_treatment(patient: Patient) -> str | None:
-    ending = load_protocol(patient.protocol).ending_kinds
-    found = [t for t in patient.treatments if t.voided_at is None and t.kind in ending]
+    treatments = [t for t in patient.treatments if t.voided_at is None]
+    return ending_treatment(load_protocol(patient.protocol), treatments)
+
+
+def ending_treatment(protocol: Protocol, treatments: Iterable) -> str | None:
+    """The treatment that ended surveillance, as stored beside the status ("transplant 2025-06-01")."""
+    found = [t for t in treatments if t.kind in protocol.ending_kinds]
     last = max(found, key=lambda t: t.date, default=None)
     return f"{last.kind} {last.date.isoformat()}" if last else None
 

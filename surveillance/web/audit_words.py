@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from .formats import shown
-from .labels import FIELDS, LABELS, label
+from .labels import FIELDS, is_code, label
 
 ACTIONS = {
     "login": _l("Logged in"),
@@ -101,6 +101,6 @@ def _value(value) -> str:
         return ", ".join(_value(v) for v in value)
     if isinstance(value, bool):
         return str(_l("yes") if value else _l("no"))
-    if isinstance(value, str) and value in LABELS:
+    if isinstance(value, str) and is_code(value):
         return label(value)
     return str(shown(value))

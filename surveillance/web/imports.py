@@ -1,4 +1,4 @@
-"""CSV import of patients: upload, a dry-run check of every row, then all or nothing."""
+"""CSV import of patients: upload, a dry-run check of every row, then the load."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ..services.imports import (
     BadFile,
     FileCheck,
     ImportRefused,
+    ImportStopped,
     Problem,
     check_file,
     import_csv,
@@ -89,7 +90,7 @@ def check():
 
 @bp.post("/import/confirm")
 def confirm():
-    """Import the kept file, all or nothing, and go to the worklist."""
+    """Import the kept file and go to the worklist (a file with a problem imports nothing)."""
     kept = _claim()
     if kept is None:
         flash(
@@ -102,6 +103,8 @@ def confirm():
         check = import_csv(db(), service_context(), clinic.code, kept.data, reader_for(kept.data))
     except ImportRefused as refused:
         return _show_check(refused.check, clinic, kept.filename, None, 400)
+    except ImportStopped as stopped:
+        return _form(_stopped(stopped, clinic.name), 409)
     except (BadFile, InputError) as exc:
         return _form(_("Nothing was imported: %(reason)s", reason=_reason(exc)), 400)
     message = ngettext(
@@ -125,6 +128,19 @@ def discard():
     """Forget a kept file without importing it."""
     _claim()
     return redirect(url_for("imports.upload"))
+
+
+def _stopped(stopped: ImportStopped, clinic: str) -> str:
+    """An import stopped midway: how many went in, why it stopped, and what to do."""
+    return ngettext(
+        "%(num)d patient was imported into %(clinic)s before the import stopped: %(reason)s. "
+        "Import the same file again to add the rest: patients already registered are skipped.",
+        "%(num)d patients were imported into %(clinic)s before the import stopped: %(reason)s. "
+        "Import the same file again to add the rest: patients already registered are skipped.",
+        stopped.loaded,
+        clinic=clinic,
+        reason=_reason(stopped.error),
+    )
 
 
 def _form(error: str | None = None, status: int = 200):

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from ..protocol import exam_names
 from .formats import shown
 
 LABELS = {
-    # exams
-    "ct_tap": _l("CT chest/abdomen/pelvis"),
-    "cea": _l("CEA"),
-    "ct_liver": _l("Liver CT"),
-    "ct_liver_lungs": _l("CT liver and lungs"),
+    # exams a primary control may list that no protocol file declares (those it declares are
+    # named by the file: exam_name)
     "colonoscopy": _l("Colonoscopy"),
     "mri_pelvis": _l("MRI pelvis"),
     "mri_liver": _l("MRI liver"),
@@ -81,13 +79,24 @@ LABELS = {
 
 def label(code: str | None) -> str:
     """The translated word for a code; the code itself if it has none."""
-    return str(LABELS.get(code or "", code or ""))
+    return exam_name(code or "") or str(LABELS.get(code or "", code or ""))
+
+
+def exam_name(code: str) -> str | None:
+    """An exam's name in the reader's language as the protocol file gives it (R16), or None."""
+    locale = get_locale()
+    return exam_names(locale.language if locale else "nb").get(code)
+
+
+def is_code(word: str) -> bool:
+    """Whether a word is a code the pages show in words."""
+    return word in LABELS or exam_name(word) is not None
 
 
 def in_words(text: str | None) -> str:
     """A stored reason ("ct_tap 2026-11-24") as a nurse reads it: codes in words, days dd.mm.åååå."""
     return " ".join(
-        label(word) if word in LABELS else str(shown(word)) for word in (text or "").split(" ")
+        label(word) if is_code(word) else str(shown(word)) for word in (text or "").split(" ")
     )
 
 
@@ -169,4 +178,4 @@ def _labelled(name: str, value):
     """A param's value; a code (or a list of choices) in words."""
     if name == "choices":
         return ", ".join(label(code) for code in value.split(", "))
-    return label(value) if isinstance(value, str) and value in LABELS else shown(value)
+    return label(value) if isinstance(value, str) and is_code(value) else shown(value)

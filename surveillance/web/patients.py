@@ -37,13 +37,11 @@ from ..services import (
     register_patient,
     resume_surveillance,
     update_contact,
-    withdraw_booking,
-    withdraw_cancellation,
+    withdraw,
     withdraw_decision,
-    withdraw_missed,
-    withdraw_result,
 )
 from ..services.control_booking import book_control as control_booking
+from ..services.corrections import WITHDRAWALS
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
@@ -404,21 +402,13 @@ def exam_correct(exam_id: int):
     return _on_exam(exam_id, correct_result, _("Result corrected."), *fields)
 
 
-WITHDRAW = {
-    "result": withdraw_result,
-    "missed": withdraw_missed,
-    "cancellation": withdraw_cancellation,
-    "booking": withdraw_booking,
-}
-
-
 @bp.post("/exams/<int:exam_id>/withdraw")
 def exam_withdraw(exam_id: int):
     """Withdraw a result, a missed mark, a cancellation or a booking (R12)."""
-    verb = WITHDRAW.get(request.form.get("fact", ""))
-    if verb is None:
+    fact = request.form.get("fact", "")
+    if fact not in WITHDRAWALS:
         abort(400)
-    return _on_exam(exam_id, verb, _("Withdrawn."), "reason")
+    return _on_exam(exam_id, partial(withdraw, fact=fact), _("Withdrawn."), "reason")
 
 
 @bp.post("/patients/<int:patient_id>/decisions")

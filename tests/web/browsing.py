@@ -126,9 +126,11 @@ class Browser:
         return self.client.post(url, data=data, buffered=True, **kwargs)
 
     def send(self, method: str, url: str, form: dict | None = None, **kwargs):
-        """A GET, or a POST of `form` with the CSRF token."""
+        """A GET, a DELETE (the FHIR API's only one: no form), or a POST of `form`."""
         if method == "GET":
             return self.get(url, **kwargs)
+        if method == "DELETE":
+            return self.client.delete(url, buffered=True, **kwargs)
         return self.post(url, form, **kwargs)
 
     def form(self, page, action: str) -> Form:

@@ -32,6 +32,8 @@ VOLATILE = {
     ("calendar_feeds", "etag"),
     ("calendar_feeds", "modified_at"),
 }
+# Nor is an API token's count of requests, which every request with it keeps (rate limit).
+VOLATILE_TABLES = {"api_rate_counts"}
 
 
 # ---- the application --------------------------------------------------------------------
@@ -168,7 +170,7 @@ class Db:
         state = {}
         with self.engine.connect() as conn:
             for table in Base.metadata.sorted_tables:
-                if table.name == "audit_events" and not audit:
+                if (table.name == "audit_events" and not audit) or table.name in VOLATILE_TABLES:
                     continue
                 columns = [c for c in table.c if (table.name, c.name) not in VOLATILE]
                 query = sa.select(*columns).order_by(*table.primary_key.columns)

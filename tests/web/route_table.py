@@ -36,7 +36,11 @@ FHIR_READS = frozenset(
     "fhir.read_" + name
     for name in ("Patient", "Procedure", "CarePlan", "ServiceRequest", "Observation", "Flag")
 )
-FHIR = FHIR_READS | {"fhir.metadata", "fhir.search_patients", "fhir.everything"}
+FHIR_BULK = frozenset(
+    {"export", "export_patients", "export_status", "export_delete", "export_file"}
+)
+FHIR_BULK = frozenset(f"fhir.{name}" for name in FHIR_BULK)
+FHIR = FHIR_READS | FHIR_BULK | {"fhir.metadata", "fhir.search_patients", "fhir.everything"}
 PUBLIC = (
     frozenset({"auth.login", "static", "i18n.choose_language", "feeds.feed", "health.healthz"})
     | FHIR
@@ -449,6 +453,13 @@ ROUTES: dict[str, Route] = {
     "fhir.metadata": Route("public", get=200),
     "fhir.search_patients": Route("public", lambda s: Reach({}), get=401),
     "fhir.everything": Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401),
+    "fhir.export": Route("public", get=401),
+    "fhir.export_patients": Route("public", get=401),
+    "fhir.export_status": Route("public", lambda s: Reach({"key": "0" * 32}), get=401),
+    "fhir.export_delete": Route("public", lambda s: Reach({"key": "0" * 32}), post=(401,)),
+    "fhir.export_file": Route(
+        "public", lambda s: Reach({"key": "0" * 32, "kind": "Patient"}), get=401
+    ),
     **{
         endpoint: Route("public", lambda s: Reach({"resource_id": s.patient_id}), get=401)
         for endpoint in FHIR_READS

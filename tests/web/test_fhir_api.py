@@ -9,8 +9,8 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from surveillance.db.models import AuditEvent, Patient
+from surveillance.fhir import ratelimit
 from surveillance.fhir.codes import D_NUMBER, FODSELSNUMMER, national_id_system
-from surveillance.fhir.ratelimit import RateLimit
 from surveillance.fhir.record import RESOURCE_TYPES
 from surveillance.fhir.tokens import create_api_token, revoke_api_token
 from surveillance.services import Actor, record_result
@@ -231,15 +231,24 @@ def test_the_rate_limit_answers_429(make_app, world, session):
     assert client.get(path, headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
-def test_the_window_slides():
-    now = [0.0]
-    limit = RateLimit(2, 60, clock=lambda: now[0])
-    assert [limit.wait(1), limit.wait(1)] == [0, 0]
-    assert limit.wait(1) == 60
-    now[0] = 59.5
-    assert limit.wait(1) == 0.5
-    now[0] = 60.0
-    assert limit.wait(1) == 0
+def test_two_nodes_on_one_database_share_one_limit(make_app, world, session):
+    # Two app instances are two nodes: each has its own process state, the database is shared.
+    nodes = [make_app(api_requests_per_minute=3).test_client() for _ in range(2)]
+    token = create_api_token(session, SETUP, world.a.clinic_id).token
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/fhir/Patient/{world.a.patient_id}"
+    answers = [nodes[i % 2].get(path, headers=headers) for i in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
+    assert answers[3].json["issue"][0]["code"] == "throttled"
+
+
+def test_the_window_turns_every_minute(world, session):
+    token = create_api_token(session, SETUP, world.a.clinic_id).id
+    start = 60 * 29_000_000  # a window's first second
+    assert [ratelimit.wait(session, token, 2, start + s) for s in (0, 1)] == [0, 0]
+    assert ratelimit.wait(session, token, 2, start + 59.5) == 0.5  # the third in this minute
+    assert ratelimit.wait(session, token, 2, start + 60) == 0  # the next minute counts afresh
 
 
 # ---- the CapabilityStatement ------------------------------------------------------------
@@ -257,8 +266,15 @@ def test_the_capability_statement_matches_the_routes(app, fhir):
             assert resource.searchParam
             listed.add(f"/fhir/{resource.type}")
         for operation in resource.operation or []:
-            listed.add(f"/fhir/{resource.type}/<resource_id>/${operation.name}")
-    assert listed == rules
+            if operation.definition.endswith("/patient-export"):  # the bulk IG's: type level
+                listed.add(f"/fhir/{resource.type}/${operation.name}")
+            else:
+                listed.add(f"/fhir/{resource.type}/<resource_id>/${operation.name}")
+    listed |= {f"/fhir/${operation.name}" for operation in statement.rest[0].operation}
+    # The URLs an export hands out in its answers (the IG's status and file URLs), not
+    # interactions a CapabilityStatement lists.
+    handed_out = {"/fhir/bulk-status/<key>", "/fhir/bulk-files/<key>/<kind>.ndjson"}
+    assert listed == rules - handed_out and handed_out <= rules
     assert {e for r in app.url_map.iter_rules() if r.rule in rules for e in [r.endpoint]} == FHIR
 
 
@@ -285,3 +301,24 @@ def test_another_clinics_results_and_flags_are_not_found(full_record, token_of, 
         answer = fhir(path, theirs)
         assert answer.status_code == 404 and answer.json["resourceType"] == "OperationOutcome"
         assert db.snapshot() == before
+
+
+# ---- lost to follow-up (R14) -----------------------------------------------------------
+
+
+def test_a_lost_patient_has_a_flag_with_its_reason(world, make_patient, token_of, fhir, db):
+    # Treated 450 days ago: the 6- and 12-month controls are long overdue -> R14's flag.
+    lost = make_patient("A", name="Tapt Pasient", treated_days_ago=450)
+    assert db.get(Patient, lost.id).lost_to_follow_up
+    flag, data = parsed(fhir(f"/fhir/Flag/lost-to-follow-up-{lost.id}", token_of("a")))
+    assert flag.status == "active" and flag.subject.reference == f"Patient/{lost.id}"
+    assert data["code"]["coding"][0]["code"] == "lost_to_follow_up"
+    assert "overdue" in flag.code.text
+    bundle, _ = parsed(fhir(f"/fhir/Patient/{lost.id}/$everything", token_of("a")))
+    assert f"lost-to-follow-up-{lost.id}" in {
+        e.resource.id for e in bundle.entry if e.resource.get_resource_type() == "Flag"
+    }
+    assert fhir(f"/fhir/Flag/lost-to-follow-up-{lost.id}", token_of("b")).status_code == 404
+    # Pasient A (treated 170 days ago) is not lost: no such flag.
+    missing = fhir(f"/fhir/Flag/lost-to-follow-up-{world.a.patient_id}", token_of("a"))
+    assert missing.status_code == 404

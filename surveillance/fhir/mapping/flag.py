@@ -1,4 +1,5 @@
-"""Flag: the patient's MDT review with its reason. A new flag is a new row of FLAGS."""
+"""Flag: the patient's MDT review and lost to follow-up, with reasons. A new flag is a new
+row of FLAGS."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from ..codes import FLAG, coding
 # flag code -> (English name, is it raised, its reason)
 FLAGS: dict[str, tuple[str, Callable[[Patient], bool], Callable[[Patient], str | None]]] = {
     "mdt_review": ("Needs MDT review", lambda p: p.mdt_review, lambda p: p.mdt_reason),
+    # R14 has one reason: the engine raises it for nothing else.
+    "lost_to_follow_up": (
+        "Lost to follow-up",
+        lambda p: p.lost_to_follow_up,
+        lambda _p: LOST_REASON,
+    ),
 }
+LOST_REASON = "The two latest controls whose window has closed each have an exam overdue (R14)"
 
 
 def raised_flags(patient: Patient) -> list[str]:

@@ -7,7 +7,8 @@ from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from ...db.models import Patient
-from ..codes import Site, national_id_system
+from ...services.patients import END_STATUSES
+from ..codes import EXT_SURVEILLANCE_END, Site, national_id_system
 
 
 def patient_resource(patient: Patient, site: Site) -> FhirPatient:
@@ -30,6 +31,7 @@ def patient_resource(patient: Patient, site: Site) -> FhirPatient:
             "active": patient.status == "active",
             "name": [HumanName(use="official", text=patient.name, **_parts(patient.name))],
             "birthDate": patient.birth_date,
+            "extension": _surveillance_end(patient) or None,
         }
         | _contact(patient)
     )
@@ -43,6 +45,27 @@ def _contact(patient: Patient) -> dict:
     if patient.gp:
         contact["generalPractitioner"] = [{"display": patient.gp}]
     return contact
+
+
+def _surveillance_end(patient: Patient) -> list[dict]:
+    """The end of surveillance and its reason, so that an import keeps the patient ended."""
+    if patient.status not in END_STATUSES:
+        return []
+    parts = [{"url": "status", "valueCode": patient.status}]
+    if patient.status_reason:
+        parts.append({"url": "reason", "valueString": patient.status_reason})
+    return [{"url": EXT_SURVEILLANCE_END, "extension": parts}]
+
+
+def surveillance_end(patient: FhirPatient) -> tuple[str, str]:
+    """(status, reason) of an ended patient's extension, read back (import); empty if none."""
+    for extension in patient.extension or []:
+        if extension.url == EXT_SURVEILLANCE_END:
+            parts = {
+                part.url: part.valueCode or part.valueString for part in extension.extension or []
+            }
+            return parts.get("status") or "", parts.get("reason") or ""
+    return "", ""
 
 
 def _parts(name: str) -> dict:

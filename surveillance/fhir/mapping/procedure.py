@@ -18,9 +18,15 @@ KIND_NAMES = {
     "lung_resection": "Lung resection",
     "transplant": "Liver transplant",
 }
-# SNOMED CT concepts, one row per kind once a terminologist has confirmed the concept;
-# until then the kind's own code stands alone.
-SNOMED_CODES: dict[str, tuple[str, str]] = {}
+# SNOMED CT concepts, one row per kind whose concept is confirmed from a published source;
+# the others carry our kind code alone. Looked for and left out (no source found that lists
+# the concept with its display, 2026-11-30): resection (partial hepatectomy) and ablation
+# (the concepts found name radiofrequency ablation only, narrower than RFA/MWA/IRE).
+SNOMED_CODES: dict[str, tuple[str, str]] = {
+    # HL7 Europe PROTECT-CHILD IG, ConceptMap transplant-type-to-standard: "liver (Liver
+    # transplant) is equivalent to 18027006 (Transplantation of liver)".
+    "transplant": ("18027006", "Transplantation of liver"),
+}
 
 
 def procedure_resource(treatment: LiverTreatment) -> Procedure:

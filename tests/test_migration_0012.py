@@ -1,4 +1,4 @@
-"""Migration 0011 on a database filled by the previous version: the newest MDT flag's day
+"""Migration 0012 on a database filled by the previous version: the newest MDT flag's day
 from the stored reasons, and the controls holding a missed exam marked."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ UPDATE patients SET mdt_review = true, mdt_reason = 'ct_suspicious ct_tap 2026-0
 def _filled(fresh_database, backend: str) -> sa.Engine:
     engine = make_engine(fresh_database(backend))
     upgrade(engine, "0009")
-    for rows, version in ((ROWS, "0010"), (FLAGS, "0011")):  # 0010 derives the controls
+    for rows, version in ((ROWS, "0010"), (FLAGS, "0012")):  # 0010 derives the controls
         with engine.begin() as conn:
             for statement in rows.split(";\n"):
                 if statement.strip():
