@@ -41,6 +41,46 @@ def database(backend: str, workdir: Path, name: str, server: str):
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
+@contextmanager
+def kept_database(backend: str, folder: Path, size: int, server: str):
+    """A database kept between runs: made by the migrations once, upgraded on reuse.
+
+    Whether it holds its patients is the caller's: a `<backend>-<size>.ready` file beside
+    it, written once loaded; without it the database is made anew.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fresh = not (folder / f"{backend}-{size}.ready").exists()
+    if backend == "sqlite":
+        path = folder / f"web-{size}.db"
+        url = f"sqlite:///{path}"
+        if fresh:
+            for stale in folder.glob(f"web-{size}.db*"):
+                stale.unlink()
+            yield _prepared(url)
+        else:
+            yield _upgraded(url)
+        return
+    dbname = f"surveillance_bench_keep_{size}"
+    url = sa.make_url(server).set(database=dbname).render_as_string(False)
+    if not fresh:
+        yield _upgraded(url)
+        return
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{dbname}"')
+    admin.dispose()
+    yield _prepared(url)
+
+
+def _upgraded(url: str) -> str:
+    """A kept database brought to the migrations' head (and its new rows derived)."""
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
 def _prepared(url: str) -> str:
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     upgrade(engine)

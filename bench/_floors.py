@@ -19,9 +19,10 @@ WAITING = "stage IN ('booked', 'coordinated')"
 # In R10's order, which is the page's.
 LISTS = {
     "overdue": f"due < :late AND {NOT_HELD}",
-    "results_missing": f"{WAITING} AND {WINDOW} AND results_on <= :today AND {NOT_HELD}",
+    "results_missing": f"{WAITING} AND due >= :late AND (stage = 'booked' OR due <= :horizon)"
+    f" AND results_on <= :today AND {NOT_HELD}",
     "to_book": f"stage = 'open' AND {WINDOW} AND {NOT_HELD}",
-    "booked": f"{WAITING} AND {WINDOW} AND stage = 'booked'"
+    "booked": f"{WAITING} AND due >= :late AND stage = 'booked'"
     " AND (results_on IS NULL OR results_on > :today)",
     "coordinated": f"{WAITING} AND {WINDOW} AND stage = 'coordinated'"
     f" AND results_on > :today AND {NOT_HELD}",

@@ -202,8 +202,15 @@ class Client:
 
     def __init__(self, port: int):
         self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.timeout: float | None = 30
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
         self.cookies: dict[str, str] = {}
+
+    def reconnect(self, timeout: float | None = 30) -> None:
+        """A new connection (the session cookie stays), with this time-out for its answers."""
+        self.conn.close()
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
         headers = {"User-Agent": "bench/web.py", "Host": f"127.0.0.1:{self.port}"}
@@ -218,10 +225,12 @@ class Client:
                 text = response.read().decode()
                 break
             except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.reconnect(self.timeout)
                 if attempt == 2:
                     raise
+            except TimeoutError:
+                self.reconnect(self.timeout)  # else the connection is left mid-request
+                raise
         for header in response.headers.get_all("Set-Cookie") or ():
             name, _, rest = header.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0]
@@ -284,6 +293,20 @@ def measure(
     every = [x for spent in latencies for x in spent]
     p95 = statistics.quantiles(every, n=20)[-1] if len(every) >= 20 else max(every, default=0)
     return len(every) / elapsed, p95, len(every), sum(errors)
+
+
+def warm_up(clients: list[Client], path: str, patient_ids: list[int], seconds: float) -> None:
+    """One request per client, one after the other and with no time-out (a cold feed of
+    100,000 patients is built once per worker: minutes, not the clients' 30 s), then load."""
+    for client in clients:
+        client.reconnect(None)
+        began = time.perf_counter()
+        measure([client], path, patient_ids, 1e9, 1)
+        spent = time.perf_counter() - began
+        if spent > 5:
+            print(f"  (warm-up: {path.split('/')[1] or '/'} answered in {spent:.0f} s)", flush=True)
+        client.reconnect(30)
+    measure(clients, path, patient_ids, seconds, 10_000)
 
 
 # ---- the run ------------------------------------------------------------------------
@@ -351,8 +374,9 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def prepare(url: str, patients) -> tuple[list[int], str]:
-    """Load the patients, make the worklist realistic, add the nurse; some ids, a feed token."""
+def prepare(url: str, patients, loaded: bool = False) -> tuple[list[int], str]:
+    """Load the patients (unless `loaded`), make the worklist realistic, add the nurse; some
+    ids, a feed token."""
     from _synthetic import CLINIC
     from foundation import load_ours, realistic_worklist
 
@@ -361,21 +385,23 @@ def prepare(url: str, patients) -> tuple[list[int], str]:
     from surveillance.services import Actor
     from surveillance.services.accounts import Admin, add_user
 
-    wall, _ = load_ours(url, patients)
-    print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
-    realistic_worklist(url)
+    if not loaded:
+        wall, _ = load_ours(url, patients)
+        print(f"  loaded {len(patients):,} patients in {wall:.1f} s", flush=True)
+        realistic_worklist(url)
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            add_user(
-                session,
-                Admin(Actor("bench")),
-                email=EMAIL,
-                password=PASSWORD,
-                role="nurse",
-                clinic_codes=[CLINIC],
-            )
-            session.commit()
+            if not loaded:
+                add_user(
+                    session,
+                    Admin(Actor("bench")),
+                    email=EMAIL,
+                    password=PASSWORD,
+                    role="nurse",
+                    clinic_codes=[CLINIC],
+                )
+                session.commit()
             ids = session.scalars(sa.text("SELECT id FROM patients ORDER BY id")).all()
             clinic = session.scalar(sa.text("SELECT min(id) FROM clinics"))
             token = create_clinic_feed(session, Actor("bench"), clinic).token
@@ -391,13 +417,15 @@ def _without_tokens(page: str) -> str:
 
 
 def bench_backend(
-    backend: str, url: str, workdir: Path, patients, args
+    backend: str, url: str, workdir: Path, patients, args, loaded: bool = False
 ) -> tuple[list[tuple], float]:
     """Load, serve and measure one backend: its two table rows and the floor's p95."""
     from foundation import bench_worklist
 
-    print(f"\n{backend}: loading ...", flush=True)
-    patient_ids, token = prepare(url, patients)
+    print(f"\n{backend}: {'reusing the kept database' if loaded else 'loading ...'}", flush=True)
+    patient_ids, token = prepare(url, patients, loaded)
+    if args.load_only:
+        return [], 0.0
     figure, _ = bench_worklist(backend, url, args.repeat)
     print(
         f"  worklist() counts + page in process: {figure.ours * 1000:.2f} ms, "
@@ -427,9 +455,11 @@ def bench_backend(
             flush=True,
         )
         results = {}
-        routes = [(name, path.replace("{token}", token)) for name, path in ROUTES]
+        routes = [
+            (name, path.replace("{token}", token)) for name, path in ROUTES if name not in args.skip
+        ]
         for _name, path in routes:  # warm every worker and pool up first
-            measure(clients, path, patient_ids, args.warmup, 10_000)
+            warm_up(clients, path, patient_ids, args.warmup)
         for name, path in routes:
             rps, p95, n, errors = measure(clients, path, patient_ids, args.seconds, 1_000_000)
             results[name] = (rps, p95)
@@ -460,22 +490,26 @@ def print_growth() -> None:
     print(header + "".join(f"  {p + ' req/s':>14}  {'p95':>6}" for p in PAGES))
     for n, backend, ours, floor, results in GROWTH:
         line = f"{n:>9,}  {backend:<10}  {ours * 1000:>13.2f}  {floor * 1000:>8.2f}"
-        print(
-            line
-            + "".join(f"  {results[p][0]:>14,.0f}  {results[p][1] * 1000:>6.1f}" for p in PAGES)
-        )
+        print(line + "".join(_cells(results.get(p)) for p in PAGES))
     for backend in sorted({g[1] for g in GROWTH}):
         rows = sorted(g for g in GROWTH if g[1] == backend)
         if len(rows) < 2:
             continue
         (small, *_, s_ours, _, s_res), (large, *_, l_ours, _, l_res) = rows[0], rows[-1]
         ratios = [f"worklist() {l_ours / s_ours:.2f}x"] + [
-            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" if l_res[p][0] else f"{p} -" for p in PAGES
+            f"{p} {s_res[p][0] / l_res[p][0]:.2f}x" if p in s_res and p in l_res else f"{p} -"
+            for p in PAGES
         ]
         print(
             f"{backend}: cost at {large:,} over {small:,} patients (aim <= 1.5x for the worklist "
             f"and the patient page; HTTP cost = 1 / req/s): " + ", ".join(ratios)
         )
+
+
+def _cells(measured: tuple[float, float] | None) -> str:
+    if measured is None:  # a route left out (--skip)
+        return f"  {'-':>14}  {'-':>6}"
+    return f"  {measured[0]:>14,.0f}  {measured[1] * 1000:>6.1f}"
 
 
 def print_table(rows: list[tuple], floor_p95: dict) -> None:
@@ -546,8 +580,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=POSTGRES_SERVER,
         help="the server where a throwaway database is made and dropped",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="a folder where the loaded databases are kept and reused by later runs "
+        "(SQLite files, and PostgreSQL databases surveillance_bench_keep_<size>)",
+    )
+    parser.add_argument(
+        "--load-only", action="store_true", help="with --keep: load the databases and stop"
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated routes left out: search, feed (a cold feed of 100,000 "
+        "patients takes minutes per worker to build)",
+    )
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    args.skip = {r.strip() for r in args.skip.split(",") if r.strip()}
+    if args.skip - {"search", "feed"}:
+        parser.error("--skip takes search and feed only (the tables need the others)")
     args.sizes = [int(n) for n in args.sizes.split(",") if n.strip()] or [args.patients]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
@@ -576,7 +629,7 @@ def use_real_date() -> date:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from _databases import database, postgres_unreachable
+    from _databases import database, kept_database, postgres_unreachable
     from _synthetic import synthetic_patients
 
     args = parse_args(argv)
@@ -597,10 +650,18 @@ def main(argv: list[str] | None = None) -> None:
                 if backend == "postgresql" and (reason := postgres_unreachable(args.postgres)):
                     print(f"\npostgresql skipped: {reason}")
                     continue
-                with database(backend, Path(workdir), "web", args.postgres) as url:
+                if args.keep:
+                    kept = kept_database(backend, args.keep, size, args.postgres)
+                else:
+                    kept = database(backend, Path(workdir), "web", args.postgres)
+                with kept as url:
+                    ready = args.keep / f"{backend}-{size}.ready" if args.keep else None
+                    loaded = ready is not None and ready.exists()
                     got, floor_p95[backend] = bench_backend(
-                        backend, url, Path(workdir), patients, args
+                        backend, url, Path(workdir), patients, args, loaded
                     )
+                    if ready is not None:
+                        ready.touch()
                 rows += got
         print_table(rows, floor_p95)
     print_growth()

@@ -278,3 +278,20 @@ def test_many_changed_exams_are_read_in_one_pass_over_the_window(
     monkeypatch.setattr("surveillance.feeds.store.FETCH_BY_WINDOW", 0)
     feeds.clear()
     assert text(session, feeds, clinic_feed) == by_ids
+
+
+def test_two_extra_exams_of_one_anchor_are_two_events(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    """Extra exams have no month: each is its own control, by its due date (issue 10)."""
+    from surveillance.services.decisions import record_decision
+
+    patient = create_patient(treatment_date="2025-12-01", treatment_kind="resection")
+    for code, due in (("cea", "2026-07-01"), ("ct_tap", "2026-08-03")):
+        record_decision(session, ctx, patient.id, decision="recheck", exam=code, due=due)
+    session.refresh(patient)
+    extras = sorted((e for e in patient.exams if e.month is None), key=lambda e: e.due)
+    assert [e.due for e in extras] == [date(2026, 7, 1), date(2026, 8, 3)]
+    events = parse_all(text(session, feeds, clinic_feed))
+    for e in extras:
+        assert events[f"control-{e.uid}"][0] == e.due_working_day

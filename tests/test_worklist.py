@@ -62,6 +62,8 @@ def rows(page) -> list[tuple]:
         ("2025-07-14", "2025-08-14", "results_missing"),
         ("2025-07-14", "2025-08-15", "overdue"),  # booked, and no result 31 days after the due date
         ("2025-09-01", "2025-08-15", "overdue"),  # booked too late to be on time
+        ("2025-07-14", "2025-05-01", "booked"),  # booked whatever its due date (R10)
+        ("2025-04-20", "2025-05-01", "results_missing"),  # booked early, no result since
     ],
 )
 def test_the_category_of_a_control(session, ctx, on, treated_patient, booked, today, category):
@@ -295,3 +297,21 @@ def test_a_missed_exam_waits_on_the_worklist_until_rebooked_or_cancelled(
     for exam in six:
         cancel_exam(session, later, exam.id, reason="Pasienten ønsker ikke denne kontrollen")
     assert all(i.due != six[0].due for i in worklist(session, later, [patient.clinic_id]).items)
+
+
+def test_a_control_booked_on_two_days_follows_each_exam(session, ctx, on, treated_patient):
+    """R10 lists each exam: the CEA's results are missing after its day, the CT still booked."""
+    patient = treated_patient("2025-01-15")
+    record_booking(session, ctx, exam(patient, "cea", 6).id, date="2025-07-10")
+    record_booking(session, ctx, exam(patient, "ct_tap", 6).id, date="2025-07-14")
+    page = worklist(session, on("2025-07-12"), [patient.clinic_id])
+    assert [(i.category, i.codes, i.booked_date) for i in page.items] == [
+        ("results_missing", ("cea",), D("2025-07-10")),
+        ("booked", ("ct_tap",), D("2025-07-14")),
+    ]
+    assert (page.counts["results_missing"], page.counts["booked"]) == (1, 1)
+    later = worklist(session, on("2025-07-15"), [patient.clinic_id])
+    assert [(i.category, i.codes) for i in later.items] == [
+        ("results_missing", ("cea",)),
+        ("results_missing", ("ct_tap",)),
+    ]

@@ -121,6 +121,7 @@ class Patient(Base):
         sa.Index(
             "ix_patients_mdt_review",
             "clinic_id",
+            "local_number",  # the list's order
             sqlite_where=sa.text("mdt_review"),
             postgresql_where=sa.text("mdt_review"),
         ),
@@ -128,6 +129,7 @@ class Patient(Base):
         sa.Index(
             "ix_patients_lost_to_follow_up",
             "clinic_id",
+            "local_number",  # the list's order
             sqlite_where=sa.text("lost_to_follow_up"),
             postgresql_where=sa.text("lost_to_follow_up"),
         ),
@@ -247,6 +249,7 @@ class PlannedExam(Base):
         sa.Index(
             "ix_planned_exams_booking_to_cancel",
             "clinic_id",
+            "booked_date",  # the list's order: a page without sorting every booking
             sqlite_where=sa.text("booking_to_cancel"),
             postgresql_where=sa.text("booking_to_cancel"),
         ),
@@ -312,7 +315,12 @@ class Control(Base):
     __tablename__ = "controls"
     __table_args__ = (
         _choice("stage", CONTROL_STAGES),
-        sa.UniqueConstraint("patient_id", "due", "stage", name="uq_controls_patient_due_stage"),
+        # Booked (or coordinated) exams of one due date whose results are missing from
+        # different days are apart (R10 lists each exam); NULLs are distinct, so open
+        # controls are held unique by control_rows alone.
+        sa.UniqueConstraint(
+            "patient_id", "due", "stage", "results_on", name="uq_controls_patient_due_stage_results"
+        ),
         # Overdue, across stages: due before today - overdue_after_days.
         sa.Index("ix_controls_due", "clinic_id", "due", "local_number", "hold_until"),
         sa.Index(
@@ -321,6 +329,9 @@ class Control(Base):
             "due",
             "local_number",
             "hold_until",
+            # Not read, but SQLite covers a query with the index only if it holds every
+            # column the query names, the partial condition's too (else a row read each).
+            "stage",
             sqlite_where=CONTROL_TO_BOOK,
             postgresql_where=CONTROL_TO_BOOK,
         ),

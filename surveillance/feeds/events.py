@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
@@ -25,14 +24,14 @@ class ExamRow(NamedTuple):
     id: int
     patient_id: int
     anchor_id: int
-    month: int
+    month: int | None  # None: an extra exam, a control of its own by its due date
+    due: date
     state: str
     sequence: int
     updated_at: datetime
     # Then what an event shows.
     uid: str
     code: str
-    due: date
     due_working_day: date
     booked_date: date | None
     booked_time: time | None
@@ -47,8 +46,17 @@ class ExamRow(NamedTuple):
 # ExamRow), then the patient's last change where names are shown. Plain, not named: the
 # garbage collector stops tracking plain tuples of plain values, and a cache of named ones
 # it walked at every full collection made a request two to three times slower (measured).
-VERSION_FIELDS = ("id", "patient_id", "anchor_id", "month", "state", "sequence", "updated_at")
-_PATIENT, _ANCHOR, _MONTH, _STATE, _UPDATED = 1, 2, 3, 4, 6
+VERSION_FIELDS = (
+    "id",
+    "patient_id",
+    "anchor_id",
+    "month",
+    "due",
+    "state",
+    "sequence",
+    "updated_at",
+)
+_PATIENT, _ANCHOR, _MONTH, _DUE, _STATE, _UPDATED = 1, 2, 3, 4, 5, 7
 Exam = tuple  # an ExamRow, or a version
 E = TypeVar("E", bound=tuple)  # the same kind of exam in and out
 
@@ -99,13 +107,18 @@ class EventSettings:
     reference: Callable[[int], str]  # the local reference of a local number: "P-0042"
 
 
-_control_key = itemgetter(_PATIENT, _ANCHOR, _MONTH)
+# A control: a patient's exams of one anchor, month and due date. The due date keeps extra
+# exams (no month) apart, and changes no other control's members, hence no UID.
+_control_key = itemgetter(_PATIENT, _ANCHOR, _MONTH, _DUE)
 
 
 def group_controls(rows: Iterable[E]) -> list[tuple[E, ...]]:
-    """Exams gathered into controls (a patient's exams of one anchor and month); the rows come
-    with each control's exams together and ordered by id (as the feed's index gives them)."""
-    return [tuple(members) for _, members in groupby(rows, _control_key)]
+    """Exams gathered into controls, in the order of each control's first exam; the rows come
+    ordered by id within a control (as the feed's index gives them)."""
+    controls: dict[tuple, list[E]] = {}
+    for row in rows:
+        controls.setdefault(_control_key(row), []).append(row)
+    return [tuple(members) for members in controls.values()]
 
 
 def first_id(members: tuple[Exam, ...]) -> int:

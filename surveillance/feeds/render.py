@@ -29,7 +29,7 @@ from .events import (
 )
 
 # Bump when the builder's output changes, so that every feed's ETag changes with it.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: extra exams of one anchor are events of their own
 PRODID = "-//surveillance//liver follow-up//EN"
 END_VCALENDAR = "END:VCALENDAR\r\n"
 

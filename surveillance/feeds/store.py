@@ -211,6 +211,7 @@ def feed_versions(session: Session, scope: FeedScope, first: date, last: date) -
         exam.patient_id,
         exam.anchor_treatment_id,
         exam.month,
+        exam.due,
         exam.state,
         exam.sequence,
         _as_read(exam.updated_at),
@@ -248,12 +249,12 @@ def feed_rows(
         exam.patient_id,
         exam.anchor_treatment_id,
         exam.month,
+        exam.due,
         exam.state,
         exam.sequence,
         exam.updated_at,
         exam.uid,
         exam.code,
-        exam.due,
         exam.due_working_day,
         exam.booked_date,
         exam.booked_time,
@@ -270,7 +271,7 @@ def feed_rows(
             query.where(_in_window(scope, first, last)).order_by(*_INDEX_ORDER)
         ).all()
         return [ExamRow._make(row) for row in rows if row[0] in wanted]
-    query = query.order_by(exam.patient_id, exam.anchor_treatment_id, exam.month, exam.id)
+    query = query.order_by(exam.patient_id, exam.anchor_treatment_id, exam.month, exam.due, exam.id)
     return [
         ExamRow._make(row)
         for chunk in range(0, len(ids), ID_CHUNK)

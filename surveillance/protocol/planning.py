@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from datetime import date, timedelta
+from functools import lru_cache
 
 from .calendar import add_months, working_day_on_or_after
 from .model import (
@@ -24,6 +25,9 @@ DEFAULT_SETTINGS = Settings()
 
 def find_anchor(protocol: Protocol, treatments: tuple[Treatment, ...]) -> Treatment | None:
     """R2: the latest anchoring treatment; on the same day the one with ablation wins."""
+    if len(treatments) == 1:  # most patients
+        only = treatments[0]
+        return only if only.kind in protocol.anchoring_kinds else None
     preference = {kind: rank for rank, kind in enumerate(protocol.anchoring_kinds)}
     anchors = [t for t in treatments if t.kind in preference]
     if not anchors:
@@ -38,41 +42,37 @@ def has_ended(protocol: Protocol, treatments: tuple[Treatment, ...], anchor: Tre
 
 def end_reason(protocol: Protocol, history: History) -> EndReason | None:
     """R1, R13, R15: why surveillance has ended, or None while the patient is a candidate."""
+    return _end_reason(protocol, history, find_anchor(protocol, history.treatments))
+
+
+def _end_reason(protocol: Protocol, history: History, anchor: Treatment | None) -> EndReason | None:
     if not history.candidate:
         return history.end_reason or EndReason.NOT_CANDIDATE
-    anchor = find_anchor(protocol, history.treatments)
-    ending = [t for t in history.treatments if t.kind in protocol.ending_kinds]
+    ending = any(t.kind in protocol.ending_kinds for t in history.treatments)
     if ending and (anchor is None or has_ended(protocol, history.treatments, anchor)):
         return EndReason.TRANSPLANTED
-    refusals = [d for d in history.decisions if d.decision == Decision.NOT_CANDIDATE]
-    latest = max(history.decisions, key=lambda d: d.date, default=None)
+    if not history.decisions:
+        return None
+    latest = max(history.decisions, key=lambda d: d.date)
     # An anchoring treatment after the decision starts a new plan (as after a transplant).
-    if (
-        refusals
-        and latest is not None
-        and latest.decision == Decision.NOT_CANDIDATE
-        and (anchor is None or anchor.date <= latest.date)
-    ):
+    if latest.decision == Decision.NOT_CANDIDATE and (anchor is None or anchor.date <= latest.date):
         return EndReason.NOT_CANDIDATE
     return None
 
 
 def make_plan(protocol: Protocol, history: History, settings: Settings = DEFAULT_SETTINGS) -> Plan:
     """The plan: the anchor's programme, R4 liver CTs of earlier ablations, extra exams (R9, R13)."""
-    ended = end_reason(protocol, history)
     anchor = find_anchor(protocol, history.treatments)
+    ended = _end_reason(protocol, history, anchor)
     if ended is not None or anchor is None:
         return Plan(protocol.code, None, (), ended)
     exams = _anchor_exams(protocol, anchor, settings)
-    exams += _earlier_ablation_exams(protocol, history, anchor, exams, settings)
-    exams += _extra_exams(protocol, history, anchor, exams, settings)
-    coordinated = _coordinate(exams, history.primary_controls, settings)
-    return Plan(protocol.code, anchor, tuple(sorted(coordinated, key=lambda e: (e.due, e.code))))
-
-
-def _dated(code: str, month: int, source: Treatment, settings: Settings) -> PlannedExam:
-    due = add_months(source.date, month)
-    return PlannedExam(code, month, due, _working_day(due, settings), source=source)
+    added = _earlier_ablation_exams(protocol, history, anchor, exams, settings)
+    added += _extra_exams(protocol, history, anchor, exams + added, settings)
+    exams = _coordinate(exams + added, history.primary_controls, settings)
+    if added:  # the anchor's programme comes sorted by due date, then code
+        exams.sort(key=lambda e: (e.due, e.code))
+    return Plan(protocol.code, anchor, tuple(exams))
 
 
 def _working_day(due: date, settings: Settings) -> date:
@@ -81,11 +81,40 @@ def _working_day(due: date, settings: Settings) -> date:
 
 def _anchor_exams(protocol: Protocol, anchor: Treatment, settings: Settings) -> list[PlannedExam]:
     """R3, R4, R5: every exam dated from the anchor."""
-    return [
-        _dated(code, month, anchor, settings)
-        for month, codes in protocol.schedules[anchor.kind]
-        for code in codes
-    ]
+    dated = _programme(
+        protocol.schedules[anchor.kind], anchor.date, settings.closed_days, settings.closed_annual
+    )
+    # tuple.__new__ with every field: a third of the time of PlannedExam(...) with keywords.
+    rest = (None, anchor, False, None)  # coordinated_with, source, extra, origin
+    return [_new(PlannedExam, exam + rest) for exam in dated]
+
+
+_new = tuple.__new__
+
+
+@lru_cache(maxsize=16384)
+def _programme(
+    schedule: tuple[tuple[int, tuple[str, ...]], ...],
+    start: date,
+    closed_days: frozenset[date],
+    closed_annual: frozenset[tuple[int, int]],
+) -> tuple[tuple[str, int, date, date], ...]:
+    """(code, month, due, working day) of a schedule from `start`, by due date then code.
+
+    Cached: anchors share their dates (a clinic treats on a few hundred days a year), and
+    the dates were most of a plan's cost (issue 10).
+    """
+    dated = []
+    for month, codes in schedule:
+        due = add_months(start, month)
+        working_day = working_day_on_or_after(due, closed_days, closed_annual)
+        dated += [(code, month, due, working_day) for code in codes]
+    return tuple(dated)
+
+
+def _dated(code: str, month: int, source: Treatment, settings: Settings) -> PlannedExam:
+    due = add_months(source.date, month)
+    return PlannedExam(code, month, due, _working_day(due, settings), source=source)
 
 
 def _earlier_ablation_exams(
@@ -96,6 +125,8 @@ def _earlier_ablation_exams(
     settings: Settings,
 ) -> list[PlannedExam]:
     """R4 v2: an earlier ablation's exams due after the anchor's date, unless covered."""
+    if len(history.treatments) < 2:  # the anchor alone: no earlier treatment to date from
+        return []
     held = {(r.code, r.due) for r in history.records if r.state in _HELD}
     kept = []
     for spec in protocol.controls:
@@ -145,11 +176,13 @@ def _extra_exams(
     settings: Settings,
 ) -> list[PlannedExam]:
     """R9, R13: extra exams after an equivocal reading or a recheck decision."""
+    if not (history.records or history.primary_controls or history.decisions):
+        return []  # no reading, no decision: nothing to add (most plans, at once)
     extras = [
         PlannedExam(code, None, due, _working_day(due, settings), extra=True, origin=origin)
         for code, due, origin in extra_exam_origins(protocol, history, anchor.date)
     ]
-    return _unique(extras, planned)
+    return _unique(extras, planned) if extras else []
 
 
 def _coordinate(
@@ -160,40 +193,39 @@ def _coordinate(
         return exams
     by_code = _controls_by_code(controls)
     window = settings.coordination_window_days
-    return [_with_partner(e, _nearest(by_code.get(e.code), e.due, window)) for e in exams]
+    paired = []
+    for exam in exams:
+        found = by_code.get(exam.code)
+        partner = _nearest(found, exam.due, window) if found else None
+        paired.append(exam if partner is None else exam._replace(coordinated_with=partner))
+    return paired
 
 
-def _with_partner(exam: PlannedExam, partner: PrimaryControl | None) -> PlannedExam:
-    return PlannedExam(
-        exam.code,
-        exam.month,
-        exam.due,
-        exam.due_working_day,
-        partner,
-        exam.source,
-        exam.extra,
-        exam.origin,
-    )
-
-
-def _controls_by_code(controls: tuple[PrimaryControl, ...]) -> dict[str, list[PrimaryControl]]:
-    by_code: dict[str, list[PrimaryControl]] = {}
+def _controls_by_code(
+    controls: tuple[PrimaryControl, ...],
+) -> dict[str, tuple[list[date], list[PrimaryControl]]]:
+    """Per code, the dates of the controls listing it and the controls, by date."""
+    by_code: dict[str, tuple[list[date], list[PrimaryControl]]] = {}
     for control in sorted(controls, key=lambda c: c.date):
         for code in control.exams:
-            by_code.setdefault(code, []).append(control)
+            dates, found = by_code.setdefault(code, ([], []))
+            dates.append(control.date)
+            found.append(control)
     return by_code
 
 
 def _nearest(
-    controls: list[PrimaryControl] | None, due: date, window: int
+    by_date: tuple[list[date], list[PrimaryControl]], due: date, window: int
 ) -> PrimaryControl | None:
     """R8: the control nearest `due` within the window; on a tie, the earlier one."""
-    if not controls:
-        return None
-    i = bisect_left(controls, due, key=lambda c: c.date)
-    candidates = [c for c in controls[max(i - 1, 0) : i + 1] if abs((c.date - due).days) <= window]
-    # Same distance: the earlier date sorts first, and min keeps the first of equals.
-    return min(candidates, key=lambda c: (abs((c.date - due).days), c.date), default=None)
+    dates, controls = by_date
+    i = bisect_left(dates, due)  # dates[i - 1] < due <= dates[i]
+    best = i - 1 if i > 0 and (due - dates[i - 1]).days <= window else None
+    later = dates[i] - due if i < len(dates) else None
+    # Same distance: the earlier one, already chosen, stays.
+    if later is not None and later.days <= window and (best is None or later < due - dates[best]):
+        best = i
+    return None if best is None else controls[best]
 
 
 def timing_state(

@@ -29,6 +29,23 @@ def results(history: History) -> list[Result]:
     return sorted(found, key=lambda r: r.date)
 
 
+def _equivocal(history: History) -> list[Result]:
+    """The equivocal readings of the history in date order: results() without the rest."""
+    found = [
+        Result(r.done, r.code, Reading.EQUIVOCAL)
+        for r in history.records
+        if r.result == Reading.EQUIVOCAL and r.done
+    ]
+    for control in history.primary_controls:
+        if control.done:
+            found += [
+                Result(control.date, code, value)
+                for code, value in control.results
+                if value == Reading.EQUIVOCAL
+            ]
+    return sorted(found, key=lambda r: r.date) if found else found
+
+
 def extra_exam_origins(
     protocol: Protocol, history: History, since: date
 ) -> list[tuple[str, date, date]]:
@@ -36,7 +53,7 @@ def extra_exam_origins(
     step = timedelta(days=protocol.extra_exam_days)
     extras = [
         (r.code, r.date + step, r.date)
-        for r in results(history)
+        for r in _equivocal(history)
         if r.date >= since and r.value == Reading.EQUIVOCAL
     ]
     for d in history.decisions:

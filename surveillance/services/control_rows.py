@@ -39,14 +39,18 @@ def results_on(exam: Any) -> date | None:
 def control_rows(
     patient_id: int, clinic_id: int, local_number: int, hold_until: date | None, exams: Iterable
 ) -> list[dict]:
-    """One row per (due, stage) of a patient's open exams; the earliest date of each kind."""
-    rows: dict[tuple[date, str], dict] = {}
+    """One row per (due, stage, results date) of a patient's open exams.
+
+    Exams of one control booked on different days are listed apart, as the engine lists
+    each exam (R10): the first's results are missing while the second is still booked.
+    """
+    rows: dict[tuple[date, str, date | None], dict] = {}
     for exam in exams:
         if exam.state not in OPEN_STATES:
             continue
-        kind = stage(exam)
+        kind, missing_from = stage(exam), results_on(exam)
         row = rows.setdefault(
-            (exam.due, kind),
+            (exam.due, kind, missing_from),
             {
                 "clinic_id": clinic_id,
                 "patient_id": patient_id,
@@ -56,7 +60,7 @@ def control_rows(
                 "stage": kind,
                 "codes": [],
                 "booked_date": None,
-                "results_on": None,
+                "results_on": missing_from,
                 "hold_until": hold_until if kind != "booked" else None,
                 "missed": False,
             },
@@ -64,11 +68,10 @@ def control_rows(
         row["codes"].append(exam.code)
         row["due_working_day"] = min(row["due_working_day"], exam.due_working_day)
         row["booked_date"] = _earliest(row["booked_date"], exam.booked_date)
-        row["results_on"] = _earliest(row["results_on"], results_on(exam))
         row["missed"] = row["missed"] or exam.state == "missed"
     for row in rows.values():
         row["codes"] = " ".join(sorted(row["codes"]))
-    return sorted(rows.values(), key=lambda r: (r["due"], r["stage"]))
+    return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1], k[2] or date.min))]
 
 
 def _earliest(a: date | None, b: date | None) -> date | None:

@@ -88,13 +88,16 @@ def _list_conditions(category: str) -> list:
         return [Control.due < LATE, not_held]
     if category == "to_book":
         return [CONTROL_TO_BOOK, *window, not_held]
-    waiting = [CONTROL_WAITING, *window]
+    # A booked control is listed whatever its due date (R10), a coordinated one from the
+    # horizon on (R8): one range from `late`, the horizon a filter within the index.
+    waiting = [CONTROL_WAITING, Control.due >= LATE]
+    booked_or_near = sa.or_(Control.stage == "booked", Control.due <= HORIZON)
     if category == "results_missing":
-        return [*waiting, Control.results_on <= TODAY, not_held]
+        return [*waiting, booked_or_near, Control.results_on <= TODAY, not_held]
     pending = sa.or_(Control.results_on.is_(None), Control.results_on > TODAY)
     if category == "booked":
         return [*waiting, Control.stage == "booked", pending]
-    return [*waiting, Control.stage == "coordinated", pending, not_held]
+    return [*waiting, Control.due <= HORIZON, Control.stage == "coordinated", pending, not_held]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_datetime, format_decimal
 
 DAY = "dd.MM.yyyy"
 MOMENT = "dd.MM.yyyy HH:mm"
@@ -25,7 +25,9 @@ def day(value: date | str | None) -> str:
         if parsed is None:
             return value  # not a day, or no such day (2025-02-30): as typed
         value = parsed
-    return format_date(value, DAY)
+    # What format_date(value, DAY) writes in every language (digits only), without its
+    # locale lookups: a worklist page writes a few hundred days (issue 10).
+    return f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
 
 
 def _iso_day(text: str) -> date | None:

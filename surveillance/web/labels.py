@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import g, has_request_context
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
@@ -79,7 +80,16 @@ LABELS = {
 
 def label(code: str | None) -> str:
     """The translated word for a code; the code itself if it has none."""
-    return exam_name(code or "") or str(LABELS.get(code or "", code or ""))
+    key = code or ""
+    if not has_request_context():
+        return exam_name(key) or str(LABELS.get(key, key))
+    # Translated once per request: a worklist page asks for a few hundred labels, and each
+    # lazy text looks its locale and catalogue up again (issue 10).
+    words = g.setdefault("labels", {})
+    found = words.get(key)
+    if found is None:
+        found = words[key] = exam_name(key) or str(LABELS.get(key, key))
+    return found
 
 
 def exam_name(code: str) -> str | None:

@@ -111,7 +111,13 @@ def check(session, ctx, patient: Patient) -> None:
         (e["kind"], e["due"]): e["list"]
         for e in answer["exams"]
         if e["list"] not in (None, "upcoming")
-        and (date.fromisoformat(e["due"]) <= horizon or e["list"] == "on_hold")
+        # Upcoming controls wait beyond the horizon; on hold and booked ones are listed
+        # whatever their due date (R10, R13).
+        and (
+            date.fromisoformat(e["due"]) <= horizon
+            or e["list"] == "on_hold"
+            or e["state"] == "booked"
+        )
     }
     assert listed(session, ctx, patient) == expected
 

@@ -4,8 +4,8 @@ The flag's day is derived from the reasons already stored ("cea_high cea 2026-06
 the latest date among them, so the MDT list shows the newest flag first from the start.
 A control holding a missed exam is marked so, from the stored exams, for the worklist.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30
 """
 
@@ -15,8 +15,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
