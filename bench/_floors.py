@@ -51,7 +51,7 @@ def page_sql(clinics: str) -> str:
         for name, where in LISTS.items()
     )
     return f"""SELECT c.rank, c.patient_id, c.due, c.due_working_day, c.booked_date, c.codes,
-       c.local_number, p.name
+       c.local_number, p.name, p.birth_date
 FROM (
 {parts}
 ) AS c JOIN patients AS p ON p.id = c.patient_id

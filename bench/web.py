@@ -76,12 +76,16 @@ def bench_app():
 
 # The side lists beside the worklist, by hand: the first rows of each and its length.
 SIDE_SQL = {
-    "mdt_review": """SELECT id, local_number, name, status, mdt_reason FROM patients
-        WHERE clinic_id IN ({clinics}) AND mdt_review ORDER BY local_number LIMIT :side""",
-    "lost_to_follow_up": """SELECT id, local_number, name, status FROM patients
+    "mdt_review": """SELECT id, local_number, name, birth_date, status, mdt_reason,
+               mdt_flagged_on, (SELECT d.note FROM mdt_decisions AS d
+                   WHERE d.patient_id = patients.id AND d.withdrawn_at IS NULL
+                   ORDER BY d.date DESC, d.id DESC LIMIT 1), version
+        FROM patients WHERE clinic_id IN ({clinics}) AND mdt_review
+        ORDER BY mdt_flagged_on DESC NULLS LAST, local_number LIMIT :side""",
+    "lost_to_follow_up": """SELECT id, local_number, name, birth_date, status FROM patients
         WHERE clinic_id IN ({clinics}) AND lost_to_follow_up ORDER BY local_number LIMIT :side""",
     "booking_to_cancel": """SELECT e.id, e.patient_id, p.local_number, p.name, e.code,
-               e.booked_date, e.version
+               e.booked_date, e.version, p.birth_date
         FROM planned_exams AS e JOIN patients AS p ON p.id = e.patient_id
         WHERE e.clinic_id IN ({clinics}) AND booking_to_cancel
         ORDER BY e.booked_date, p.local_number, e.code LIMIT :side""",
@@ -146,26 +150,28 @@ def _floor_page():
             patient_id,
             ctx.reference(number),
             name,
+            day(born),
             tuple(codes.split()),
             day(due),
             day(working_day),
             day(booked),
             (today - day(due)).days,
         )
-        for rank, patient_id, due, working_day, booked, codes, number, name in rows(
+        for rank, patient_id, due, working_day, booked, codes, number, name, born in rows(
             page_sql("{clinics}")
         )
     ]
     mdt = [
-        PatientRow(i, ctx.reference(n), m, s, r) for i, n, m, s, r in rows(SIDE_SQL["mdt_review"])
+        PatientRow(i, ctx.reference(n), m, day(d), s, r, day(f), note or None, v)
+        for i, n, m, d, s, r, f, note, v in rows(SIDE_SQL["mdt_review"])
     ]
     lost = [
-        PatientRow(i, ctx.reference(n), m, s, None)
-        for i, n, m, s in rows(SIDE_SQL["lost_to_follow_up"])
+        PatientRow(i, ctx.reference(n), m, day(d), s, None)
+        for i, n, m, d, s in rows(SIDE_SQL["lost_to_follow_up"])
     ]
     cancels = [
-        CancelRow(i, p, ctx.reference(n), m, c, day(b), v)
-        for i, p, n, m, c, b, v in rows(SIDE_SQL["booking_to_cancel"])
+        CancelRow(i, p, ctx.reference(n), m, c, day(b), v, day(d))
+        for i, p, n, m, c, b, v, d in rows(SIDE_SQL["booking_to_cancel"])
     ]
     counts = {name: counts.get(name, 0) for name in LISTS}
     result = WorklistPage(tuple(items), counts, sum(counts[c] for c in CATEGORIES), 1, page_size)

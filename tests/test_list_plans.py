@@ -54,7 +54,10 @@ def reads_index(text: str, index: str) -> bool:
     if "Index Cond" not in text:  # SQLite
         lines = [line for line in text.splitlines() if index in line]
         return any("SEARCH" in line for line in lines)
-    used = re.search(r"(Index (Only )?Scan using|Bitmap Index Scan on) ix_controls_\w+", text)
+    # "Backward": the latest due date first walks the same index the other way.
+    used = re.search(
+        r"(Index (Only )?Scan (Backward )?using|Bitmap Index Scan on) ix_controls_\w+", text
+    )
     return bool(used) and re.search(r"Index Cond: .*clinic_id", text) is not None
 
 
@@ -111,3 +114,23 @@ def test_a_feed_reads_the_open_controls_through_their_index(session, clinic_ids)
     text = plan(session, versions_query(scope, FeedSettings.from_config(Config()).day(CTX.today)))
     assert reads_index(text, "ix_controls_due"), text
     assert not re.search(r"\bSCAN (controls|planned_exams|patients)\b|Seq Scan", text), text
+
+
+RANGE = (date(2026, 5, 1), date(2026, 7, 31))
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_a_list_within_a_due_range_counts_through_its_index(session, category):
+    text = plan(session, list_count_query(category, CTX, [1], None, RANGE))
+    assert reads_index(text, INDEXES[category]), text
+
+
+@pytest.mark.parametrize("latest_first", [False, True], ids=["earliest first", "latest first"])
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_a_ranged_or_reversed_page_walks_its_index_without_a_sort(session, category, latest_first):
+    query = list_page_query(
+        category, CTX, [1], None, 0, 50, due_range=RANGE, latest_first=latest_first
+    )
+    text = plan(session, query)
+    assert reads_index(text, INDEXES[category]), text
+    assert "TEMP B-TREE" not in text and "Sort" not in text, text

@@ -152,6 +152,11 @@ class Patient(Base):
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     mdt_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     mdt_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # The day of the newest MDT flag: the MDT list shows the newest first.
+    mdt_flagged_on: Mapped[date | None]
+    # Contact details, as private as the name: never in URLs, logs, digests or feeds.
+    phone: Mapped[str | None] = mapped_column(sa.String(16))
+    gp: Mapped[str | None] = mapped_column(sa.String(200))  # the GP (fastlege)
     # R13: the last day of a "treatment planned" hold; R14: the engine's flag, as stored.
     hold_until: Mapped[date | None]
     lost_to_follow_up: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
@@ -370,6 +375,8 @@ class Control(Base):
     results_on: Mapped[date | None]
     # R13: the patient's hold, on the controls it holds (not on booked ones).
     hold_until: Mapped[date | None]
+    # An exam of it was missed: the list marks it so, not as a booking.
+    missed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class AuditEvent(Base):

@@ -73,7 +73,8 @@ def pseudonymised(resource: Resource, patient_id: int, pseudonyms: Pseudonyms) -
             "identifier": [{"system": PSEUDONYM_SYSTEM, "value": pseudonym}],
             "birthDate": data["birthDate"][:4],
         }
-        data.pop("name", None)
+        for identifying in ("name", "telecom", "generalPractitioner"):
+            data.pop(identifying, None)
     if "subject" in data:
         data["subject"] = {"reference": f"Patient/{pseudonym}"}
     if kind == "Flag":  # the id holds the patient's; the reason is free text

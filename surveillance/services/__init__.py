@@ -32,6 +32,7 @@ from .patients import (
     record_mdt_decision,
     register_patient,
     resume_surveillance,
+    update_contact,
 )
 from .treatments import (
     correct_treatment,
@@ -72,6 +73,7 @@ __all__ = [
     "record_treatment",
     "register_patient",
     "resume_surveillance",
+    "update_contact",
     "withdraw",
     "withdraw_booking",
     "withdraw_cancellation",

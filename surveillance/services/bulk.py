@@ -37,7 +37,7 @@ from .new_patient import CHUNK, check_identity, check_name, check_protocol, refu
 from .patients import next_local_number
 from .plans import anchor_id, ending_treatment, flag_columns
 from .transactions import transaction
-from .validate import check_not_future, parse_choice
+from .validate import check_not_future, parse_choice, parse_phone, parse_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,8 @@ class NewPatient:
     primary_controls: tuple[tuple[date, tuple[str, ...]], ...] = ()
     done_before: date | None = None
     protocol: str | None = None
+    phone: str | None = None
+    gp: str | None = None
 
 
 def load_patients(
@@ -81,6 +83,8 @@ def load_patients(
                     "name_key": p.name.casefold(),
                     "birth_date": birth,
                     "protocol": p.protocol,
+                    "phone": p.phone,
+                    "gp": p.gp,
                     "version": 1,
                     "created_at": now,
                     "updated_at": now,
@@ -203,6 +207,8 @@ def _check(p: NewPatient, row: int, ctx: Context) -> tuple[NewPatient, date]:
             p.primary_controls,
             p.done_before,
             check_protocol(ctx, p.protocol),
+            parse_phone("phone", p.phone),
+            parse_text("gp", p.gp, max_length=200, required=False),
         )
     except InputError as exc:
         raise _in_row(row, exc) from None

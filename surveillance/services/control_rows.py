@@ -62,11 +62,13 @@ def control_rows(
                 "booked_date": None,
                 "results_on": missing_from,
                 "hold_until": hold_until if kind != "booked" else None,
+                "missed": False,
             },
         )
         row["codes"].append(exam.code)
         row["due_working_day"] = min(row["due_working_day"], exam.due_working_day)
         row["booked_date"] = _earliest(row["booked_date"], exam.booked_date)
+        row["missed"] = row["missed"] or exam.state == "missed"
     for row in rows.values():
         row["codes"] = " ".join(sorted(row["codes"]))
     return [rows[key] for key in sorted(rows, key=lambda k: (k[0], k[1], k[2] or date.min))]

@@ -25,7 +25,7 @@ from .context import Context
 from .lookups import clinic_by_code
 from .new_patient import check_identity, check_name, check_protocol, registered_ids
 from .patients import END_STATUSES, end_surveillance
-from .validate import parse_choice, parse_text
+from .validate import parse_choice, parse_phone, parse_text
 
 MAX_ROWS = 20_000
 # Patients in an import's first write transaction (about 8,500 planned exams); later ones are
@@ -67,6 +67,8 @@ COLUMNS = {
     "treatment_kind": ("behandling", "behandlingstype", "treatment_kind", "treatment", "kind"),
     "done_until": ("kontroller_utført_til", "utført_til", "done_until", "controls_done_until"),
     "protocol": ("protokoll", "protocol"),
+    "phone": ("telefon", "telefonnummer", "mobil", "phone", "telephone"),
+    "gp": ("fastlege", "gp", "general_practitioner"),
     # Surveillance already ended (a FHIR Bundle's patients carry it): R1's status and reason.
     "ended": ("avsluttet", "ended", "surveillance_ended"),
     "end_reason": ("avslutningsgrunn", "end_reason"),
@@ -452,6 +454,8 @@ def check_row(
     check.parse("more_treatments", lambda text: _more_treatments(text, birth, ctx.today))
     check.parse("done_until", lambda text: _done_until(text, treated, ctx.today))
     check.parse("protocol", lambda text: check_protocol(ctx, text))
+    check.parse("phone", lambda text: parse_phone("phone", text))
+    check.parse("gp", lambda text: parse_text("gp", text, max_length=200, required=False))
     check.parse("ended", lambda text: parse_choice("ended", text, END_STATUSES))
     check.parse("end_reason", lambda text: parse_text("end_reason", text, max_length=2000))
     if extra_cells:
@@ -583,6 +587,8 @@ def _new_patient(row: Row) -> NewPatient:
         # The loader counts exams due *before* its date as done; the file says "on or before".
         done_before=done + timedelta(days=1) if done else None,
         protocol=values.get("protocol"),
+        phone=values.get("phone"),
+        gp=values.get("gp"),
     )
 
 

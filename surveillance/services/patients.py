@@ -16,7 +16,7 @@ from .new_patient import check_identity, check_name, check_protocol, refuse_regi
 from .plans import replan
 from .transactions import transaction
 from .treatments import add_treatment
-from .validate import parse_choice, parse_text
+from .validate import parse_choice, parse_phone, parse_text
 
 END_STATUSES = ("not_candidate", "deceased", "moved", "transplanted")
 MDT_DECISIONS = ("no_recurrence",)
@@ -32,6 +32,8 @@ def register_patient(
     protocol: str | None = None,
     treatment_date: date | str | None = None,
     treatment_kind: str | None = None,
+    phone: str | None = None,
+    gp: str | None = None,
 ) -> Patient:
     """Register a patient in a clinic, with their latest liver treatment if given (one transaction)."""
     with transaction(session):
@@ -50,12 +52,37 @@ def register_patient(
             birth_date=birth,
             protocol=protocol,
             status="active",
+            phone=parse_phone("phone", phone),
+            gp=parse_text("gp", gp, max_length=200, required=False),
         )
         session.add(patient)
         session.flush()
         record_event(session, ctx.actor, "patient.register", patient.id, clinic=clinic.code)
         if treatment_date is not None or treatment_kind is not None:
             add_treatment(session, ctx, patient, date=treatment_date, kind=treatment_kind)
+    return patient
+
+
+def update_contact(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    *,
+    phone: str | None,
+    gp: str | None,
+    expected_version: int | None = None,
+) -> Patient:
+    """Change the patient's telephone and GP; the old and new values are audited."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
+        before = {"phone": patient.phone, "gp": patient.gp}
+        patient.phone = parse_phone("phone", phone)
+        patient.gp = parse_text("gp", gp, max_length=200, required=False)
+        after = {"phone": patient.phone, "gp": patient.gp}
+        if after != before:
+            record_event(
+                session, ctx.actor, "patient.contact", patient.id, before=before, after=after
+            )
     return patient
 
 

@@ -142,6 +142,7 @@ def flag_columns(answer: Answer) -> dict:
     return {
         "mdt_review": bool(mdt),
         "mdt_reason": "; ".join(mdt_reason(f) for f in mdt) or None,
+        "mdt_flagged_on": max((f.date for f in mdt if f.date), default=None),
         "hold_until": answer.hold_until,
         "lost_to_follow_up": any(f.flag == Flag.LOST_TO_FOLLOW_UP for f in answer.flags),
     }

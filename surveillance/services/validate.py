@@ -115,3 +115,19 @@ def birth_date_check(field: str, value: date, patient: Patient) -> date:
     if value < patient.birth_date:
         raise InputError(field, value.isoformat(), "is before the patient's birth date")
     return value
+
+
+NORWEGIAN_PHONE = re.compile(r"(?:\+47|0047)?([0-9]{8})")
+
+
+def parse_phone(field: str, value: str | None) -> str | None:
+    """An optional Norwegian telephone number: 8 digits, maybe after +47; stored as 8 digits."""
+    text = re.sub(r"[\s.-]", "", value or "")
+    if not text:
+        return None
+    match = NORWEGIAN_PHONE.fullmatch(text)
+    if match is None:
+        raise InputError(
+            field, _short(value), "is not a Norwegian telephone number (8 digits, maybe after +47)"
+        )
+    return match.group(1)

@@ -20,6 +20,7 @@ from ..db.models import (
 from ..errors import InputError
 from ..protocol.vocabulary import PLAN_EXAMS
 from .context import Context
+from .validate import EARLIEST, LATEST, parse_date
 
 # In the order a nurse works through them (R10): coordinated controls need no booking, and
 # those of a patient on hold wait for the MDT's treatment.
@@ -35,11 +36,13 @@ class WorklistItem:
     patient_id: int
     reference: str
     name: str
+    birth_date: date
     codes: tuple[str, ...]
     due: date
     due_working_day: date
     booked_date: date | None
     days_late: int  # today minus the due date; negative while still ahead
+    missed: bool = False  # an exam of the control was missed: to book again
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,16 @@ TODAY, LATE, HORIZON = (sa.bindparam(n, type_=sa.Date) for n in ("today", "late"
 CLINIC = sa.bindparam("clinic", type_=sa.Integer)
 CLINICS = sa.bindparam("clinics", expanding=True, type_=sa.Integer)
 CODE = sa.bindparam("code", type_=sa.String)
-PAGE_COLUMNS = ("patient_id", "due", "due_working_day", "booked_date", "codes", "local_number")
+DUE_FROM, DUE_TO = (sa.bindparam(n, type_=sa.Date) for n in ("due_from", "due_to"))
+PAGE_COLUMNS = (
+    "patient_id",
+    "due",
+    "due_working_day",
+    "booked_date",
+    "codes",
+    "local_number",
+    "missed",
+)
 
 
 def _list_conditions(category: str) -> list:
@@ -88,18 +100,39 @@ def _list_conditions(category: str) -> list:
     return [*waiting, Control.due <= HORIZON, Control.stage == "coordinated", pending, not_held]
 
 
-def _list_query(columns, category: str, several: bool, code: bool):
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a request asks of a list's statement beyond the list: each a cached variant."""
+
+    several: bool = False  # more than one clinic
+    code: bool = False  # only controls holding an exam code
+    ranged: bool = False  # only controls due within [due_from, due_to]
+    latest_first: bool = False  # the latest due date first (the index walked backwards)
+
+
+def _list_query(columns, category: str, shape: Shape):
     """The controls of one list, of the clinics, holding an exam `code` if asked."""
-    clinic = Control.clinic_id.in_(CLINICS) if several else Control.clinic_id == CLINIC
+    clinic = Control.clinic_id.in_(CLINICS) if shape.several else Control.clinic_id == CLINIC
     query = sa.select(*columns).where(clinic, *_list_conditions(category))
-    if code:
+    if shape.code:
         query = query.where((" " + Control.codes + " ").like(CODE))
+    if shape.ranged:
+        query = query.where(Control.due >= DUE_FROM, Control.due <= DUE_TO)
     return query
 
 
-def _parameters(ctx: Context, clinic_ids: list[int], code: str | None) -> dict:
+def _order(shape: Shape, due, local_number) -> tuple:
+    """By due date, then by local reference; both reversed for the latest first."""
+    return (due.desc(), local_number.desc()) if shape.latest_first else (due, local_number)
+
+
+def _parameters(
+    ctx: Context, clinic_ids: list[int], code: str | None, due_range: tuple = (None, None)
+) -> dict:
     """The values of the statements' parameters for a request."""
     return {
+        "due_from": due_range[0] or EARLIEST,
+        "due_to": due_range[1] or LATEST,
         "today": ctx.today,
         "late": ctx.today - timedelta(days=ctx.settings.overdue_after_days),
         "horizon": ctx.today + timedelta(days=ctx.settings.book_ahead_days),
@@ -110,36 +143,37 @@ def _parameters(ctx: Context, clinic_ids: list[int], code: str | None) -> dict:
 
 
 @cache
-def _count_statement(category: str, several: bool, code: bool):
-    return _list_query([sa.func.count()], category, several, code).select_from(Control)
+def _count_statement(category: str, shape: Shape):
+    return _list_query([sa.func.count()], category, shape).select_from(Control)
 
 
 @cache
-def _rows_statement(category: str, several: bool, code: bool):
+def _rows_statement(category: str, shape: Shape):
     """One list's controls from `offset`, by due date, then by local reference."""
     columns = [getattr(Control, c) for c in PAGE_COLUMNS]
     return (
-        _list_query(columns, category, several, code)
-        .order_by(Control.due, Control.local_number)
+        _list_query(columns, category, shape)
+        .order_by(*_order(shape, Control.due, Control.local_number))
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
     )
 
 
 @cache
-def _page_statement(category: str, several: bool, code: bool):
-    """The list's rows with the patients' names (a sort of the page's rows alone)."""
-    controls = _rows_statement(category, several, code).subquery()
+def _page_statement(category: str, shape: Shape):
+    """The list's rows with the patients' names and birth dates (a sort of the page alone)."""
+    controls = _rows_statement(category, shape).subquery()
     return (
-        sa.select(controls, Patient.name)
+        sa.select(controls, Patient.name, Patient.birth_date)
         .join(Patient, Patient.id == controls.c.patient_id)
-        .order_by(controls.c.due, controls.c.local_number)
+        .order_by(*_order(shape, controls.c.due, controls.c.local_number))
     )
 
 
 @cache
-def _counts_statement(several: bool, code: bool):
+def _counts_statement(shape: Shape):
     """Every list's count in one statement: each an indexed range of its own."""
+    several = shape.several
     clinic = (lambda column: column.in_(CLINICS)) if several else (lambda column: column == CLINIC)
     side_lists = {
         "mdt_review": sa.select(sa.func.count())
@@ -152,22 +186,39 @@ def _counts_statement(several: bool, code: bool):
         .select_from(Patient)
         .where(clinic(Patient.clinic_id), sa.text("lost_to_follow_up")),
     }
-    queries = {c: _count_statement(c, several, code) for c in CATEGORIES} | side_lists
+    counted = Shape(several, shape.code, shape.ranged)  # the order counts nothing
+    queries = {c: _count_statement(c, counted) for c in CATEGORIES} | side_lists
     return sa.select(*(q.scalar_subquery().label(name) for name, q in queries.items()))
 
 
-def list_count_query(category: str, ctx: Context, clinic_ids: list[int], code: str | None = None):
+def list_count_query(
+    category: str,
+    ctx: Context,
+    clinic_ids: list[int],
+    code: str | None = None,
+    due_range: tuple[date | None, date | None] = (None, None),
+):
     """The count of one list's controls, its parameters bound (to read its plan)."""
-    statement = _count_statement(category, len(clinic_ids) > 1, bool(code))
-    return statement.params(_parameters(ctx, clinic_ids, code))
+    shape = Shape(len(clinic_ids) > 1, bool(code), due_range != (None, None))
+    statement = _count_statement(category, shape)
+    return statement.params(_parameters(ctx, clinic_ids, code, due_range))
 
 
 def list_page_query(
-    category: str, ctx: Context, clinic_ids: list[int], code: str | None, offset: int, limit: int
+    category: str,
+    ctx: Context,
+    clinic_ids: list[int],
+    code: str | None,
+    offset: int,
+    limit: int,
+    *,
+    due_range: tuple[date | None, date | None] = (None, None),
+    latest_first: bool = False,
 ):
     """One list's page of controls, its parameters bound (to read its plan)."""
-    statement = _rows_statement(category, len(clinic_ids) > 1, bool(code))
-    return statement.params(_parameters(ctx, clinic_ids, code) | {"offset": offset, "limit": limit})
+    shape = Shape(len(clinic_ids) > 1, bool(code), due_range != (None, None), latest_first)
+    values = _parameters(ctx, clinic_ids, code, due_range)
+    return _rows_statement(category, shape).params(values | {"offset": offset, "limit": limit})
 
 
 def worklist(
@@ -179,24 +230,42 @@ def worklist(
     code: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    due_from: date | str | None = None,
+    due_to: date | str | None = None,
+    latest_first: bool = False,
 ) -> WorklistPage:
-    """The clinics' worklist page: counts of every list and the rows of one (or of all four)."""
+    """The clinics' worklist page: counts of every list and the rows of one (or of all four).
+
+    `due_from` and `due_to` keep the controls due within them (both days included), counts
+    too; `latest_first` shows each list's latest due date first.
+    """
     _check_arguments(category, code, page, page_size)
+    due_range = _due_range(due_from, due_to)
     if not clinic_ids:
         return WorklistPage((), dict.fromkeys(LISTS, 0), 0, page, page_size)
-    values, several = _parameters(ctx, clinic_ids, code), len(clinic_ids) > 1
-    counts = _counts(session, values, several, bool(code))
-    items = _page(session, ctx, values, several, code, counts, category, page, page_size)
+    values = _parameters(ctx, clinic_ids, code, due_range)
+    shape = Shape(len(clinic_ids) > 1, bool(code), due_range != (None, None), latest_first)
+    counts = _counts(session, values, shape)
+    items = _page(session, ctx, values, shape, code, counts, category, page, page_size)
     total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
     return WorklistPage(items, counts, total, page, page_size)
 
 
-def _counts(session: Session, values: dict, several: bool, code: bool) -> dict[str, int]:
-    row = session.execute(_counts_statement(several, code), values).one()
+def _due_range(due_from, due_to) -> tuple[date | None, date | None]:
+    """The range of due dates asked for, each end optional; refused if it ends before it starts."""
+    start = parse_date("due_from", due_from) if due_from else None
+    end = parse_date("due_to", due_to) if due_to else None
+    if start and end and end < start:
+        raise InputError("due_to", end.isoformat(), "is before %(start)s", start=start.isoformat())
+    return start, end
+
+
+def _counts(session: Session, values: dict, shape: Shape) -> dict[str, int]:
+    row = session.execute(_counts_statement(shape), values).one()
     return {name: row._mapping[name] or 0 for name in LISTS}
 
 
-def _page(session, ctx, values, several, code, counts, category, page, page_size):
+def _page(session, ctx, values, shape, code, counts, category, page, page_size):
     """The page's rows, list after list in R10's order: each list read from its offset."""
     skip, wanted, found = (page - 1) * page_size, page_size, []
     for listed in (category,) if category else CATEGORIES:
@@ -205,7 +274,7 @@ def _page(session, ctx, values, several, code, counts, category, page, page_size
         if skip >= counts[listed]:
             skip -= counts[listed]
             continue
-        statement = _page_statement(listed, several, bool(code))
+        statement = _page_statement(listed, shape)
         rows = session.execute(statement, values | {"offset": skip, "limit": wanted}).all()
         found += [_item(listed, row, ctx, code) for row in rows]
         skip, wanted = 0, wanted - len(rows)
@@ -232,9 +301,11 @@ def _item(category: str, row, ctx: Context, code: str | None) -> WorklistItem:
         row.patient_id,
         ctx.reference(row.local_number),
         row.name,
+        row.birth_date,
         (code,) if code else tuple(row.codes.split()),
         row.due,
         row.due_working_day,
         row.booked_date,
         (ctx.today - row.due).days,
+        row.missed,
     )

@@ -19,6 +19,7 @@ ACTIONS = {
     "patient.resume": _l("Resumed surveillance"),
     "patient.note": _l("Added a note"),
     "patient.mdt_decision": _l("Recorded the MDT decision"),
+    "patient.contact": _l("Changed the telephone or GP"),
     "treatment.record": _l("Recorded a liver treatment"),
     "treatment.correct": _l("Corrected a liver treatment"),
     "treatment.delete": _l("Deleted a liver treatment"),
@@ -46,6 +47,7 @@ ACTIONS = {
 }
 DETAILS = {
     "before": _l("Before"),
+    "after": _l("After"),
     "cancelled": _l("Exams cancelled"),
     "clinics": _l("Clinics"),
     "updated": _l("Exams changed"),
@@ -74,13 +76,27 @@ def detail_words(details: dict | None) -> str:
     return "; ".join(f"{_key(key)}: {_value(value)}" for key, value in (details or {}).items())
 
 
+def _hidden(key: str, value) -> str:
+    """A hidden value as "(given)" or a dash: the page says what changed, not to what."""
+    if key not in HIDDEN:
+        return ""
+    return str(_l("(given)")) if value else NOTHING
+
+
 def _key(key: str) -> str:
     return str(DETAILS.get(key) or FIELDS.get(key) or key)
 
 
+# Contact details are kept in the audit (old and new) but not shown: as private as the name.
+HIDDEN = frozenset({"phone", "gp"})
+NOTHING = "\u2013"  # an en dash: no value
+
+
 def _value(value) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{_key(k)} {_value(v)}" for k, v in value.items())
+        return ", ".join(f"{_key(k)} {_hidden(k, v) or _value(v)}" for k, v in value.items())
+    if value is None:
+        return NOTHING
     if isinstance(value, list):
         return ", ".join(_value(v) for v in value)
     if isinstance(value, bool):

@@ -64,6 +64,15 @@ def shown(value):
     return value
 
 
+def phone(value: str | None) -> str:
+    """A stored 8-digit number as Norwegians write it: mobiles 412 34 567, others 22 12 34 56."""
+    if not value or len(value) != 8:
+        return value or ""
+    if value[0] in "49":
+        return f"{value[:3]} {value[3:5]} {value[5:]}"
+    return " ".join(value[i : i + 2] for i in range(0, 8, 2))
+
+
 def init_app(app) -> None:
-    """The filters the templates use: |day, |moment, |number."""
-    app.jinja_env.filters.update(day=day, moment=moment, number=number)
+    """The filters the templates use: |day, |moment, |number, |phone."""
+    app.jinja_env.filters.update(day=day, moment=moment, number=number, phone=phone)

@@ -142,6 +142,10 @@ FIELDS = {
     "page": _l("Page"),
     "page_size": _l("Rows per page"),
     "confirm": _l("Confirmation"),
+    "phone": _l("Telephone"),
+    "gp": _l("GP"),
+    "due_from": _l("Due from"),
+    "due_to": _l("Due until"),
     # the bulk loader's names: the CSV import shows its refusals
     "treatment date": _l("Treatment date"),
     "treatment kind": _l("Treatment"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,6 +36,7 @@ from ..services import (
     record_treatment,
     register_patient,
     resume_surveillance,
+    update_contact,
     withdraw,
     withdraw_decision,
 )
@@ -43,7 +45,7 @@ from ..services.corrections import WITHDRAWALS
 from ..services.patients import END_STATUSES
 from ..services.records import add_note, view_patient
 from .chart import cea_chart
-from .forms import required_version
+from .forms import required_version, safe_target
 from .labels import describe
 from .per_request import db, service_context
 from .reasons import mdt_reasons
@@ -103,6 +105,7 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         decisions=("no_recurrence", "recheck", "treatment_planned", "resume", "not_candidate"),
         exam_specs=load_protocol(patient.protocol).exams,
         mdt_reasons=mdt_reasons(patient.mdt_reason, ctx.settings.cea_upper_limit),
+        last_decision=next((d for d in reversed(patient.decisions) if not d.withdrawn_at), None),
         end_statuses=END_STATUSES,
     ), status
 
@@ -135,7 +138,9 @@ def _act(patient_id: int, action: str, target: int | None, run, done_message):
     except NotFound:
         abort(404)
     flash(done_message(result) if callable(done_message) else done_message, "info")
-    return redirect(url_for("patients.show", patient_id=patient_id) + f"#{action}")
+    # A form on a list (the MDT list, the bookings to cancel) goes back to where it was.
+    back = safe_target(request.form.get("next"))
+    return redirect(back or url_for("patients.show", patient_id=patient_id) + f"#{action}")
 
 
 def _message(refusal: InputError | Conflict) -> str:
@@ -177,100 +182,80 @@ def _treatment_patient(treatment_id: int) -> int:
     return _own_patient(treatment.patient_id)
 
 
+def _form(*names: str, **renamed: str) -> dict:
+    """The form's fields as a service's keyword arguments (`renamed`: argument="field")."""
+    f = request.form
+    return {n: f.get(n) for n in names} | {arg: f.get(field) for arg, field in renamed.items()}
+
+
+def _do(patient_id: int, action: str, target: int | None, verb, key: int, message, fields: dict):
+    """Call `verb(session, ctx, key, **fields)` with the form's version, as _act does."""
+    return _act(
+        patient_id,
+        action,
+        target,
+        lambda ctx: verb(db(), ctx, key, **fields, expected_version=_version()),
+        message,
+    )
+
+
+def _on_patient(patient_id: int, action: str, verb, message, *names: str, **renamed: str):
+    """An action on the patient: the service called with the form's fields."""
+    return _do(patient_id, action, None, verb, patient_id, message, _form(*names, **renamed))
+
+
+def _on_exam(exam_id: int, verb, message, *names: str, **renamed: str):
+    """An action on one exam of a patient's plan."""
+    patient_id = _exam_patient(exam_id)
+    return _do(patient_id, "exam", exam_id, verb, exam_id, message, _form(*names, **renamed))
+
+
+def _on_treatment(treatment_id: int, verb, *names: str):
+    """A correction of a recorded liver treatment; the page says how the plan changed."""
+    patient_id = _treatment_patient(treatment_id)
+    fields = _form(*names)
+    return _do(patient_id, "correct", treatment_id, verb, treatment_id, _replan_message, fields)
+
+
+def _on_control(control_id: int, verb, fields: dict):
+    """An action on a primary-tumour control (R8, R12)."""
+    patient_id = _control_patient(control_id)
+    return _do(patient_id, "primary", control_id, verb, control_id, _replan_message, fields)
+
+
 @bp.post("/patients/<int:patient_id>/treatments")
 def add_treatment(patient_id: int):
     """Record a liver treatment; the page says how the plan changed."""
-    f = request.form
-    return _act(
-        patient_id,
-        "treatment",
-        None,
-        lambda ctx: record_treatment(
-            db(),
-            ctx,
-            patient_id,
-            date=f.get("date"),
-            kind=f.get("kind"),
-            note=f.get("note"),
-            expected_version=_version(),
-        ),
-        _replan_message,
+    return _on_patient(
+        patient_id, "treatment", record_treatment, _replan_message, "date", "kind", "note"
     )
 
 
 @bp.post("/treatments/<int:treatment_id>/correct")
 def fix_treatment(treatment_id: int):
     """Correct a treatment's date or kind."""
-    patient_id = _treatment_patient(treatment_id)
-    f = request.form
-    return _act(
-        patient_id,
-        "correct",
-        treatment_id,
-        lambda ctx: correct_treatment(
-            db(),
-            ctx,
-            treatment_id,
-            date=f.get("date"),
-            kind=f.get("kind"),
-            expected_version=_version(),
-        ),
-        _replan_message,
-    )
+    return _on_treatment(treatment_id, correct_treatment, "date", "kind")
 
 
 @bp.post("/treatments/<int:treatment_id>/delete")
 def remove_treatment(treatment_id: int):
     """Delete a treatment entered by mistake."""
-    patient_id = _treatment_patient(treatment_id)
-    return _act(
-        patient_id,
-        "correct",
-        treatment_id,
-        lambda ctx: delete_treatment(db(), ctx, treatment_id, expected_version=_version()),
-        _replan_message,
-    )
+    return _on_treatment(treatment_id, delete_treatment)
 
 
 @bp.post("/patients/<int:patient_id>/primary-controls")
 def add_primary_control(patient_id: int):
     """Register a control of the primary-tumour follow-up."""
-    return _act(
-        patient_id,
-        "primary",
-        None,
-        lambda ctx: record_primary_control(
-            db(),
-            ctx,
-            patient_id,
-            date=request.form.get("date"),
-            exams=request.form.getlist("exams"),
-            expected_version=_version(),
-        ),
-        _replan_message,
+    exams = request.form.getlist("exams")
+    return _on_patient(
+        patient_id, "primary", partial(record_primary_control, exams=exams), _replan_message, "date"
     )
 
 
 @bp.post("/exams/<int:exam_id>/book")
 def book(exam_id: int):
     """Book an exam: date, maybe time and place."""
-    patient_id = _exam_patient(exam_id)
-    f = request.form
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: record_booking(
-            db(),
-            ctx,
-            exam_id,
-            date=f.get("date"),
-            time=f.get("time"),
-            place=f.get("place"),
-            expected_version=_version(),
-        ),
-        _("Booking saved."),
-    )
+    return _on_exam(exam_id, record_booking, _("Booking saved."), "date", "time", "place")
 
 
 @bp.post("/patients/<int:patient_id>/controls/book")
@@ -300,72 +285,25 @@ def _exam_versions(values: list[str]) -> list[tuple[int, int | None]]:
 @bp.post("/exams/<int:exam_id>/result")
 def result(exam_id: int):
     """Record a result; an alarming one puts the patient on the MDT list."""
-    patient_id = _exam_patient(exam_id)
-    f = request.form
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: record_result(
-            db(),
-            ctx,
-            exam_id,
-            done_date=f.get("done_date"),
-            result=f.get("result"),
-            value=f.get("value"),
-            expected_version=_version(),
-        ),
-        _("Result saved."),
-    )
+    return _on_exam(exam_id, record_result, _("Result saved."), "done_date", "result", "value")
 
 
 @bp.post("/exams/<int:exam_id>/missed")
 def missed(exam_id: int):
     """The patient did not come."""
-    patient_id = _exam_patient(exam_id)
-    f = request.form
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: record_missed(
-            db(),
-            ctx,
-            exam_id,
-            reason=f.get("reason"),
-            contact_attempt=f.get("contact_attempt"),
-            expected_version=_version(),
-        ),
-        _("Marked as missed."),
-    )
+    return _on_exam(exam_id, record_missed, _("Marked as missed."), "reason", "contact_attempt")
 
 
 @bp.post("/exams/<int:exam_id>/cancel")
 def cancel(exam_id: int):
     """The clinic decides the exam will not be done."""
-    patient_id = _exam_patient(exam_id)
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: cancel_exam(
-            db(), ctx, exam_id, reason=request.form.get("cancel_note"), expected_version=_version()
-        ),
-        _("Exam cancelled."),
-    )
+    return _on_exam(exam_id, cancel_exam, _("Exam cancelled."), reason="cancel_note")
 
 
 @bp.post("/exams/<int:exam_id>/booking-cancelled")
 def booking_cancelled(exam_id: int):
     """The appointment of a cancelled exam has been cancelled."""
-    patient_id = _exam_patient(exam_id)
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: confirm_booking_cancelled(db(), ctx, exam_id, expected_version=_version()),
-        _("Noted: the booking is cancelled."),
-    )
+    return _on_exam(exam_id, confirm_booking_cancelled, _("Noted: the booking is cancelled."))
 
 
 @bp.post("/patients/<int:patient_id>/end")
@@ -406,34 +344,16 @@ def _confirmed() -> bool:
 @bp.post("/patients/<int:patient_id>/resume")
 def resume(patient_id: int):
     """Resume surveillance."""
-    return _act(
-        patient_id,
-        "status",
-        None,
-        lambda ctx: resume_surveillance(
-            db(), ctx, patient_id, reason=request.form.get("reason"), expected_version=_version()
-        ),
-        _("Surveillance resumed."),
+    return _on_patient(
+        patient_id, "status", resume_surveillance, _("Surveillance resumed."), "reason"
     )
 
 
 @bp.post("/patients/<int:patient_id>/mdt")
 def mdt(patient_id: int):
     """Clear the MDT flag with the decision."""
-    f = request.form
-    return _act(
-        patient_id,
-        "mdt",
-        None,
-        lambda ctx: record_mdt_decision(
-            db(),
-            ctx,
-            patient_id,
-            decision=f.get("decision"),
-            note=f.get("note"),
-            expected_version=_version(),
-        ),
-        _("MDT decision recorded."),
+    return _on_patient(
+        patient_id, "mdt", record_mdt_decision, _("MDT decision recorded."), "decision", "note"
     )
 
 
@@ -460,120 +380,49 @@ def _results_form() -> dict[str, str]:
 @bp.post("/primary-controls/<int:control_id>/result")
 def control_result(control_id: int):
     """A planned primary control took place: its results (R8 v2)."""
-    patient_id = _control_patient(control_id)
-    return _act(
-        patient_id,
-        "primary",
-        control_id,
-        lambda ctx: record_control_results(
-            db(), ctx, control_id, results=_results_form(), expected_version=_version()
-        ),
-        _replan_message,
-    )
+    return _on_control(control_id, record_control_results, {"results": _results_form()})
 
 
 @bp.post("/primary-controls/<int:control_id>/correct")
 def control_correct(control_id: int):
     """Correct a primary control's date (R12)."""
-    patient_id = _control_patient(control_id)
-    f = request.form
-    return _act(
-        patient_id,
-        "primary",
-        control_id,
-        lambda ctx: correct_primary_control(
-            db(),
-            ctx,
-            control_id,
-            date=f.get("date"),
-            reason=f.get("reason"),
-            expected_version=_version(),
-        ),
-        _replan_message,
-    )
+    return _on_control(control_id, correct_primary_control, _form("date", "reason"))
 
 
 @bp.post("/primary-controls/<int:control_id>/delete")
 def control_delete(control_id: int):
     """Delete a primary control entered by mistake (R12)."""
-    patient_id = _control_patient(control_id)
-    return _act(
-        patient_id,
-        "primary",
-        control_id,
-        lambda ctx: delete_primary_control(
-            db(), ctx, control_id, reason=request.form.get("reason"), expected_version=_version()
-        ),
-        _replan_message,
-    )
+    return _on_control(control_id, delete_primary_control, _form("reason"))
 
 
 @bp.post("/exams/<int:exam_id>/correct")
 def exam_correct(exam_id: int):
     """Correct a recorded result (R12)."""
-    patient_id = _exam_patient(exam_id)
-    f = request.form
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: correct_result(
-            db(),
-            ctx,
-            exam_id,
-            done_date=f.get("done_date"),
-            result=f.get("result"),
-            value=f.get("value"),
-            reason=f.get("reason"),
-            expected_version=_version(),
-        ),
-        _("Result corrected."),
-    )
+    fields = ("done_date", "result", "value", "reason")
+    return _on_exam(exam_id, correct_result, _("Result corrected."), *fields)
 
 
 @bp.post("/exams/<int:exam_id>/withdraw")
 def exam_withdraw(exam_id: int):
     """Withdraw a result, a missed mark, a cancellation or a booking (R12)."""
-    patient_id = _exam_patient(exam_id)
     fact = request.form.get("fact", "")
     if fact not in WITHDRAWALS:
         abort(400)
-    return _act(
-        patient_id,
-        "exam",
-        exam_id,
-        lambda ctx: withdraw(
-            db(),
-            ctx,
-            exam_id,
-            fact=fact,
-            reason=request.form.get("reason"),
-            expected_version=_version(),
-        ),
-        _("Withdrawn."),
-    )
+    return _on_exam(exam_id, partial(withdraw, fact=fact), _("Withdrawn."), "reason")
 
 
 @bp.post("/patients/<int:patient_id>/decisions")
 def decide(patient_id: int):
     """Record an MDT decision (R13)."""
     f = request.form
-    return _act(
-        patient_id,
-        "decision",
-        None,
-        lambda ctx: record_decision(
-            db(),
-            ctx,
-            patient_id,
-            decision=f.get("decision"),
-            date=f.get("date") or None,
-            note=f.get("note"),
-            exam=f.get("exam") or None,
-            due=f.get("due") or None,
-            expected_version=_version(),
-        ),
-        _("MDT decision recorded."),
+    verb = partial(
+        record_decision,
+        date=f.get("date") or None,
+        exam=f.get("exam") or None,
+        due=f.get("due") or None,
+    )
+    return _on_patient(
+        patient_id, "decision", verb, _("MDT decision recorded."), "decision", "note"
     )
 
 
@@ -581,34 +430,23 @@ def decide(patient_id: int):
 def decision_withdraw(decision_id: int):
     """Withdraw a decision recorded by mistake (R12)."""
     patient_id = _decision_patient(decision_id)
-    return _act(
-        patient_id,
-        "decision",
-        decision_id,
-        lambda ctx: withdraw_decision(
-            db(), ctx, decision_id, reason=request.form.get("reason"), expected_version=_version()
-        ),
-        _("Decision withdrawn."),
-    )
+    message, fields = _("Decision withdrawn."), _form("reason")
+    return _do(patient_id, "decision", decision_id, withdraw_decision, decision_id, message, fields)
 
 
 @bp.post("/patients/<int:patient_id>/measurements")
 def measure(patient_id: int):
     """A CEA measured outside any control (R9)."""
-    f = request.form
-    return _act(
-        patient_id,
-        "measurement",
-        None,
-        lambda ctx: record_measurement(
-            db(),
-            ctx,
-            patient_id,
-            date=f.get("date"),
-            value=f.get("value"),
-            expected_version=_version(),
-        ),
-        _("Measurement saved."),
+    return _on_patient(
+        patient_id, "measurement", record_measurement, _("Measurement saved."), "date", "value"
+    )
+
+
+@bp.post("/patients/<int:patient_id>/contact")
+def contact(patient_id: int):
+    """Change the patient's telephone and GP (audited, old and new)."""
+    return _on_patient(
+        patient_id, "contact", update_contact, _("Telephone and GP saved."), "phone", "gp"
     )
 
 
@@ -625,7 +463,15 @@ def note(patient_id: int):
 
 
 # The new-patient form's fields: a refusal naming one is shown beside it.
-NEW_PATIENT_FIELDS = ("clinic", "national_id", "name", "treatment_date", "treatment_kind")
+NEW_PATIENT_FIELDS = (
+    "clinic",
+    "national_id",
+    "name",
+    "phone",
+    "gp",
+    "treatment_date",
+    "treatment_kind",
+)
 TREATMENT_FIELDS = {"date": "treatment_date", "kind": "treatment_kind"}  # the service's names
 
 
@@ -661,4 +507,6 @@ def _register(values: dict):
         name=values.get("name", ""),
         treatment_date=values.get("treatment_date") or None,
         treatment_kind=values.get("treatment_kind") or None,
+        phone=values.get("phone"),
+        gp=values.get("gp"),
     )

@@ -22,7 +22,7 @@ from ..services.review import (
 )
 from ..services.worklist import LISTS
 from .formats import day
-from .labels import label
+from .labels import describe, label
 from .per_request import config, db, page_number, service_context
 from .reasons import mdt_reasons
 from .spreadsheet import spreadsheet_csv
@@ -32,6 +32,7 @@ EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
 DIGEST_DAYS = 14  # as the administrators' page of daily e-mails
 SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
 SIDE_LISTS = ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
+SORTS = ("due", "-due")  # by due date, the earliest or the latest first (the index both ways)
 
 
 @bp.before_request
@@ -58,15 +59,27 @@ def _page(query: str):
     category = _choice("list", CATEGORIES + SIDE_LISTS)
     exam = _choice("exam", EXAM_CODES)
     session = db()
-    result = worklist(
-        session,
-        ctx,
-        clinic_ids,
-        category=category if category in CATEGORIES else None,
-        code=exam,
-        page=page_number(),
-        page_size=config().worklist.page_size,
-    )
+    sort = _choice("sort", SORTS) or "due"
+    due_range = {name: request.args.get(name, "").strip()[:10] for name in ("due_from", "due_to")}
+
+    def rows(due_from: str | None = None, due_to: str | None = None):
+        return worklist(
+            session,
+            ctx,
+            clinic_ids,
+            category=category if category in CATEGORIES else None,
+            code=exam,
+            page=page_number(),
+            page_size=config().worklist.page_size,
+            due_from=due_from,
+            due_to=due_to,
+            latest_first=sort == "-due",
+        )
+
+    try:
+        result, refused = rows(**due_range), None
+    except InputError as exc:  # a typed date: said beside its field, the lists unfiltered
+        result, refused = rows(), exc
     return render_template(
         "worklist.html",
         result=result,
@@ -74,6 +87,10 @@ def _page(query: str):
         category=category,
         exam=exam,
         query=query,
+        sort=sort,
+        due_range=due_range,
+        refused=refused and describe(refused),
+        refused_field=refused and refused.field,
         today=ctx.today,
         clinic_ids=clinic_ids,
         found=search_patients(session, ctx, clinic_ids, query) if query else None,
@@ -85,7 +102,7 @@ def _page(query: str):
         reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
         failed_digests=_failed_digests(),
-    )
+    ), 400 if refused else 200
 
 
 def _failed_digests() -> int:
@@ -126,11 +143,17 @@ def export():
     """The chosen list (or the whole worklist), every row, as CSV for a spreadsheet; audited."""
     name = request.args.get("list") or None
     try:
+        due_range = (request.args.get("due_from"), request.args.get("due_to"))
         rows = export_list(
-            db(), service_context(), _clinic_filter(), name, request.args.get("exam") or None
+            db(),
+            service_context(),
+            _clinic_filter(),
+            name,
+            request.args.get("exam") or None,
+            due_range,
         )
-    except InputError:
-        abort(404)
+    except InputError as exc:  # no such list (a made-up link), or a date typed wrong
+        abort(400 if exc.field in ("due_from", "due_to") else 404)
     header, lines = _table(name, rows)
     filename = f"{name or 'worklist'}-{service_context().today.isoformat()}.csv"
     return Response(
@@ -144,18 +167,20 @@ def _table(name: str | None, rows) -> tuple[list[str], list[list]]:
     """The list's columns as the page shows them, in the reader's language."""
     if name == "mdt_review":
         limit = service_context().settings.cea_upper_limit
-        return [_("Reference"), _("Name"), _("Why")], [
-            [r.reference, r.name, "; ".join(mdt_reasons(r.reason, limit))]
+        return [_("Reference"), _("Name"), _("Born"), _("Why")], [
+            [r.reference, r.name, day(r.birth_date), "; ".join(mdt_reasons(r.reason, limit))]
             for r in rows
             if isinstance(r, PatientRow)
         ]
     if name == "lost_to_follow_up":
-        return [_("Reference"), _("Name"), _("Status")], [
-            [r.reference, r.name, label(r.status)] for r in rows if isinstance(r, PatientRow)
+        return [_("Reference"), _("Name"), _("Born"), _("Status")], [
+            [r.reference, r.name, day(r.birth_date), label(r.status)]
+            for r in rows
+            if isinstance(r, PatientRow)
         ]
     if name == "booking_to_cancel":
-        return [_("Reference"), _("Name"), _("Exam"), _("Booked for")], [
-            [r.reference, r.name, label(r.code), day(r.booked_date)]
+        return [_("Reference"), _("Name"), _("Born"), _("Exam"), _("Booked for")], [
+            [r.reference, r.name, day(r.birth_date), label(r.code), day(r.booked_date)]
             for r in rows
             if isinstance(r, CancelRow)
         ]
@@ -163,6 +188,7 @@ def _table(name: str | None, rows) -> tuple[list[str], list[list]]:
         _("List"),
         _("Reference"),
         _("Name"),
+        _("Born"),
         _("Exams"),
         _("Due"),
         _("Working day"),
@@ -174,6 +200,7 @@ def _table(name: str | None, rows) -> tuple[list[str], list[list]]:
             label(i.category),
             i.reference,
             i.name,
+            day(i.birth_date),
             ", ".join(label(c) for c in i.codes),
             day(i.due),
             day(i.due_working_day),

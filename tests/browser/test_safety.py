@@ -25,7 +25,7 @@ def patient_due_near_today(page) -> tuple[str, str]:
     page.goto("/?list=to_book")
     rows = page.locator("table.worklist tbody tr")
     for i in range(6, rows.count()):  # rows 0-5 belong to the other browser tests
-        due = rows.nth(i).locator("td").nth(4).locator("time").get_attribute("datetime")
+        due = rows.nth(i).locator("td").nth(5).locator("time").get_attribute("datetime")
         if abs((date.fromisoformat(due) - today()).days) <= 30:
             return rows.nth(i).locator("a").get_attribute("href"), due
     raise AssertionError("the demo has no control due within 30 days of today")

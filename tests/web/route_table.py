@@ -352,6 +352,12 @@ ROUTES: dict[str, Route] = {
         post=(302,),
         event="measurement.record",
     ),
+    "patients.contact": Route(
+        "login",
+        lambda s: _patient(s, phone="+47 412 34 567", gp="Dr. Fastlege, Legesenteret"),
+        post=(302,),
+        event="patient.contact",
+    ),
     "patients.note": Route(
         "login",
         lambda s: _patient(s, text="Ønsker time om morgenen"),

@@ -105,7 +105,9 @@ def test_the_mdt_list_exports_with_its_own_columns(nurse, session, make_patient)
     with session.begin():
         session.execute(sa.update(Patient).values(mdt_review=True))
     lines = nurse.get("/export.csv?list=mdt_review").get_data().decode("utf-8-sig").splitlines()
-    assert lines[0] == "Referanse;Navn;Hvorfor" and any("Kari Sæther" in line for line in lines)
+    assert lines[0] == "Referanse;Navn;Født;Hvorfor" and any(
+        "Kari Sæther" in line for line in lines
+    )
 
 
 def test_the_mdt_reason_reads_in_words_with_its_date(nurse, world, session):

@@ -33,7 +33,18 @@ def patient_resource(patient: Patient, site: Site) -> FhirPatient:
             "birthDate": patient.birth_date,
             "extension": _surveillance_end(patient) or None,
         }
+        | _contact(patient)
     )
+
+
+def _contact(patient: Patient) -> dict:
+    """Telephone and GP when known (the GP as a name only: no practitioner register here)."""
+    contact: dict = {}
+    if patient.phone:
+        contact["telecom"] = [{"system": "phone", "value": f"+47{patient.phone}"}]
+    if patient.gp:
+        contact["generalPractitioner"] = [{"display": patient.gp}]
+    return contact
 
 
 def _surveillance_end(patient: Patient) -> list[dict]:

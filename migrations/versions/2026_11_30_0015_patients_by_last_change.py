@@ -4,15 +4,15 @@ A patient's lists (on hold, MDT review, lost to follow-up) change the calendar's
 without changing an exam; the ETag includes the clinic's latest `patients.updated_at`,
 which this index gives as its last entry per clinic.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
