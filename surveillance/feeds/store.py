@@ -267,14 +267,14 @@ def feed_stamp(session: Session, scope: FeedScope, day: FeedDay) -> tuple:
     )
     # A re-plan that changes a patient's lists updates the patient; names are shown from
     # the patient too. One index search per clinic (ix_patients_clinic_updated).
-    for clinic_id in scope.clinic_ids:
-        stamp += (
-            session.scalar(
-                sa.select(sa.func.max(Patient.updated_at)).where(Patient.clinic_id == clinic_id)
-            ),
-        )
+    stamp += tuple(session.scalar(latest_patient_change(c)) for c in scope.clinic_ids)
     # The same instant reads back with another tzinfo on another driver or connection.
     return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
+
+
+def latest_patient_change(clinic_id: int) -> sa.Select:
+    """The latest change of a clinic's patients: the last entry of ix_patients_clinic_updated."""
+    return sa.select(sa.func.max(Patient.updated_at)).where(Patient.clinic_id == clinic_id)
 
 
 def _as_read(column):
