@@ -269,9 +269,9 @@ def _serialisations(sessions, token: str, today: date, settings, repeat: int):
     """The floor, icalendar and our serialisation alone, on the feed's rows; and their ids."""
     with sessions() as session:
         scope = find_scope(session, token)
-        first, last = settings.window(today)
-        ids = [version[0] for version in feed_versions(session, scope, first, last)]
-        rows = feed_rows(session, scope, first, last, ids)
+        day = settings.day(today)
+        ids = [version[0] for version in feed_versions(session, scope, day)]
+        rows = feed_rows(session, scope, day, ids)
     fields = event_fields(rows, today, settings)
     return [
         ("events in the feed", len(fields), ""),
@@ -284,7 +284,7 @@ def _serialisations(sessions, token: str, today: date, settings, repeat: int):
         (
             "ours: serialisation alone, cold",
             median_ms(
-                lambda: feed_text(rows, lambda _: rows, "x", today, settings, EventCache(10**6)),
+                lambda: feed_text(rows, lambda _: rows, "x", day, settings, EventCache(10**6)),
                 repeat,
             ),
             "",

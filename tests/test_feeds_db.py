@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from icalendar import Calendar
 
 from surveillance.config import Config
 from surveillance.db import writing
@@ -23,6 +24,8 @@ from surveillance.feeds.store import (
 )
 from surveillance.feeds.tokens import token_hash
 from surveillance.services import Actor, record_booking, record_result, record_treatment
+from surveillance.services.controls import record_primary_control
+from surveillance.services.decisions import record_decision
 from tests.support.data import TODAY
 from tests.support.feeds import parse_all
 
@@ -295,3 +298,103 @@ def test_two_extra_exams_of_one_anchor_are_two_events(
     events = parse_all(text(session, feeds, clinic_feed))
     for e in extras:
         assert events[f"control-{e.uid}"][0] == e.due_working_day
+
+
+# ---- the worklist's lists in words (issue 9): no detail the clinic did not opt in to -----
+
+
+def events_of(session, feeds, token) -> dict[str, tuple[str, str, bool]]:
+    """The feed's events by UID: (status, description, has an alarm)."""
+    body = serve(session, feeds, token).body
+    return {
+        str(e["UID"]): (str(e["STATUS"]), str(e["DESCRIPTION"]), bool(e.walk("VALARM")))
+        for e in Calendar.from_ical(body).walk("VEVENT")
+    }
+
+
+def event_of(patient, month: int, shown: dict) -> tuple[str, str, bool]:
+    return shown[_uid_of(patient, month)]
+
+
+def dotted(value: date) -> str:
+    return f"{value:%d.%m.%Y}"
+
+
+def test_a_coordinated_control_shows_its_partners_date(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    patient = create_patient(treatment_date="2025-12-01", treatment_kind="resection")
+    record_primary_control(session, ctx, patient.id, date="2026-06-25", exams=["ct_tap", "cea"])
+    status, description, alarm = event_of(patient, 6, events_of(session, feeds, clinic_feed))
+    words = feeds.settings.events.words
+    assert words.coordinated % {"date": "25.06.2026"} in description
+    assert status == "CONFIRMED" and not alarm  # nothing to book
+
+
+def test_a_patient_on_hold_shows_until_when_and_rings_no_alarm(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    before = event_of(patient, 6, events_of(session, feeds, clinic_feed))
+    assert before[2]  # the alarm of the booking deadline 2026-06-04
+    record_decision(session, ctx, patient.id, decision="treatment_planned")
+    session.refresh(patient)
+    assert patient.hold_until is not None
+    status, description, alarm = event_of(patient, 6, events_of(session, feeds, clinic_feed))
+    words = feeds.settings.events.words
+    assert words.on_hold % {"date": dotted(patient.hold_until)} in description
+    assert status == "TENTATIVE" and not alarm
+
+
+def test_a_patient_for_mdt_review_says_so_without_the_finding(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    patient = create_patient(treatment_date="2025-12-01", treatment_kind="resection")
+    (cea,) = [e for e in patient.exams if e.month == 6 and e.code == "cea"]
+    record_result(session, ctx, cea.id, done_date="2026-05-28", result="high", value="8.4")
+    session.refresh(patient)
+    assert patient.mdt_review
+    shown = events_of(session, feeds, clinic_feed)
+    _, description, _ = event_of(patient, 12, shown)
+    assert feeds.settings.events.words.mdt_review in description
+    assert "8.4" not in description and "8,4" not in description  # the value stays inside
+
+
+def test_overdue_and_lost_to_follow_up_are_in_words(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    late = create_patient(treatment_date="2025-09-20", treatment_kind="resection")
+    lost = create_patient(treatment_date="2024-01-15", treatment_kind="resection")
+    session.refresh(lost)
+    assert lost.lost_to_follow_up
+    shown = events_of(session, feeds, clinic_feed)
+    words = feeds.settings.events.words
+    (due,) = {e.due for e in late.exams if e.month == 6}
+    assert due < TODAY - timedelta(days=30)
+    assert words.overdue % {"date": dotted(due)} in event_of(late, 6, shown)[1]
+    assert words.lost not in event_of(late, 6, shown)[1]
+    assert words.lost in event_of(lost, 30, shown)[1]
+
+
+def test_an_ordinary_control_is_on_no_list(session, ctx, feeds, clinic_feed, create_patient):
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    _, description, _ = event_of(patient, 6, events_of(session, feeds, clinic_feed))
+    w = feeds.settings.events.words
+    assert not any(
+        phrase.split("%")[0] in description
+        for phrase in (w.overdue, w.on_hold, w.mdt_review, w.lost)
+    )
+
+
+def test_a_control_half_done_keeps_its_uid_and_its_sequence_rises(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    """The stored control holds only the open exam; the event still counts the done one."""
+    patient = create_patient(treatment_date="2025-12-01", treatment_kind="resection")
+    uid = _uid_of(patient, 6)
+    before = parse_all(text(session, feeds, clinic_feed))[uid]
+    first = min((e for e in patient.exams if e.month == 6), key=lambda e: e.id)
+    record_result(session, ctx, first.id, done_date="2026-05-28", result="normal", value="2.0")
+    after = parse_all(text(session, feeds, clinic_feed))[uid]
+    assert after[4] > before[4] and after[3] == before[3]
+    assert feeds.settings.events.words.done in after[5]

@@ -9,7 +9,10 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from surveillance.config import Config
 from surveillance.db.models import Patient, PlannedExam
+from surveillance.feeds.render import FeedSettings
+from surveillance.feeds.store import FeedScope, latest_patient_change, versions_query
 from surveillance.services import Actor, Context
 from surveillance.services.worklist import CATEGORIES, list_count_query, list_page_query
 
@@ -101,6 +104,23 @@ def test_the_first_bookings_to_cancel_come_in_the_index_order(session):
     text = plan(session, query)
     assert "ix_planned_exams_booking_to_cancel" in text, text
     assert "TEMP B-TREE FOR ORDER BY" not in text, text  # "FOR RIGHT PART OF ORDER BY" will do
+
+
+@pytest.mark.parametrize("clinic_ids", [(1,), (1, 2)], ids=["one clinic", "two clinics"])
+def test_a_feed_reads_the_open_controls_through_their_index(session, clinic_ids):
+    """A feed costs O(controls shown): its open controls are one range of ix_controls_due
+    per clinic, their exams and patients found by key, never a scan of a table."""
+    scope = FeedScope(1, "", clinic_ids, ("A", "B")[: len(clinic_ids)], (), None, None)
+    text = plan(session, versions_query(scope, FeedSettings.from_config(Config()).day(CTX.today)))
+    assert reads_index(text, "ix_controls_due"), text
+    assert not re.search(r"\bSCAN (controls|planned_exams|patients)\b|Seq Scan", text), text
+
+
+def test_a_feeds_etag_reads_the_latest_patient_change_from_an_index(session):
+    """The 304 path: one search of ix_patients_clinic_updated, no walk of the patients."""
+    text = plan(session, latest_patient_change(1))
+    assert "ix_patients_clinic_updated" in text, text
+    assert not re.search(r"\bSCAN patients\b|Seq Scan", text), text
 
 
 RANGE = (date(2026, 5, 1), date(2026, 7, 31))

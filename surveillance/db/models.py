@@ -133,6 +133,9 @@ class Patient(Base):
             sqlite_where=sa.text("lost_to_follow_up"),
             postgresql_where=sa.text("lost_to_follow_up"),
         ),
+        # A feed's ETag: the latest change of a clinic's patients (their lists, their names)
+        # is the index's last entry, not a read of every patient.
+        sa.Index("ix_patients_clinic_updated", "clinic_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

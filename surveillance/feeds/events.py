@@ -40,10 +40,27 @@ class ExamRow(NamedTuple):
     local_number: int
     details: bool  # the clinic opted in: name, exam names and place may be shown
     name: str | None  # None unless details
+    # The engine's lists the worklist shows (R10, R13, R14), on the feed's day.
+    overdue: bool = False  # open past the overdue limit, and the patient not on hold
+    held_until: date | None = None  # the patient is on hold (treatment planned) until then
+    mdt_review: bool = False
+    lost: bool = False  # lost to follow-up
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDay:
+    """The dates a feed is read and built on: its window and the limits of its lists."""
+
+    today: date
+    first: date  # the first and last working day of the controls it holds
+    last: date
+    late: date  # controls due before it are overdue (R10)
+    cancelled_since: datetime  # controls cancelled before it have left the feed
 
 
 # A version says whether an exam changed: a plain tuple of these fields (the first ones of an
-# ExamRow), then the patient's last change where names are shown. Plain, not named: the
+# ExamRow), then the patient's last change where names are shown, then the lists (the last
+# four fields of an ExamRow). Plain, not named: the
 # garbage collector stops tracking plain tuples of plain values, and a cache of named ones
 # it walked at every full collection made a request two to three times slower (measured).
 VERSION_FIELDS = (
@@ -73,6 +90,10 @@ class Words:
     missed: str
     cancelled_exam: str
     coordinated: str  # "%(date)s"
+    overdue: str  # "%(date)s"
+    on_hold: str  # "%(date)s"
+    mdt_review: str
+    lost: str
     open_link: str  # "%(url)s"
     alarm: str  # "%(reference)s"
     exams: dict[str, str]
@@ -89,6 +110,10 @@ def make_words(_: Callable[[str], str], exams: dict[str, str]) -> Words:
         missed=_("Missed"),
         cancelled_exam=_("Cancelled"),
         coordinated=_("No booking needed: coordinated with the control of %(date)s"),
+        overdue=_("Overdue: due %(date)s"),
+        on_hold=_("On hold until %(date)s: treatment planned"),
+        mdt_review=_("For MDT review"),
+        lost=_("Lost to follow-up"),
         open_link=_("Open in the dashboard: %(url)s"),
         alarm=_("Book the follow-up control of %(reference)s"),
         exams=exams,
@@ -142,7 +167,10 @@ def is_shown(members: tuple[Exam, ...], cancelled_since: datetime) -> bool:
 
 
 def booking_deadline(members: tuple[ExamRow, ...], book_ahead_days: int) -> date | None:
-    """The day a control should be booked by; None when nothing of it is left to book."""
+    """The day a control should be booked by; None when nothing of it is left to book, or
+    while the patient is on hold (R13: the MDT's treatment comes first)."""
+    if members[0].held_until is not None:
+        return None
     dues = [m.due for m in members if m.state == "open" and m.coordinated_date is None]
     return min(dues) - timedelta(days=book_ahead_days) if dues else None
 
@@ -213,6 +241,8 @@ def _when(shown: list[ExamRow], s: EventSettings) -> tuple[date | datetime, date
 def _status(live: list[ExamRow]) -> str:
     if not live:
         return "CANCELLED"
+    if live[0].held_until is not None:
+        return "TENTATIVE"  # waits for the MDT's treatment
     to_book = any(m.state == "open" and m.coordinated_date is None for m in live)
     return "TENTATIVE" if to_book else "CONFIRMED"
 
@@ -225,13 +255,30 @@ def _title(reference: str, first: ExamRow, shown: list[ExamRow], words: Words) -
 
 
 def _description(shown: list[ExamRow], details: bool, url: str, s: EventSettings) -> str:
-    """One line per exam with details; without, the states alone (no exam names)."""
+    """The patient's lists, then one line per exam with details; without, the states alone
+    (no exam names)."""
     states = [_state(m, s) for m in shown]
     if details:
         lines = [f"{s.words.exams.get(m.code, m.code)}: {state}" for m, state in zip(shown, states)]
     else:
         lines = list(dict.fromkeys(states))
-    return "\n".join([*lines, s.words.open_link % {"url": url}])
+    return "\n".join([*_lists(shown, s.words), *lines, s.words.open_link % {"url": url}])
+
+
+def _lists(shown: list[ExamRow], w: Words) -> list[str]:
+    """The engine's lists a control is on, in words, as the worklist names them (R10)."""
+    first = shown[0]
+    lines = []
+    if first.held_until is not None:
+        lines.append(w.on_hold % {"date": _day(first.held_until)})
+    if first.mdt_review:
+        lines.append(w.mdt_review)
+    if first.lost:
+        lines.append(w.lost)
+    overdue = [m.due for m in shown if m.overdue and m.state != "cancelled"]
+    if overdue and first.held_until is None:
+        lines.append(w.overdue % {"date": _day(min(overdue))})
+    return lines
 
 
 def _state(m: ExamRow, s: EventSettings) -> str:

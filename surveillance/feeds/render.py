@@ -20,6 +20,7 @@ from .events import (
     EventSettings,
     Exam,
     ExamRow,
+    FeedDay,
     booking_deadline,
     event_parts,
     first_id,
@@ -29,7 +30,9 @@ from .events import (
 )
 
 # Bump when the builder's output changes, so that every feed's ETag changes with it.
-FORMAT_VERSION = 3  # 3: extra exams of one anchor are events of their own
+# 3: extra exams of one anchor are events of their own; 4: the open controls come from the
+# stored controls, with the engine's lists in words
+FORMAT_VERSION = 4
 PRODID = "-//surveillance//liver follow-up//EN"
 END_VCALENDAR = "END:VCALENDAR\r\n"
 
@@ -43,6 +46,7 @@ class FeedSettings:
     days_back: int
     days_ahead: int
     cancelled_days: int
+    overdue_after_days: int
     calendar_word: str
     fingerprint: str  # changes with any setting that changes a feed's text
 
@@ -68,6 +72,7 @@ class FeedSettings:
             config.web.base_url,
             p.timezone,
             p.book_ahead_days,
+            p.overdue_after_days,
             config.patients.reference_prefix,
             tuple(sorted(exam_names(f.language).items())),
         )
@@ -77,6 +82,7 @@ class FeedSettings:
             f.days_back,
             f.days_ahead,
             f.cancelled_days,
+            p.overdue_after_days,
             _("Liver follow-up"),
             hashlib.sha256(repr(used).encode()).hexdigest(),
         )
@@ -89,6 +95,12 @@ class FeedSettings:
         """Controls cancelled before this moment (the clinic's midnight) have left the feed."""
         day = today - timedelta(days=self.cancelled_days)
         return datetime.combine(day, time(), ZoneInfo(self.events.tzid)).astimezone(UTC)
+
+    def day(self, today: date) -> FeedDay:
+        """The dates a feed is read and built with on the clinic's `today`."""
+        first, last = self.window(today)
+        late = today - timedelta(days=self.overdue_after_days)
+        return FeedDay(today, first, last, late, self.cancelled_since(today))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +147,14 @@ def feed_text(
     versions: Iterable[Exam],
     fetch: Fetch,
     name: str,
-    today: date,
+    day: FeedDay,
     s: FeedSettings,
     cache: EventCache,
 ) -> str:
-    """The calendar of a feed's exams on the clinic's `today`; only the controls whose
-    versions changed since they were cached are fetched and serialised again."""
-    since = s.cancelled_since(today)
-    controls = [c for c in group_controls(versions) if is_shown(c, since)]
+    """The calendar of a feed's exams on the clinic's day; only the controls whose versions
+    changed since they were cached are fetched and serialised again."""
+    today = day.today
+    controls = [c for c in group_controls(versions) if is_shown(c, day.cancelled_since)]
     cached = [cache.get(first_id(c), c) for c in controls]
     missing = [c for c, event in zip(controls, cached) if event is None]
     built = _build(missing, fetch, s, cache) if missing else {}
@@ -154,7 +166,7 @@ def feed_text(
         ring = event.deadline is not None and bool(event.alarm) and event.deadline >= today
         parts += (event.head, event.alarm, END_VEVENT) if ring else (event.head, END_VEVENT)
         timed = timed or event.timed
-    first, last = s.window(today)
+    first, last = day.first, day.last
     # The zone's changes from the year before the window to the year after cover every event.
     years = (first.year - 1, last.year + 1) if timed else None
     return (

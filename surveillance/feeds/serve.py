@@ -1,4 +1,4 @@
-"""Serving a feed: its ETag from one cheap query, its text only when the client lacks it."""
+"""Serving a feed: its ETag from cheap indexed aggregates, its text only when the client lacks it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from ..config import Config
+from .events import FeedDay
 from .render import EventCache, FeedSettings, feed_text
 from .store import (
     FeedScope,
@@ -64,28 +65,27 @@ def serve_feed(
     scope = find_scope(session, token)
     if scope is None:
         return None
-    first, last = feeds.settings.window(today)
-    etag = feed_etag(scope, feed_stamp(session, scope, first, last), today, feeds.settings)
+    day = feeds.settings.day(today)
+    etag = feed_etag(scope, feed_stamp(session, scope, day), today, feeds.settings)
     modified_at = scope.modified_at if scope.etag == etag and scope.modified_at else now
     body = None
     if not not_modified(etag, modified_at):
-        body = _body(session, feeds, scope, etag, today)
+        body = _body(session, feeds, scope, etag, day)
     if scope.etag != etag:
         remember_etag(session, scope.id, etag, now)
     return Served(etag, modified_at, body)
 
 
-def _body(session: Session, feeds: Feeds, scope: FeedScope, etag: str, today: date) -> bytes:
+def _body(session: Session, feeds: Feeds, scope: FeedScope, etag: str, day: FeedDay) -> bytes:
     """The feed's text: kept whole while its ETag holds, else rebuilt from cached events."""
     cached = feeds.bodies.get(scope.id)
     if cached is not None and cached[0] == etag:
         return cached[1]
-    first, last = feeds.settings.window(today)
     text = feed_text(
-        feed_versions(session, scope, first, last),
-        lambda ids: feed_rows(session, scope, first, last, ids),
+        feed_versions(session, scope, day),
+        lambda ids: feed_rows(session, scope, day, ids),
         calendar_name(scope, feeds.settings),
-        today,
+        day,
         feeds.settings,
         feeds.cache,
     ).encode()

@@ -1,4 +1,4 @@
-"""Feeds in the database: create, list and revoke them; find one by token; read its exams."""
+"""Feeds in the database: create, list and revoke them; find one by token; read its controls."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from ..db.choices import FeedKind
 from ..db.models import CalendarFeed, Clinic, Patient, PlannedExam, User, user_clinics
 from ..errors import NotFound
 from ..services.audit import Actor, record_event
+from ..services.control_rows import OPEN_STATES, controls_due_between
 from ..services.transactions import transaction
 from ..services.validate import parse_text
-from .events import ExamRow
+from .events import ExamRow, FeedDay
 from .tokens import feed_path, new_token, same_hash, token_hash, well_formed
 
 _INDEX_ORDER = (
@@ -27,7 +28,7 @@ _INDEX_ORDER = (
     PlannedExam.id,
 )
 ID_CHUNK = 500  # ids per IN list: within every driver's parameter limits
-FETCH_BY_WINDOW = 2000  # more changed exams than this: read the window instead
+FETCH_BY_WINDOW = 2000  # more changed exams than this: read the shown controls instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,32 +180,57 @@ def _in_window(scope: FeedScope, first: date, last: date):
     return sa.and_(clinic, exam.due_working_day.between(first, last))
 
 
-def feed_stamp(session: Session, scope: FeedScope, first: date, last: date) -> tuple:
-    """What the feed's ETag is made of: count, sequence sum and latest change in the window."""
+def _shown(scope: FeedScope, day: FeedDay):
+    """The (patient, due) of the controls a feed shows: the open ones from the stored controls
+    (what the worklist reads), and in the window those done or lately cancelled."""
     exam = PlannedExam
-    stamp = tuple(
-        session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(exam.sequence), 0),
-                sa.func.max(exam.updated_at),
-            ).where(_in_window(scope, first, last))
-        ).one()
+    closed = sa.select(exam.patient_id, exam.due).where(
+        _in_window(scope, day.first, day.last),
+        sa.or_(
+            exam.state == "done",
+            sa.and_(exam.state == "cancelled", exam.updated_at >= day.cancelled_since),
+        ),
     )
-    if scope.details_ids:  # names are shown: a renamed patient changes the feed
-        stamp += (
-            session.scalar(
-                sa.select(sa.func.max(Patient.updated_at)).where(
-                    Patient.clinic_id.in_(scope.details_ids)
-                )
-            ),
-        )
-    # The same instant reads back with another tzinfo on another driver or connection.
-    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
+    if not scope.clinic_ids:
+        return closed.subquery("shown")
+    return sa.union(controls_due_between(scope.clinic_ids, day.first, day.last), closed).subquery(
+        "shown"
+    )
 
 
-def feed_versions(session: Session, scope: FeedScope, first: date, last: date) -> list[tuple]:
-    """The versions of the window's exams, from the feed's index alone unless names are shown."""
+def _lists(day: FeedDay) -> list:
+    """The engine's lists of an exam's control on the feed's day, as the worklist reads them."""
+    exam, patient = PlannedExam, Patient
+    held = patient.hold_until > day.today
+    overdue = sa.and_(
+        exam.state.in_(sorted(OPEN_STATES)),
+        exam.due < day.late,
+        sa.or_(patient.hold_until.is_(None), sa.not_(held)),
+    )
+    return [
+        sa.case((overdue, True), else_=False).label("overdue"),
+        sa.case((held, patient.hold_until), else_=sa.null()).label("held_until"),
+        patient.mdt_review,
+        patient.lost_to_follow_up,
+    ]
+
+
+def _of_shown(query, scope: FeedScope, day: FeedDay):
+    shown = _shown(scope, day)
+    exam = PlannedExam
+    return query.join(
+        shown, sa.and_(shown.c.patient_id == exam.patient_id, shown.c.due == exam.due)
+    ).join(Patient, Patient.id == exam.patient_id)
+
+
+def feed_versions(session: Session, scope: FeedScope, day: FeedDay) -> list[tuple]:
+    """The versions of the exams of the controls a feed shows, in O(controls shown)."""
+    # The connection, not the session: no ORM step. Plain tuples (see VERSION_FIELDS).
+    return list(map(tuple, session.connection().execute(versions_query(scope, day)).all()))
+
+
+def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
+    """The feed's versions as a statement (its plan is checked against the indexes)."""
     exam, patient = PlannedExam, Patient
     query = sa.select(
         exam.id,
@@ -216,13 +242,39 @@ def feed_versions(session: Session, scope: FeedScope, first: date, last: date) -
         exam.sequence,
         _as_read(exam.updated_at),
         _shown_patient(scope, _as_read(patient.updated_at)),
+        *_lists(day),
     )
-    if scope.details_ids:
-        query = query.join(patient, patient.id == exam.patient_id)
-    # In the index's order: each control's exams come together, by id, with no sort.
-    query = query.where(_in_window(scope, first, last)).order_by(*_INDEX_ORDER)
-    # The connection, not the session: no ORM step. Plain tuples (see VERSION_FIELDS).
-    return list(map(tuple, session.connection().execute(query).all()))
+    # Each control's exams together, by id.
+    return _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
+
+
+def feed_stamp(session: Session, scope: FeedScope, day: FeedDay) -> tuple:
+    """What the feed's ETag is made of, from the indexes alone: count, sequence sum and latest
+    change of the window's exams, and each clinic's latest patient change (a re-plan that
+    changes a patient's lists, or a new name). The day is in the ETag: what it changes
+    (overdue, a hold lapsing) too."""
+    if not scope.clinic_ids:
+        return ()
+    exam = PlannedExam
+    stamp = tuple(
+        session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(exam.sequence), 0),
+                sa.func.max(exam.updated_at),
+            ).where(_in_window(scope, day.first, day.last))
+        ).one()
+    )
+    # A re-plan that changes a patient's lists updates the patient; names are shown from
+    # the patient too. One index search per clinic (ix_patients_clinic_updated).
+    stamp += tuple(session.scalar(latest_patient_change(c)) for c in scope.clinic_ids)
+    # The same instant reads back with another tzinfo on another driver or connection.
+    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
+
+
+def latest_patient_change(clinic_id: int) -> sa.Select:
+    """The latest change of a clinic's patients: the last entry of ix_patients_clinic_updated."""
+    return sa.select(sa.func.max(Patient.updated_at)).where(Patient.clinic_id == clinic_id)
 
 
 def _as_read(column):
@@ -238,9 +290,7 @@ def _shown_patient(scope: FeedScope, column):
     return sa.case((PlannedExam.clinic_id.in_(scope.details_ids), column), else_=sa.null())
 
 
-def feed_rows(
-    session: Session, scope: FeedScope, first: date, last: date, ids: list[int]
-) -> list[ExamRow]:
+def feed_rows(session: Session, scope: FeedScope, day: FeedDay, ids: list[int]) -> list[ExamRow]:
     """The exams of these ids, with what an event shows of their patient."""
     exam, patient = PlannedExam, Patient
     details = exam.clinic_id.in_(scope.details_ids) if scope.details_ids else sa.false()
@@ -263,15 +313,16 @@ def feed_rows(
         patient.local_number,
         details,
         _shown_patient(scope, patient.name),
-    ).join(patient, patient.id == exam.patient_id)
+        *_lists(day),
+    )
     connection = session.connection()
-    if len(ids) > FETCH_BY_WINDOW:  # many: one pass over the window beats many lookups
+    if len(ids) > FETCH_BY_WINDOW:  # many: one pass over the shown controls beats many lookups
         wanted = set(ids)
-        rows = connection.execute(
-            query.where(_in_window(scope, first, last)).order_by(*_INDEX_ORDER)
-        ).all()
+        rows = connection.execute(_of_shown(query, scope, day).order_by(*_INDEX_ORDER)).all()
         return [ExamRow._make(row) for row in rows if row[0] in wanted]
-    query = query.order_by(exam.patient_id, exam.anchor_treatment_id, exam.month, exam.due, exam.id)
+    query = query.join(patient, patient.id == exam.patient_id).order_by(
+        exam.patient_id, exam.anchor_treatment_id, exam.month, exam.due, exam.id
+    )
     return [
         ExamRow._make(row)
         for chunk in range(0, len(ids), ID_CHUNK)

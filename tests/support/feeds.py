@@ -55,7 +55,12 @@ def control(id: int = 1, **overrides) -> tuple[ExamRow, ...]:
 def build(rows, name: str, today: date, settings: FeedSettings, cache: EventCache) -> str:
     """A feed of these rows (each its own version, as in a database's index)."""
     return feed_text(
-        rows, lambda ids: [r for r in rows if r.id in ids], name, today, settings, cache
+        rows,
+        lambda ids: [r for r in rows if r.id in ids],
+        name,
+        settings.day(today),
+        settings,
+        cache,
     )
 
 
