@@ -5,16 +5,16 @@ date or booked date is read in an index's order (no sort of the whole list).
 The new columns are filled from the patients; the name key puts Æ, Ø, Å after Z as in the
 Norwegian alphabet (the same function as the services'), compared by bytes on PostgreSQL.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-30
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0015 on a database filled by the previous version: each control carries its
+"""Migration 0016 on a database filled by the previous version: each control carries its
 patient's name key (Norwegian order) and birth date, and the lists sort by them."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ UPDATE patients SET name = 'Øyvind Aas', name_key = 'øyvind aas', birth_date =
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_copies_the_name_key_and_birth_date_onto_the_controls(fresh_database, backend):
-    engine = filled(fresh_database, backend, ((ROWS, "0014"), (NAMES, "0015")))
+    engine = filled(fresh_database, backend, ((ROWS, "0015"), (NAMES, "0016")))
     ctx = Context(Actor("nurse@test"), date(2026, 6, 1))
     try:
         with engine.connect() as conn:
