@@ -141,3 +141,23 @@ def test_a_ranged_or_reversed_page_walks_its_index_without_a_sort(session, categ
     text = plan(session, query)
     assert reads_index(text, INDEXES[category]), text
     assert "TEMP B-TREE" not in text and "Sort" not in text, text
+
+
+SORT_KEYS = ("local_number", "name_order", "birth_date", "booked_date")
+
+
+@pytest.mark.parametrize("latest_first", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("key", SORT_KEYS)
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_a_page_sorted_by_a_column_walks_an_index_in_that_order(
+    session, category, key, latest_first
+):
+    """Sorted by reference, name, birth date or booked date: a page read in an index's
+    order (the list's own, by that key), never a sort of the whole list (issue 12)."""
+    query = list_page_query(
+        category, CTX, [1], None, 50, 50, latest_first=latest_first, sort_key=key
+    )
+    text = plan(session, query)
+    index = INDEXES[category].replace("ix_controls_", "") + "_by_" + key
+    assert reads_index(text, f"ix_controls_{index}"), text
+    assert "TEMP B-TREE" not in text and "Sort" not in text, text

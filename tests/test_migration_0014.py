@@ -24,21 +24,24 @@ UPDATE patients SET mdt_review = true, mdt_reason = 'ct_suspicious ct_tap 2026-0
 """
 
 
-def _filled(fresh_database, backend: str) -> sa.Engine:
+def filled(fresh_database, backend: str, steps=((ROWS, "0010"), (FLAGS, "0014"))) -> sa.Engine:
+    """A database of version 0009 with rows, upgraded to each version after its rows, then to
+    the newest (the services read the newest schema)."""
     engine = make_engine(fresh_database(backend))
     upgrade(engine, "0009")
-    for rows, version in ((ROWS, "0010"), (FLAGS, "0014")):  # 0010 derives the controls
+    for rows, version in steps:  # 0010 derives the controls
         with engine.begin() as conn:
             for statement in rows.split(";\n"):
                 if statement.strip():
                     conn.exec_driver_sql(statement)
         upgrade(engine, version)
+    upgrade(engine)
     return engine
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_dates_the_flags_and_marks_missed_controls(fresh_database, backend):
-    engine = _filled(fresh_database, backend)
+    engine = filled(fresh_database, backend)
     ctx = Context(Actor("nurse@test"), date(2026, 6, 1))
     try:
         with make_sessionmaker(engine)() as session:

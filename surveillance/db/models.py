@@ -306,6 +306,41 @@ CONTROL_STAGES = ("open", "booked", "coordinated")
 CONTROL_TO_BOOK = sa.text("stage = 'open'")
 CONTROL_WAITING = sa.text("stage IN ('booked', 'coordinated')")
 CONTROL_HELD = sa.text("hold_until IS NOT NULL")
+# The columns a nurse may sort the control lists by besides the due date (issue 12), each
+# walked in an index per list index below: (clinic, key, due, id), then the columns the
+# lists' conditions name, so that a page is read from the index without a sort.
+CONTROL_SORT_KEYS = ("local_number", "name_order", "birth_date", "booked_date")
+CONTROL_SORT_INDEXES = {  # the list index's name: its partial condition, its columns
+    "due": (None, ("hold_until",)),
+    "to_book": (CONTROL_TO_BOOK, ("hold_until", "stage")),
+    "waiting": (CONTROL_WAITING, ("stage", "results_on", "hold_until")),
+    "held": (CONTROL_HELD, ("hold_until",)),
+}
+# Names in Norwegian order (... x y z æ ø å) by their bytes, whatever the database's locale.
+NORWEGIAN_LETTERS = str.maketrans("æøå", "{|}")
+NAME_ORDER = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+
+
+def name_order(name: str) -> str:
+    """A name's sort key: case-folded, Æ Ø Å after Z as the Norwegian alphabet has them."""
+    return name.casefold().translate(NORWEGIAN_LETTERS)
+
+
+def _control_sort_indexes() -> list[sa.Index]:
+    return [
+        sa.Index(
+            f"ix_controls_{flavour}_by_{key}",
+            "clinic_id",
+            key,
+            "due",
+            "id",
+            *(c for c in columns if c != key),
+            sqlite_where=where,
+            postgresql_where=where,
+        )
+        for flavour, (where, columns) in CONTROL_SORT_INDEXES.items()
+        for key in CONTROL_SORT_KEYS
+    ]
 
 
 class Control(Base):
@@ -358,6 +393,7 @@ class Control(Base):
             sqlite_where=CONTROL_HELD,
             postgresql_where=CONTROL_HELD,
         ),
+        *_control_sort_indexes(),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -365,6 +401,9 @@ class Control(Base):
     patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     # Copied from the patient: the lists sort by it, within the index.
     local_number: Mapped[int]
+    # Copied from the patient too (kept current when the name is corrected): sort keys.
+    name_order: Mapped[str] = mapped_column(NAME_ORDER, default="", server_default="")
+    birth_date: Mapped[date | None]
     due: Mapped[date]
     due_working_day: Mapped[date]
     # open (to book, or missed), booked, or coordinated with a primary control (R8).

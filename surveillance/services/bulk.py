@@ -31,7 +31,7 @@ from ..protocol import Treatment as TreatmentValue
 from ..protocol.vocabulary import PRIMARY_EXAMS, TREATMENT_KINDS
 from .audit import record_event
 from .context import Context
-from .control_rows import control_rows
+from .control_rows import control_rows, sort_keys
 from .lookups import clinic_by_code
 from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
 from .patients import next_local_number
@@ -112,7 +112,10 @@ def load_patients(
             ],
         )
         rows = _exam_rows(plans, clinic.id, patient_ids, treatments, controls, now)
-        numbers = dict(zip(patient_ids, range(first, first + len(patient_ids))))
+        numbers = {
+            pid: sort_keys(first + i, p.name, birth)
+            for i, (pid, (p, birth)) in enumerate(zip(patient_ids, checked))
+        }
         exams = _insert_exams(session, rows, numbers)
         record_event(
             session,
@@ -148,7 +151,7 @@ def _done(planned: _Planned, exam) -> bool:
     return planned.done_before is not None and exam.due < planned.done_before
 
 
-def _insert_exams(session: Session, rows: Iterable[dict], local_numbers: dict[int, int]) -> int:
+def _insert_exams(session: Session, rows: Iterable[dict], local_numbers: dict[int, dict]) -> int:
     """Insert the planned exams and their controls; return the count."""
     count = 0
     waiting: list[dict] = []  # the last patient's exams: the next chunk may hold more
@@ -165,7 +168,7 @@ def _insert_exams(session: Session, rows: Iterable[dict], local_numbers: dict[in
     return count
 
 
-def _insert_controls(session: Session, exams: list[dict], local_numbers: dict[int, int]) -> None:
+def _insert_controls(session: Session, exams: list[dict], local_numbers: dict[int, dict]) -> None:
     """The controls of freshly planned exams, as the services would store them."""
     by_patient: dict[tuple[int, int], list[SimpleNamespace]] = {}
     for row in exams:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import Control, Patient
+from ..db.models import Control, Patient, name_order
 
 # A coordinated exam whose partner is done has its results missing as soon as it is listed.
 RESULTS_AT_ONCE = date(1, 1, 1)
@@ -36,8 +36,13 @@ def results_on(exam: Any) -> date | None:
     return None
 
 
+def sort_keys(local_number: int, name: str, birth_date: date) -> dict:
+    """The patient's columns a control row carries for the lists' sorts (issue 12)."""
+    return {"local_number": local_number, "name_order": name_order(name), "birth_date": birth_date}
+
+
 def control_rows(
-    patient_id: int, clinic_id: int, local_number: int, hold_until: date | None, exams: Iterable
+    patient_id: int, clinic_id: int, keys: dict, hold_until: date | None, exams: Iterable
 ) -> list[dict]:
     """One row per (due, stage, results date) of a patient's open exams.
 
@@ -54,7 +59,7 @@ def control_rows(
             {
                 "clinic_id": clinic_id,
                 "patient_id": patient_id,
-                "local_number": local_number,
+                **keys,
                 "due": exam.due,
                 "due_working_day": exam.due_working_day,
                 "stage": kind,
@@ -80,9 +85,8 @@ def _earliest(a: date | None, b: date | None) -> date | None:
 
 def store_controls(session: Session, patient: Patient) -> None:
     """Make the patient's stored controls equal to their exams' stored answer."""
-    rows = control_rows(
-        patient.id, patient.clinic_id, patient.local_number, patient.hold_until, patient.exams
-    )
+    keys = sort_keys(patient.local_number, patient.name, patient.birth_date)
+    rows = control_rows(patient.id, patient.clinic_id, keys, patient.hold_until, patient.exams)
     session.execute(sa.delete(Control).where(Control.patient_id == patient.id))
     if rows:
         session.execute(sa.insert(Control), rows)
@@ -98,4 +102,13 @@ def controls_due_between(clinic_ids: Sequence[int], first: date, last: date) -> 
     )
     return sa.select(Control.patient_id, Control.due).where(
         clinic, Control.due >= first, Control.due <= last
+    )
+
+
+def rename_controls(session: Session, patient: Patient) -> None:
+    """Keep the patient's stored controls' name key current after a corrected name."""
+    session.execute(
+        sa.update(Control)
+        .where(Control.patient_id == patient.id)
+        .values(name_order=name_order(patient.name))
     )

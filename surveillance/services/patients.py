@@ -11,6 +11,7 @@ from ..db.models import MdtDecision, Patient
 from ..errors import InputError
 from .audit import record_event
 from .context import Context
+from .control_rows import rename_controls
 from .lookups import clinic_by_code, get_patient
 from .new_patient import check_identity, check_name, check_protocol, refuse_registered
 from .plans import replan
@@ -83,6 +84,26 @@ def update_contact(
             record_event(
                 session, ctx.actor, "patient.contact", patient.id, before=before, after=after
             )
+    return patient
+
+
+def correct_name(
+    session: Session,
+    ctx: Context,
+    patient_id: int,
+    name: str,
+    *,
+    expected_version: int | None = None,
+) -> Patient:
+    """Correct the patient's name (audited); the lists sorted by name follow at once."""
+    with transaction(session):
+        patient = get_patient(session, patient_id, ctx.clinic_ids, expected_version)
+        name = check_name(name)
+        if name != patient.name:
+            record_event(session, ctx.actor, "patient.rename", patient.id)
+            patient.name = name
+            session.flush()
+            rename_controls(session, patient)
     return patient
 
 

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 from functools import cache
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
 from ..db.models import (
     CONTROL_HELD,
+    CONTROL_SORT_KEYS,
     CONTROL_TO_BOOK,
     CONTROL_WAITING,
     Control,
@@ -64,6 +66,7 @@ CLINICS = sa.bindparam("clinics", expanding=True, type_=sa.Integer)
 CODE = sa.bindparam("code", type_=sa.String)
 DUE_FROM, DUE_TO = (sa.bindparam(n, type_=sa.Date) for n in ("due_from", "due_to"))
 PAGE_COLUMNS = (
+    "id",
     "patient_id",
     "due",
     "due_working_day",
@@ -71,33 +74,55 @@ PAGE_COLUMNS = (
     "codes",
     "local_number",
     "missed",
+    "name_order",
+    "birth_date",
 )
 
 
-def _list_conditions(category: str) -> list:
+class Unindexed(sa.sql.functions.FunctionElement):
+    """A date column SQLite may not search an index by: `+due` (its documented way), so that
+    a list sorted by another key walks that key's index instead of sorting a range of the
+    due date's. PostgreSQL weighs both by costs: the column as it is."""
+
+    type = sa.Date()
+    inherit_cache = True
+
+
+@compiles(Unindexed)
+def _as_is(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(Unindexed, "sqlite")
+def _unary_plus(element, compiler, **kw) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
+
+
+def _list_conditions(category: str, due=Control.due) -> list:
     """R10 in the engine's order, as one indexed range over the stored controls per list.
 
     The partial indexes' conditions are repeated literally (design.md's traps); a control
     whose patient's hold runs is on hold whatever its due date, and overdue before all else.
+    `due` is the column itself, or Unindexed when the list is walked in another key's order.
     """
     not_held = sa.or_(Control.hold_until.is_(None), Control.hold_until <= TODAY)
-    window = [Control.due >= LATE, Control.due <= HORIZON]
+    window = [due >= LATE, due <= HORIZON]
     if category == "on_hold":
         return [CONTROL_HELD, Control.hold_until > TODAY]
     if category == "overdue":
-        return [Control.due < LATE, not_held]
+        return [due < LATE, not_held]
     if category == "to_book":
         return [CONTROL_TO_BOOK, *window, not_held]
     # A booked control is listed whatever its due date (R10), a coordinated one from the
     # horizon on (R8): one range from `late`, the horizon a filter within the index.
-    waiting = [CONTROL_WAITING, Control.due >= LATE]
-    booked_or_near = sa.or_(Control.stage == "booked", Control.due <= HORIZON)
+    waiting = [CONTROL_WAITING, due >= LATE]
+    booked_or_near = sa.or_(Control.stage == "booked", due <= HORIZON)
     if category == "results_missing":
         return [*waiting, booked_or_near, Control.results_on <= TODAY, not_held]
     pending = sa.or_(Control.results_on.is_(None), Control.results_on > TODAY)
     if category == "booked":
         return [*waiting, Control.stage == "booked", pending]
-    return [*waiting, Control.due <= HORIZON, Control.stage == "coordinated", pending, not_held]
+    return [*waiting, due <= HORIZON, Control.stage == "coordinated", pending, not_held]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,23 +132,31 @@ class Shape:
     several: bool = False  # more than one clinic
     code: bool = False  # only controls holding an exam code
     ranged: bool = False  # only controls due within [due_from, due_to]
-    latest_first: bool = False  # the latest due date first (the index walked backwards)
+    latest_first: bool = False  # the latest first (the index walked backwards)
+    key: str = "due"  # the column sorted by: "due", or one of CONTROL_SORT_KEYS
 
 
 def _list_query(columns, category: str, shape: Shape):
     """The controls of one list, of the clinics, holding an exam `code` if asked."""
     clinic = Control.clinic_id.in_(CLINICS) if shape.several else Control.clinic_id == CLINIC
-    query = sa.select(*columns).where(clinic, *_list_conditions(category))
+    due = Control.due if shape.key == "due" else Unindexed(Control.due)
+    query = sa.select(*columns).where(clinic, *_list_conditions(category, due))
     if shape.code:
         query = query.where((" " + Control.codes + " ").like(CODE))
     if shape.ranged:
-        query = query.where(Control.due >= DUE_FROM, Control.due <= DUE_TO)
+        query = query.where(due >= DUE_FROM, due <= DUE_TO)
     return query
 
 
-def _order(shape: Shape, due, local_number) -> tuple:
-    """By due date, then by local reference; both reversed for the latest first."""
-    return (due.desc(), local_number.desc()) if shape.latest_first else (due, local_number)
+def _order(shape: Shape, columns) -> tuple:
+    """By due date, then by local reference; or by a sort key, then due date, then id.
+
+    Each order is that of an index of the list (CONTROL_SORT_INDEXES), reversed for the
+    latest (or last) first: the page is read in it, never sorted whole.
+    """
+    names = ("due", "local_number") if shape.key == "due" else (shape.key, "due", "id")
+    order = [columns[name] for name in names]
+    return tuple(c.desc() for c in order) if shape.latest_first else tuple(order)
 
 
 def _parameters(
@@ -153,7 +186,7 @@ def _rows_statement(category: str, shape: Shape):
     columns = [getattr(Control, c) for c in PAGE_COLUMNS]
     return (
         _list_query(columns, category, shape)
-        .order_by(*_order(shape, Control.due, Control.local_number))
+        .order_by(*_order(shape, Control.__table__.c))
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
     )
@@ -161,12 +194,12 @@ def _rows_statement(category: str, shape: Shape):
 
 @cache
 def _page_statement(category: str, shape: Shape):
-    """The list's rows with the patients' names and birth dates (a sort of the page alone)."""
+    """The list's rows with the patients' names (a sort of the page alone)."""
     controls = _rows_statement(category, shape).subquery()
     return (
-        sa.select(controls, Patient.name, Patient.birth_date)
+        sa.select(controls, Patient.name)
         .join(Patient, Patient.id == controls.c.patient_id)
-        .order_by(*_order(shape, controls.c.due, controls.c.local_number))
+        .order_by(*_order(shape, controls.c))
     )
 
 
@@ -214,9 +247,13 @@ def list_page_query(
     *,
     due_range: tuple[date | None, date | None] = (None, None),
     latest_first: bool = False,
+    sort_key: str = "due",
 ):
     """One list's page of controls, its parameters bound (to read its plan)."""
-    shape = Shape(len(clinic_ids) > 1, bool(code), due_range != (None, None), latest_first)
+    _check_sort_key(sort_key)
+    shape = Shape(
+        len(clinic_ids) > 1, bool(code), due_range != (None, None), latest_first, sort_key
+    )
     values = _parameters(ctx, clinic_ids, code, due_range)
     return _rows_statement(category, shape).params(values | {"offset": offset, "limit": limit})
 
@@ -233,18 +270,22 @@ def worklist(
     due_from: date | str | None = None,
     due_to: date | str | None = None,
     latest_first: bool = False,
+    sort_key: str = "due",
 ) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four).
 
     `due_from` and `due_to` keep the controls due within them (both days included), counts
-    too; `latest_first` shows each list's latest due date first.
+    too; each list is in the order of `sort_key` ("due" or one of CONTROL_SORT_KEYS), then
+    by due date; `latest_first` reverses it.
     """
     _check_arguments(category, code, page, page_size)
+    _check_sort_key(sort_key)
     due_range = _due_range(due_from, due_to)
     if not clinic_ids:
         return WorklistPage((), dict.fromkeys(LISTS, 0), 0, page, page_size)
     values = _parameters(ctx, clinic_ids, code, due_range)
-    shape = Shape(len(clinic_ids) > 1, bool(code), due_range != (None, None), latest_first)
+    ranged = due_range != (None, None)
+    shape = Shape(len(clinic_ids) > 1, bool(code), ranged, latest_first, sort_key)
     counts = _counts(session, values, shape)
     items = _page(session, ctx, values, shape, code, counts, category, page, page_size)
     total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
@@ -293,6 +334,12 @@ def _check_arguments(category: str | None, code: str | None, page: int, page_siz
     for field, value in (("page", page), ("page_size", page_size)):
         if value < 1:
             raise InputError(field, value, "must be at least %(min)d", min=1)
+
+
+def _check_sort_key(key: str) -> None:
+    if key != "due" and key not in CONTROL_SORT_KEYS:
+        choices = ", ".join(("due", *CONTROL_SORT_KEYS))
+        raise InputError("sort", key, "is not one of %(choices)s", choices=choices)
 
 
 def _item(category: str, row, ctx: Context, code: str | None) -> WorklistItem:

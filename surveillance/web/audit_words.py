@@ -20,6 +20,7 @@ ACTIONS = {
     "patient.note": _l("Added a note"),
     "patient.mdt_decision": _l("Recorded the MDT decision"),
     "patient.contact": _l("Changed the telephone or GP"),
+    "patient.rename": _l("Corrected the name"),
     "treatment.record": _l("Recorded a liver treatment"),
     "treatment.correct": _l("Corrected a liver treatment"),
     "treatment.delete": _l("Deleted a liver treatment"),

@@ -32,7 +32,15 @@ EXAM_CODES = ("ct_tap", "cea", "ct_liver", "ct_liver_lungs")
 DIGEST_DAYS = 14  # as the administrators' page of daily e-mails
 SIDE_LIST_PREVIEW = 10  # rows of the MDT and cancel lists shown under "all lists"
 SIDE_LISTS = ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
-SORTS = ("due", "-due")  # by due date, the earliest or the latest first (the index both ways)
+# The sortable columns (`sort=name`, `sort=-name` for the reverse): each an index both ways.
+SORT_KEYS = {
+    "due": "due",
+    "reference": "local_number",
+    "name": "name_order",
+    "born": "birth_date",
+    "booked": "booked_date",
+}
+SORTS = tuple(f"{sign}{column}" for column in SORT_KEYS for sign in ("", "-"))
 
 
 @bp.before_request
@@ -73,7 +81,8 @@ def _page(query: str):
             page_size=config().worklist.page_size,
             due_from=due_from,
             due_to=due_to,
-            latest_first=sort == "-due",
+            latest_first=sort.startswith("-"),
+            sort_key=SORT_KEYS[sort.lstrip("-")],
         )
 
     try:

@@ -16,6 +16,7 @@ NURSE_PAGES = [
     "/?list=overdue",
     "/?list=to_book",
     "/?list=booked",
+    "/?list=to_book&sort=-name",  # a column sorted (descending): its header says so
     "/?list=results_missing",
     "/?list=mdt_review",
     "/?list=booking_to_cancel",
