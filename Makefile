@@ -41,10 +41,11 @@ test: $(VENV)/.installed-test
 
 # The fast loop (under a minute): the pure tests and everything on SQLite, two processes.
 # Left out by marker or directory: PostgreSQL (`postgres`: the engine fixture's second
-# backend), the wheel built and installed (`slow`) and the browser (tests/browser/).
+# backend), the wheel built and installed (`slow`), the exhaustive tables, random histories
+# whole-clinic runs and child processes (`thorough`) and the browser (tests/browser/).
 # `make test` runs them all.
 test-fast: $(VENV)/.installed-test
-	$(BIN)/pytest -m "not postgres and not slow" --ignore=tests/browser -n 2 -q $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not postgres and not slow and not thorough" --ignore=tests/browser -n 2 -q $(PYTEST_ARGS)
 
 $(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[lint]'

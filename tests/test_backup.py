@@ -11,6 +11,8 @@ import pytest
 from tests import test_cli
 from tests.test_cli import PASSWORD, TODAY, ok, refused, run
 
+pytestmark = pytest.mark.thorough  # backups through the CLI's processes
+
 # The command line's fixtures: a configured SQLite file, or any database URL.
 write_config, use_database, sqlite_url = (
     test_cli.write_config,

@@ -16,6 +16,8 @@ from surveillance.db.models import AuditEvent, Clinic, Patient, User
 from surveillance.services.accounts import password_matches
 from surveillance.services.worklist import CATEGORIES, LISTS
 
+pytestmark = pytest.mark.thorough  # every command end to end
+
 TODAY = "2026-06-01"
 PASSWORD = "correct horse battery"
 DEMO_PATIENTS = 120  # the demo's default

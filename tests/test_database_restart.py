@@ -16,6 +16,8 @@ from tests.support.nodes import (
     prepare_database,
 )
 
+pytestmark = pytest.mark.thorough  # a restarted database server
+
 
 @pytest.fixture
 def node(private_cluster, tmp_path):

@@ -15,6 +15,8 @@ from surveillance.db.models import AuditEvent, Patient
 from surveillance.demo import load_demo
 from surveillance.fhir.record import RESOURCE_TYPES
 
+pytestmark = pytest.mark.thorough  # the whole demo clinic exported
+
 DEMO_PATIENTS = 25
 
 

@@ -17,6 +17,8 @@ from surveillance.db import make_engine, make_sessionmaker, writing
 from surveillance.db.migrate import alembic_config, downgrade, migrations_dir, upgrade
 from surveillance.db.models import Base, Clinic, User
 
+pytestmark = pytest.mark.thorough  # every revision up and down on fresh databases
+
 # Every table of the models, and Alembic's own.
 TABLES = set(Base.metadata.tables) | {"alembic_version"}
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -21,6 +21,8 @@ from tests.support.data import TODAY
 from tests.support.processes import CLI, HANG_GUARD, Lines, environment
 from tests.support.smtp import ALWAYS_DUE, SENDER, SmtpServer, give_work, tally
 
+pytestmark = pytest.mark.thorough  # worker processes
+
 
 @pytest.fixture
 def work(session, ctx, create_patient, clinic):

@@ -18,6 +18,8 @@ from surveillance.config import Config, WebConfig
 from tests.support.processes import CLI, HANG_GUARD, Lines, environment
 from tests.support.smtp import ALWAYS_DUE
 
+pytestmark = pytest.mark.thorough  # server processes
+
 PORTS = range(7200, 7220)  # this test's own range on a shared machine
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,8 @@ from surveillance.services import (
 )
 from surveillance.services.refresh import refresh_patients
 from tests.support.answers import check
+
+pytestmark = pytest.mark.thorough  # random histories through the services
 
 START = date(2024, 1, 1)
 KINDS = ["resection"] * 4 + ["ablation", "resection_with_ablation", "pve", "transplant"]

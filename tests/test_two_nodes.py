@@ -18,6 +18,8 @@ from surveillance.services import Actor, Context, register_patient
 from tests.support.data import synthetic_id
 from tests.support.nodes import EMAIL, Client, Node, node_config, prepare_database
 
+pytestmark = pytest.mark.thorough  # two server processes
+
 HEADER = "fødselsnummer;navn;behandlingsdato;behandling;kontroller_utført_til"
 
 

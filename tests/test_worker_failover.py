@@ -39,6 +39,8 @@ from tests.support.nodes import (
 )
 from tests.support.smtp import ALWAYS_DUE, SENDER, Handler, SmtpServer, give_work, tally
 
+pytestmark = pytest.mark.thorough  # killed worker processes
+
 KILLS = int(os.environ.get("SURVEILLANCE_FAILOVER_KILLS", "4"))
 RESTARTS = int(os.environ.get("SURVEILLANCE_FAILOVER_RESTARTS", "2"))
 STARTED = "worker started"

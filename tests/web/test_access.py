@@ -12,6 +12,8 @@ from tests.support.data import synthetic_id
 from .browsing import check_security_headers, goes_to_login, path_of, visible_text
 from .route_table import FHIR, ROUTES
 
+pytestmark = pytest.mark.thorough  # every route x role x clinic
+
 ROLES = ("anonymous", "nurse", "admin", "install_admin")
 # Which access levels of the route table each role has.
 REACHES = {

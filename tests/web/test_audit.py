@@ -12,6 +12,8 @@ from surveillance.db.models import Patient
 
 from .browsing import path_of, visible_text
 
+pytestmark = pytest.mark.thorough  # every route's audit rows
+
 
 @pytest.fixture
 def nurse(world, log_in):

@@ -13,6 +13,8 @@ from tests.support.data import synthetic_id
 from .browsing import errors
 from .route_table import ROUTES
 
+pytestmark = pytest.mark.thorough  # every free text on every page
+
 PAYLOADS = {"script": "<script>alert(1)</script>", "attribute": '"><img src=x onerror=alert(1)>'}
 
 

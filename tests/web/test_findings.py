@@ -15,6 +15,8 @@ from surveillance.web.forms import safe_target
 
 from .browsing import PASSWORD, Browser, errors, flashes
 
+pytestmark = pytest.mark.thorough  # the security findings' request tables
+
 
 def _login(app, email: str, password: str, *, forwarded_for: str | None = None, next=None):
     """A fresh browser's login through the form; behind a proxy when `forwarded_for`."""

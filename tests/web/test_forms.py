@@ -7,6 +7,8 @@ import pytest
 from .browsing import Browser, page_forms, path_of
 from .route_table import ROUTES
 
+pytestmark = pytest.mark.thorough  # every form of every page
+
 
 @pytest.fixture
 def browser_for(world, log_in, anonymous):

@@ -14,6 +14,8 @@ from surveillance.db.models import AuditEvent, Patient, PlannedExam, User
 from .browsing import path_of
 from .route_table import Setup
 
+pytestmark = pytest.mark.thorough  # every field of every route x hostile values
+
 MEGABYTE = "x" * (1024 * 1024)
 CORPUS = {
     "nul": "ab\x00cd",

@@ -12,6 +12,8 @@ from surveillance.db.models import PatientNote
 from .browsing import Attachment, check_security_headers, path_of, visible_text
 from .route_table import FAILING_PATH
 
+pytestmark = pytest.mark.thorough  # headers on every route's responses
+
 # Tags and attributes the Content-Security-Policy would block: a page must not need them.
 INLINE = re.compile(
     r"<script(?![^>]*\bsrc=)[^>]*>|<[a-z][^>]*\son[a-z]+\s*=|<[a-z][^>]*\sstyle\s*="
