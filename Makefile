@@ -41,7 +41,7 @@ test: $(VENV)/.installed-test
 
 # The fast loop (under a minute): the pure tests and everything on SQLite, two processes.
 # Left out by marker or directory: PostgreSQL (`postgres`: the engine fixture's second
-# backend), the wheel built and installed (`slow`), the exhaustive tables, random histories
+# backend), the wheel built and installed (`slow`), the exhaustive tables, random histories,
 # whole-clinic runs and child processes (`thorough`) and the browser (tests/browser/).
 # `make test` runs them all.
 test-fast: $(VENV)/.installed-test
