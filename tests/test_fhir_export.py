@@ -67,6 +67,9 @@ def test_pseudonymised_exports_hide_identity(demo, tmp_path, session):
         assert patient.name not in text and patient.name.split()[-1] not in text
         assert f"P-{patient.local_number:04d}" not in text
         assert patient.birth_date.isoformat() not in text
+        if patient.status_reason:  # typed by a nurse when surveillance ended
+            assert patient.status_reason not in text
+    assert session.scalar(sa.select(Patient.id).where(Patient.status_reason.is_not(None)))
     pseudonyms = {p.id for p in one["Patient"]}
     assert len(pseudonyms) == DEMO_PATIENTS and all(p.id.startswith("psn-") for p in one["Patient"])
     assert all(len(p.birthDate) == 4 and p.name is None for p in one["Patient"])

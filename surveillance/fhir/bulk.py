@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -38,11 +39,22 @@ class Cancelled(Exception):
     """The job was deleted (DELETE on its status URL) while it ran."""
 
 
+class AlreadyRunning(Exception):
+    """The token has an export running: one at a time, since each holds a clinic's files."""
+
+
 def kick_off(session: Session, scope: TokenScope, types: list[str], request_url: str) -> ExportJob:
     """A new running job of the token's clinic; expired jobs are deleted on the way."""
     now = utcnow()
     with transaction(session):
         delete_expired(session, now)
+        running = sa.select(ExportJob.id).where(
+            ExportJob.token_id == scope.id,
+            ExportJob.state == "running",
+            ExportJob.heartbeat_at >= now - STALE_AFTER,
+        )
+        if session.scalar(running.limit(1)) is not None:
+            raise AlreadyRunning
         job = ExportJob(
             key=secrets.token_hex(16),
             token_id=scope.id,
@@ -77,9 +89,14 @@ def run(sessions: Callable[[], Session], job_id: int, site: Site, actor: Actor) 
             _finish(session, actor, job_id, key, counts, outputs)
         except Cancelled:
             return
-        except Exception as exc:  # a failed job must say so, whatever failed
-            _fail(sessions, job_id, f"{type(exc).__name__}: {exc}")
-            log.exception("FHIR bulk export %s failed", key)
+        # A failed job must say so, whatever failed (and the thread has no one to raise to).
+        except Exception as exc:  # noqa: BLE001
+            # Only the kind of error: its message may quote patient data (a validation error's
+            # input, a statement's parameters), and the status answer and the log must not.
+            kind = type(exc).__name__
+            _fail(sessions, job_id, f"The export failed ({kind}): kick it off again.")
+            trace = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("FHIR bulk export %s failed: %s\n%s", key, kind, trace)
 
 
 def _beat(sessions: Callable[[], Session], job_id: int, patients: int) -> None:

@@ -75,6 +75,9 @@ def pseudonymised(resource: Resource, patient_id: int, pseudonyms: Pseudonyms) -
         }
         for identifying in ("name", "telecom", "generalPractitioner"):
             data.pop(identifying, None)
+        for extension in data.get("extension", []):  # the end's reason is free text
+            parts = extension.get("extension", [])
+            extension["extension"] = [p for p in parts if p.get("url") != "reason"]
     if "subject" in data:
         data["subject"] = {"reference": f"Patient/{pseudonym}"}
     if kind == "Flag":  # the id holds the patient's; the reason is free text

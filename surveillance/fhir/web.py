@@ -144,12 +144,21 @@ def kick_off_export():
     refusal = _export_refusal()
     if refusal:
         return _outcome(400, "not-supported", refusal)
-    asked = [t.strip() for t in request.args.get("_type", "").split(",") if t.strip()]
+    # Each type once, in the order asked (a repeated type would repeat its file).
+    asked = list(dict.fromkeys(t.strip() for t in request.args.get("_type", "").split(",")))
+    asked = [t for t in asked if t]
     unknown = [t for t in asked if t not in RESOURCE_TYPES]
     if unknown:
         return _outcome(400, "not-supported", f"_type {unknown[0]!r} is not exported")
     scope: TokenScope = g.api_token
-    job = bulk.kick_off(db(), scope, asked or list(RESOURCE_TYPES), request.url)
+    try:
+        job = bulk.kick_off(db(), scope, asked or list(RESOURCE_TYPES), request.url)
+    except bulk.AlreadyRunning:
+        answer = _outcome(
+            429, "throttled", "An export of this token is running: wait for it or delete it"
+        )
+        answer.headers["Retry-After"] = "60"
+        return answer
     sessions = current_app.extensions["surveillance"].sessions
     threading.Thread(
         target=bulk.run, args=(sessions, job.id, site(), scope.actor), daemon=True

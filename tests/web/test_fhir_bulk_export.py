@@ -141,3 +141,27 @@ def test_old_jobs_expire_and_are_deleted(nodes, token, session, db):
         session.scalar(sa.select(ExportJob)).expires_at = utcnow() - timedelta(seconds=1)
     assert client.get(url, headers=auth(token)).status_code == 404
     assert (db.count(ExportJob), db.count(ExportFile)) == (0, 0)
+
+
+def test_a_type_asked_twice_is_exported_once(nodes, token):
+    client = nodes[0]
+    url = kick_off(client, token, _type="Patient,Patient, Patient")
+    manifest = finished(client, token, url)
+    assert [o["type"] for o in manifest["output"]] == ["Patient"]
+
+
+def test_one_running_export_per_token(nodes, token, session, db):
+    client = nodes[0]
+    url = kick_off(client, token)
+    finished(client, token, url)
+    with session.begin():  # as if it still ran on the other node, its heartbeat fresh
+        job = session.scalar(sa.select(ExportJob))
+        job.state, job.heartbeat_at = "running", utcnow()
+    answer = nodes[1].get("/fhir/$export", headers=auth(token, **KICK_OFF))
+    assert answer.status_code == 429 and answer.headers["Retry-After"]
+    assert "running" in answer.json["issue"][0]["diagnostics"]
+    assert db.count(ExportJob) == 1
+    session.rollback()  # the count read in this session
+    with session.begin():  # a job whose node stopped does not block a new one
+        session.scalar(sa.select(ExportJob)).heartbeat_at = utcnow() - timedelta(hours=1)
+    kick_off(nodes[1], token)
