@@ -41,6 +41,9 @@ SORT_KEYS = {
     "booked": "booked_date",
 }
 SORTS = tuple(f"{sign}{column}" for column in SORT_KEYS for sign in ("", "-"))
+# The worklist's own query parameters: its links carry these on and nothing else, since
+# url_for would take a crafted `endpoint` or `_external` as its own argument (a 500).
+KEPT_ARGUMENTS = ("list", "exam", "clinic", "due_from", "due_to", "sort", "page")
 
 
 @bp.before_request
@@ -97,6 +100,7 @@ def _page(query: str):
         exam=exam,
         query=query,
         sort=sort,
+        args=_kept_arguments(),
         due_range=due_range,
         refused=refused and describe(refused),
         refused_field=refused and refused.field,
@@ -140,6 +144,10 @@ def _clinic_filter() -> list[int]:
     if chosen not in current_user.clinic_ids:
         abort(404)
     return [chosen]
+
+
+def _kept_arguments() -> dict[str, str]:
+    return {name: value for name, value in request.args.items() if name in KEPT_ARGUMENTS}
 
 
 def _choice(name: str, choices) -> str | None:

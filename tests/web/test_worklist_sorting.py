@@ -125,3 +125,15 @@ def test_a_name_correction_refused_changes_nothing(world, three, session, ctx_to
     assert session.get(Patient, three[0].id).name == "Åse Berg"
     keys = session.scalars(sa.select(Control.name_order).where(Control.patient_id == three[0].id))
     assert set(keys) == {"}se berg"}
+
+
+@pytest.mark.parametrize(
+    "crafted", ["endpoint=x", "_method=POST", "_external=1&_scheme=javascript", "_anchor=x"]
+)
+def test_links_carry_only_the_worklists_own_parameters(nurse, three, crafted):
+    # url_for takes these names as its own arguments: carried on, they broke the page (500).
+    page = nurse.get(f"/?list=to_book&exam=cea&{crafted}")
+    assert page.status_code == 200
+    link = header_link(page, "Navn")
+    assert "list=to_book" in link and "exam=cea" in link
+    assert crafted.split("=")[0] not in link and link.startswith("/?")
