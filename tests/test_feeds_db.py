@@ -332,7 +332,7 @@ def test_a_coordinated_control_shows_its_partners_date(
 
 
 def test_a_patient_on_hold_shows_until_when_and_rings_no_alarm(
-    session, ctx, feeds, clinic_feed, create_patient
+    session, ctx, feeds, clinic_feed, create_patient, clinic
 ):
     patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
     before = event_of(patient, 6, events_of(session, feeds, clinic_feed))
@@ -342,27 +342,51 @@ def test_a_patient_on_hold_shows_until_when_and_rings_no_alarm(
     assert patient.hold_until is not None
     status, description, alarm = event_of(patient, 6, events_of(session, feeds, clinic_feed))
     words = feeds.settings.events.words
-    assert words.on_hold % {"date": dotted(patient.hold_until)} in description
+    held = words.on_hold % {"date": dotted(patient.hold_until)}
+    assert held not in description  # the MDT's plan is a detail the clinic did not opt in to
     assert status == "TENTATIVE" and not alarm
+    set_details(session, ADMIN, clinic.id, True)
+    assert held in event_of(patient, 6, events_of(session, feeds, clinic_feed))[1]
+
+
+def test_a_booked_exam_of_a_patient_on_hold_keeps_its_list(
+    session, ctx, feeds, clinic_feed, create_patient, clinic
+):
+    """R13 holds the exams still to book; a booked one past its limit is overdue (R10)."""
+    set_details(session, ADMIN, clinic.id, True)
+    patient = create_patient(treatment_date="2025-09-20", treatment_kind="resection")
+    exams = [e for e in patient.exams if e.month == 6]
+    for exam in exams:
+        record_booking(session, ctx, exam.id, date=exam.due_working_day.isoformat())
+    record_decision(session, ctx, patient.id, decision="treatment_planned")
+    session.refresh(patient)
+    status, description, _ = event_of(patient, 6, events_of(session, feeds, clinic_feed))
+    words = feeds.settings.events.words
+    assert words.overdue % {"date": dotted(exams[0].due)} in description
+    assert words.on_hold.split("%")[0] not in description
+    assert status == "CONFIRMED"
 
 
 def test_a_patient_for_mdt_review_says_so_without_the_finding(
-    session, ctx, feeds, clinic_feed, create_patient
+    session, ctx, feeds, clinic_feed, create_patient, clinic
 ):
     patient = create_patient(treatment_date="2025-12-01", treatment_kind="resection")
     (cea,) = [e for e in patient.exams if e.month == 6 and e.code == "cea"]
     record_result(session, ctx, cea.id, done_date="2026-05-28", result="high", value="8.4")
     session.refresh(patient)
     assert patient.mdt_review
-    shown = events_of(session, feeds, clinic_feed)
-    _, description, _ = event_of(patient, 12, shown)
+    _, description, _ = event_of(patient, 12, events_of(session, feeds, clinic_feed))
+    assert feeds.settings.events.words.mdt_review not in description  # without the opt-in
+    set_details(session, ADMIN, clinic.id, True)
+    _, description, _ = event_of(patient, 12, events_of(session, feeds, clinic_feed))
     assert feeds.settings.events.words.mdt_review in description
     assert "8.4" not in description and "8,4" not in description  # the value stays inside
 
 
 def test_overdue_and_lost_to_follow_up_are_in_words(
-    session, ctx, feeds, clinic_feed, create_patient
+    session, ctx, feeds, clinic_feed, create_patient, clinic
 ):
+    set_details(session, ADMIN, clinic.id, True)
     late = create_patient(treatment_date="2025-09-20", treatment_kind="resection")
     lost = create_patient(treatment_date="2024-01-15", treatment_kind="resection")
     session.refresh(lost)

@@ -169,7 +169,7 @@ def is_shown(members: tuple[Exam, ...], cancelled_since: datetime) -> bool:
 def booking_deadline(members: tuple[ExamRow, ...], book_ahead_days: int) -> date | None:
     """The day a control should be booked by; None when nothing of it is left to book, or
     while the patient is on hold (R13: the MDT's treatment comes first)."""
-    if members[0].held_until is not None:
+    if any(m.held_until is not None for m in members):
         return None
     dues = [m.due for m in members if m.state == "open" and m.coordinated_date is None]
     return min(dues) - timedelta(days=book_ahead_days) if dues else None
@@ -241,7 +241,7 @@ def _when(shown: list[ExamRow], s: EventSettings) -> tuple[date | datetime, date
 def _status(live: list[ExamRow]) -> str:
     if not live:
         return "CANCELLED"
-    if live[0].held_until is not None:
+    if any(m.held_until is not None for m in live):
         return "TENTATIVE"  # waits for the MDT's treatment
     to_book = any(m.state == "open" and m.coordinated_date is None for m in live)
     return "TENTATIVE" if to_book else "CONFIRMED"
@@ -262,21 +262,26 @@ def _description(shown: list[ExamRow], details: bool, url: str, s: EventSettings
         lines = [f"{s.words.exams.get(m.code, m.code)}: {state}" for m, state in zip(shown, states)]
     else:
         lines = list(dict.fromkeys(states))
-    return "\n".join([*_lists(shown, s.words), *lines, s.words.open_link % {"url": url}])
+    lists = _lists(shown, details, s.words)
+    return "\n".join([*lists, *lines, s.words.open_link % {"url": url}])
 
 
-def _lists(shown: list[ExamRow], w: Words) -> list[str]:
-    """The engine's lists a control is on, in words, as the worklist names them (R10)."""
+def _lists(shown: list[ExamRow], details: bool, w: Words) -> list[str]:
+    """The engine's lists a control is on, in words, as the worklist names them (R10). On
+    hold, MDT review and lost to follow-up say something of the patient's illness: only for a
+    clinic that opted in to details (design.md, privacy by default); overdue is the
+    booking's own state, as the exam states below it."""
     first = shown[0]
     lines = []
-    if first.held_until is not None:
-        lines.append(w.on_hold % {"date": _day(first.held_until)})
-    if first.mdt_review:
+    held = [m.held_until for m in shown if m.held_until is not None]
+    if details and held:
+        lines.append(w.on_hold % {"date": _day(held[0])})
+    if details and first.mdt_review:
         lines.append(w.mdt_review)
-    if first.lost:
+    if details and first.lost:
         lines.append(w.lost)
     overdue = [m.due for m in shown if m.overdue and m.state != "cancelled"]
-    if overdue and first.held_until is None:
+    if overdue:
         lines.append(w.overdue % {"date": _day(min(overdue))})
     return lines
 

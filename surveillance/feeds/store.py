@@ -201,11 +201,13 @@ def _shown(scope: FeedScope, day: FeedDay):
 def _lists(day: FeedDay) -> list:
     """The engine's lists of an exam's control on the feed's day, as the worklist reads them."""
     exam, patient = PlannedExam, Patient
-    held = patient.hold_until > day.today
+    # A hold covers the exams still to book (open or missed); a booked exam keeps its booking
+    # and its list, overdue included (R10, R13: as the control rows hold it for the worklist).
+    held = sa.and_(patient.hold_until > day.today, exam.state.in_(("open", "missed")))
     overdue = sa.and_(
         exam.state.in_(sorted(OPEN_STATES)),
         exam.due < day.late,
-        sa.or_(patient.hold_until.is_(None), sa.not_(held)),
+        sa.not_(sa.func.coalesce(held, False)),
     )
     return [
         sa.case((overdue, True), else_=False).label("overdue"),
