@@ -164,4 +164,5 @@ def test_one_running_export_per_token(nodes, token, session, db):
     session.rollback()  # the count read in this session
     with session.begin():  # a job whose node stopped does not block a new one
         session.scalar(sa.select(ExportJob)).heartbeat_at = utcnow() - timedelta(hours=1)
-    kick_off(nodes[1], token)
+    # Waited for: a thread still writing after the test would leave a connection open.
+    finished(nodes[1], token, kick_off(nodes[1], token))
