@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from _databases import begin, insert_many
 
-from surveillance.services.control_rows import control_rows
+from surveillance.services.control_rows import control_rows, sort_keys
 
 NOT_HELD = "(hold_until IS NULL OR hold_until <= :today)"
 WINDOW = "due >= :late AND due <= :horizon"
@@ -58,11 +58,12 @@ FROM (
 ORDER BY c.rank, c.due, c.local_number LIMIT :page_size"""
 
 
-COLUMNS = ["clinic_id", "patient_id", "local_number", "due", "due_working_day", "stage", "codes"]
-COLUMNS += ["booked_date", "results_on", "hold_until"]
+COLUMNS = ["clinic_id", "patient_id", "local_number", "name_order", "birth_date", "due"]
+COLUMNS += ["due_working_day", "stage", "codes", "booked_date", "results_on", "hold_until"]
+COLUMNS += ["missed"]
 
 
-DATES = {"due", "due_working_day", "booked_date", "coordinated_date", "hold_until"}
+DATES = {"due", "due_working_day", "booked_date", "coordinated_date", "hold_until", "birth_date"}
 
 
 def rebuild_controls(conn) -> None:
@@ -70,7 +71,8 @@ def rebuild_controls(conn) -> None:
     begin(conn)
     conn.execute("DELETE FROM controls")
     cur = conn.execute(
-        "SELECT e.patient_id, e.clinic_id, p.local_number, p.hold_until, e.code, e.due,"
+        "SELECT e.patient_id, e.clinic_id, p.local_number, p.name, p.birth_date, p.hold_until,"
+        " e.code, e.due,"
         " e.due_working_day, e.state, e.booked_date, e.coordinated_with_id,"
         " e.coordinated_date, e.coordinated_done"
         " FROM planned_exams e JOIN patients p ON p.id = e.patient_id"
@@ -87,7 +89,7 @@ def rebuild_controls(conn) -> None:
         for row in control_rows(
             exams[0].patient_id,
             exams[0].clinic_id,
-            exams[0].local_number,
+            sort_keys(exams[0].local_number, exams[0].name, exams[0].birth_date),
             exams[0].hold_until,
             exams,
         )
