@@ -63,6 +63,13 @@ def test_a_procedure_coded_in_snomed_alone_imports_as_our_kind(kind, snomed):
     assert row[1]["treatment_kind"] == kind
 
 
+def test_a_snomed_number_in_another_system_is_not_read_as_snomed():
+    entry = _procedure_coded("urn:example:local-codes", "107963000")
+    table = read_bundle(bundle(patient("urn:uuid:p1", "17856000281"), entry))
+    (row,) = table.rows
+    assert row[1]["treatment_kind"] == ""  # no kind: the row fails the import's check
+
+
 def test_the_declared_version_is_the_models_version():
     # fhir.resources ships R5, R4B and STU3 models, no R4 4.0.1: R4B is what is validated.
     assert FHIR_VERSION == fhir.resources.R4B.__fhir_version__ == "4.3.0"
