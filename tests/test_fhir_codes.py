@@ -15,14 +15,24 @@ from surveillance.fhir.codes import SNOMED, TREATMENT_KIND
 from surveillance.fhir.mapping.procedure import procedure_resource
 from tests.support.fhir import bundle, patient
 
+# Hand-written on purpose (not read from SNOMED_CODES): each row is the concept and term that
+# two published sources agree on (procedure.py cites them); a changed mapping fails here.
+SNOMED_BY_KIND = {
+    "resection": ("107963000", "Excision of liver"),
+    "ablation": ("5415002", "Destruction of lesion of liver"),
+    "biopsy": ("86259008", "Biopsy of liver"),
+    "transplant": ("18027006", "Transplantation of liver"),
+}
+
 
 @pytest.mark.parametrize(
     "kind, snomed",
     [
-        ("transplant", ("18027006", "Transplantation of liver")),  # confirmed: HL7 EU IG
-        ("resection", None),  # no source found for partial hepatectomy: our code alone
-        ("ablation", None),  # the concepts found are RFA only, narrower than RFA/MWA/IRE
-        ("resection_with_ablation", None),
+        *SNOMED_BY_KIND.items(),
+        ("resection_with_ablation", None),  # no one concept names both: our code alone
+        ("pve", None),
+        ("sbrt", None),
+        ("lung_resection", None),
     ],
 )
 def test_a_treatment_has_our_kind_and_snomed_where_confirmed(kind, snomed):
@@ -32,20 +42,32 @@ def test_a_treatment_has_our_kind_and_snomed_where_confirmed(kind, snomed):
     assert codings.get(SNOMED) == snomed
 
 
-def test_a_procedure_coded_in_snomed_alone_imports_as_our_kind():
-    entry = {
+def _procedure_coded(system: str, code: str) -> dict:
+    return {
         "resource": {
             "resourceType": "Procedure",
             "status": "completed",
-            "code": {"coding": [{"system": SNOMED, "code": "18027006"}]},
+            "code": {"coding": [{"system": system, "code": code}]},
             "subject": {"reference": "urn:uuid:p1"},
             "performedDateTime": "2026-01-05",
         },
         "request": {"method": "POST", "url": "Procedure"},
     }
+
+
+@pytest.mark.parametrize("kind, snomed", SNOMED_BY_KIND.items())
+def test_a_procedure_coded_in_snomed_alone_imports_as_our_kind(kind, snomed):
+    entry = _procedure_coded(SNOMED, snomed[0])
     table = read_bundle(bundle(patient("urn:uuid:p1", "17856000281"), entry))
     (row,) = table.rows
-    assert row[1]["treatment_kind"] == "transplant"
+    assert row[1]["treatment_kind"] == kind
+
+
+def test_a_snomed_number_in_another_system_is_not_read_as_snomed():
+    entry = _procedure_coded("urn:example:local-codes", "107963000")
+    table = read_bundle(bundle(patient("urn:uuid:p1", "17856000281"), entry))
+    (row,) = table.rows
+    assert row[1]["treatment_kind"] == ""  # no kind: the row fails the import's check
 
 
 def test_the_declared_version_is_the_models_version():

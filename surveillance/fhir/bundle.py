@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ..db.models import Patient
 from ..services.imports import N_, BadFile, Table, read_table
-from .codes import D_NUMBER, FODSELSNUMMER, Site
+from .codes import D_NUMBER, FODSELSNUMMER, SNOMED, Site
 from .mapping.patient import patient_resource, surveillance_end
 from .mapping.procedure import SNOMED_CODES, kind_of, procedure_resource
 
@@ -178,6 +178,6 @@ def _kind(procedure: Procedure) -> str:
     if kind := kind_of(procedure):
         return kind
     for c in procedure.code.coding or [] if procedure.code else []:
-        if c.code in _KIND_BY_SNOMED:
+        if c.system == SNOMED and c.code in _KIND_BY_SNOMED:
             return _KIND_BY_SNOMED[c.code]
     return (procedure.code.text or "") if procedure.code else ""

@@ -10,10 +10,16 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from surveillance.db.models import AuditEvent, Patient
 from surveillance.fhir import ratelimit
-from surveillance.fhir.codes import D_NUMBER, FODSELSNUMMER, national_id_system
+from surveillance.fhir.codes import (
+    D_NUMBER,
+    FODSELSNUMMER,
+    SNOMED,
+    TREATMENT_KIND,
+    national_id_system,
+)
 from surveillance.fhir.record import RESOURCE_TYPES
 from surveillance.fhir.tokens import create_api_token, revoke_api_token
-from surveillance.services import Actor, record_result
+from surveillance.services import Actor, record_result, record_treatment
 
 from .route_table import FHIR
 
@@ -129,6 +135,33 @@ def test_the_care_plan_lists_each_exam_with_its_due_date(world, token_of, fhir, 
     request, _ = parsed(fhir(f"/fhir/ServiceRequest/{first.id}", token_of("a")))
     assert request.occurrenceDateTime == first.due
     assert request.extension[0].valueCoding.code == first.state
+
+
+# What a record system reads for each kind, written out by hand (not read from the mapping):
+# the SNOMED CT concept beside our kind code, or our code alone. Transplant comes last: it
+# ends the surveillance, and a treatment after it would not be the patient's next one.
+SERVED_SNOMED = {
+    "resection": ("107963000", "Excision of liver"),
+    "ablation": ("5415002", "Destruction of lesion of liver"),
+    "resection_with_ablation": None,
+    "biopsy": ("86259008", "Biopsy of liver"),
+    "pve": None,
+    "transplant": ("18027006", "Transplantation of liver"),
+}
+
+
+def test_each_kinds_procedure_carries_its_snomed_code(setup_for, token_of, fhir):
+    s = setup_for("a")
+    for days_ago, kind in zip(range(60, 0, -10), SERVED_SNOMED, strict=True):
+        record_treatment(s.session, s.ctx, s.patient_id, date=s.day(-days_ago), kind=kind)
+    treatments = {t.kind: t for t in s.patient().treatments}
+    token = token_of("a")
+    for kind, snomed in SERVED_SNOMED.items():
+        procedure, _ = parsed(fhir(f"/fhir/Procedure/{treatments[kind].id}", token))
+        codings = {c.system: (c.code, c.display) for c in procedure.code.coding}
+        assert codings[TREATMENT_KIND][0] == kind, kind
+        assert codings.get(SNOMED) == snomed, kind
+        assert len(procedure.code.coding) == (2 if snomed else 1), kind
 
 
 # ---- tokens: route x token x clinic ----------------------------------------------------
