@@ -58,6 +58,23 @@ def upgrade() -> None:
     op.create_index(
         "ix_patients_clinic_name", "patients", ["clinic_id", "name", "local_number", "name_key"]
     )
+    _analyze()
+
+
+def _analyze() -> None:
+    """Statistics of the new indexes where the planner has statistics of the old ones.
+
+    SQLite takes an index it has no statistics of for a very selective one: on a database
+    once ANALYZEd, the lists of MDT review and lost to follow-up (WHERE clinic_id = ? AND
+    flag) went from their partial indexes to ix_patients_clinic_name, 0.3 ms to 0.5 s at
+    100,000 patients (measured). PostgreSQL learns the new table's size before autovacuum.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("ANALYZE patient_name_suffixes")
+    elif bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+        op.execute("ANALYZE patients")
+        op.execute("ANALYZE patient_name_suffixes")
 
 
 def downgrade() -> None:
