@@ -180,3 +180,10 @@ def test_a_name_has_a_suffix_per_character():
 )
 def test_the_range_of_strings_beginning_with_a_text_ends_at_the_next_one(key, after):
     assert after_prefix(key) == after
+
+
+def test_a_digit_of_another_script_is_searched_as_a_name(session, ctx, clinic, create_patient):
+    """str.isdigit() says yes to "²", int() says no: the search answered 500."""
+    squared = create_patient(name="Kari Hansen²")
+    found = search_patients(session, ctx, [clinic.id], "²")
+    assert [r.patient_id for r in found] == [squared.id]

@@ -170,7 +170,7 @@ def search_patients(
     found: list[sa.Select] = [
         query for clinic_id in clinic_ids for query in _by_name(session, clinic_id, key, limit)
     ]
-    if digits.isdigit():
+    if digits.isascii() and digits.isdigit():  # "²" is a digit int() refuses
         found.append(_patient_ids(clinic_ids).where(Patient.national_id == digits))
         if len(digits) <= 9:
             found.append(_patient_ids(clinic_ids).where(Patient.local_number == int(digits)))
