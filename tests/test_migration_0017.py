@@ -33,6 +33,7 @@ VALUES (3, 1, 9, '01016012347', 'Grete STRAUß-Øie', 'grete strauss-øie', '196
         '2026-01-01 00:00:00')
 """
 TODAY = date(2026, 6, 1)
+PATIENTS = {1: ("Åse Berg", 7), 2: ("Øyvind Aas", 8), 3: ("Grete STRAUß-Øie", 9), 4: ("", 10)}
 KEYS = {1: "åse berg", 2: "øyvind aas", 3: "grete strauss-øie", 4: ""}
 
 
@@ -43,7 +44,10 @@ def test_upgrade_indexes_the_suffixes_of_every_name(fresh_database, backend):
     try:
         with engine.connect() as conn:
             stored = conn.execute(
-                sa.text("SELECT clinic_id, patient_id, suffix FROM patient_name_suffixes")
+                sa.text(
+                    "SELECT clinic_id, patient_id, suffix, name, local_number"
+                    " FROM patient_name_suffixes"
+                )
             ).all()
         with make_sessionmaker(engine)() as session:
             found = {
@@ -53,7 +57,9 @@ def test_upgrade_indexes_the_suffixes_of_every_name(fresh_database, backend):
     finally:
         engine.dispose()
     assert sorted(stored) == sorted(
-        (1, pid, suffix) for pid, key in KEYS.items() for suffix in name_suffixes(key)
+        (1, pid, suffix, *PATIENTS[pid])
+        for pid, key in KEYS.items()
+        for suffix in name_suffixes(key)
     )
     assert found == {
         "ss-ø": ["P-0009"],

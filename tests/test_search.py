@@ -125,18 +125,19 @@ def test_the_reference_and_national_id_are_found_beside_the_name(
     assert {r.patient_id for r in found} >= {numbered.id}
 
 
-def suffixes_stored(session) -> set[tuple[int, int, str]]:
-    rows = session.execute(
-        sa.select(
-            PatientNameSuffix.clinic_id, PatientNameSuffix.patient_id, PatientNameSuffix.suffix
-        )
-    )
-    return {tuple(row) for row in rows}
+def suffixes_stored(session) -> set[tuple]:
+    table = PatientNameSuffix.__table__
+    return {tuple(row) for row in session.execute(sa.select(table))}
 
 
-def suffixes_expected(session) -> set[tuple[int, int, str]]:
+def suffixes_expected(session) -> set[tuple]:
+    """Every suffix of each name key, with the patient's sort keys (name, reference)."""
     patients = session.scalars(sa.select(Patient)).all()
-    return {(p.clinic_id, p.id, s) for p in patients for s in name_suffixes(p.name.casefold())}
+    return {
+        (p.clinic_id, s, p.name, p.local_number, p.id)
+        for p in patients
+        for s in name_suffixes(p.name.casefold())
+    }
 
 
 def test_the_index_follows_registration_bulk_load_and_a_corrected_name(

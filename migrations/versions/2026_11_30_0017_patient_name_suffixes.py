@@ -4,10 +4,13 @@ The search finds a text anywhere in the case-folded name (LIKE '%text%'), which 
 index can answer. A name contains the text if and only if one of the name's suffixes begins
 with it, and the suffixes beginning with a text are one range of an index compared by bytes:
 so each patient gets one row per suffix of the name key, made here for the patients already
-registered (in SQL: the suffixes of name_key, character by character as Python slices it).
+registered (in SQL: the suffixes of name_key, character by character as Python slices it),
+each with the patient's name and reference number, the results' order: the first page of
+a range is sorted from the index alone.
 
 A common text (many suffixes in range) is answered by walking the clinic's patients in the
-results' order instead, until a page is found: the second index.
+results' order instead, until a page is found: the second index, partial so that no other
+query of a clinic's patients takes it for its own.
 
 Revision ID: 0017
 Revises: 0016
@@ -24,6 +27,8 @@ depends_on = None
 
 # As surveillance.db.models.NAME_ORDER: compared by bytes on PostgreSQL too.
 SUFFIX = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+# As surveillance.db.models.NAMED: only the search, which repeats it, walks this index.
+NAMED = sa.text("name_key <> ''")
 # Every suffix of every name key: substr() and length() count characters on both databases,
 # as Python's slices do. Inserted in key order: the table is its primary key's B-tree.
 FILL = """
@@ -32,8 +37,10 @@ WITH RECURSIVE suffixes (clinic_id, suffix, patient_id) AS (
     UNION ALL
     SELECT clinic_id, substr(suffix, 2), patient_id FROM suffixes WHERE length(suffix) > 1
 )
-INSERT INTO patient_name_suffixes (clinic_id, suffix, patient_id)
-SELECT clinic_id, suffix, patient_id FROM suffixes ORDER BY clinic_id, suffix, patient_id
+INSERT INTO patient_name_suffixes (clinic_id, suffix, name, local_number, patient_id)
+SELECT s.clinic_id, s.suffix, p.name, p.local_number, s.patient_id
+FROM suffixes AS s JOIN patients AS p ON p.id = s.patient_id
+ORDER BY s.clinic_id, s.suffix, p.name, p.local_number, s.patient_id
 """
 
 
@@ -42,6 +49,8 @@ def upgrade() -> None:
         "patient_name_suffixes",
         sa.Column("clinic_id", sa.Integer(), nullable=False),
         sa.Column("suffix", SUFFIX, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("local_number", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["patient_id"],
@@ -49,14 +58,23 @@ def upgrade() -> None:
             name="fk_patient_name_suffixes_patient_id_patients",
         ),
         sa.PrimaryKeyConstraint(
-            "clinic_id", "suffix", "patient_id", name="pk_patient_name_suffixes"
+            "clinic_id",
+            "suffix",
+            "name",
+            "local_number",
+            "patient_id",
+            name="pk_patient_name_suffixes",
         ),
         sqlite_with_rowid=False,
     )
     op.execute(FILL)
     op.create_index("ix_patient_name_suffixes_patient_id", "patient_name_suffixes", ["patient_id"])
     op.create_index(
-        "ix_patients_clinic_name", "patients", ["clinic_id", "name", "local_number", "name_key"]
+        "ix_patients_clinic_name",
+        "patients",
+        ["clinic_id", "name", "local_number", "name_key", "id"],
+        sqlite_where=NAMED,
+        postgresql_where=NAMED,
     )
     _analyze()
 

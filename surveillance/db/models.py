@@ -40,6 +40,8 @@ ADMIN_ROLES = (Role.ADMIN, Role.INSTALL_ADMIN)
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
 # A missed exam stays on the worklist until it is rebooked, done or cancelled.
 OPEN_EXAM = sa.text("state IN ('open', 'booked', 'missed')")
+# The condition of the search's partial index of names (a query repeats it word for word).
+NAMED = sa.text("name_key <> ''")
 # A string column compared by bytes (code points) on PostgreSQL too, whatever the locale:
 # SQLite's default (BINARY) already is.
 NAME_ORDER = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
@@ -140,8 +142,20 @@ class Patient(Base):
         # is the index's last entry, not a read of every patient.
         sa.Index("ix_patients_clinic_updated", "clinic_id", "updated_at"),
         # The search's walk when its text is common (issue 10): a clinic's patients in the
-        # results' order, the name key beside each, so the first page is read from the index.
-        sa.Index("ix_patients_clinic_name", "clinic_id", "name", "local_number", "name_key"),
+        # results' order, the name key and id beside each, so the first page is read from the
+        # index alone (PostgreSQL's indexes hold no id unless named; SQLite's hold the rowid).
+        # Partial, so that only a query repeating its condition may use it: other queries of
+        # a clinic's patients keep their own indexes (the planners took this one for them).
+        sa.Index(
+            "ix_patients_clinic_name",
+            "clinic_id",
+            "name",
+            "local_number",
+            "name_key",
+            "id",
+            sqlite_where=NAMED,
+            postgresql_where=NAMED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,6 +232,10 @@ class PatientNameSuffix(Base):
 
     clinic_id: Mapped[int] = mapped_column(primary_key=True)
     suffix: Mapped[str] = mapped_column(NAME_ORDER, primary_key=True)
+    # The results' order, copied from the patient: the first page of a range is sorted from
+    # the index alone, without reading a patient per match (an index-only scan).
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    local_number: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(
         sa.ForeignKey("patients.id"), primary_key=True, index=True
     )

@@ -96,8 +96,8 @@ def load_patients(
         )
         for chunk in _chunks(
             row
-            for pid, (p, _) in zip(patient_ids, checked)
-            for row in suffix_rows(pid, clinic.id, p.name.casefold())
+            for i, (pid, (p, _)) in enumerate(zip(patient_ids, checked))
+            for row in suffix_rows(pid, clinic.id, first + i, p.name)
         ):
             session.execute(sa.insert(SUFFIXES), chunk)
         treatments = _insert(

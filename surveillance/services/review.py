@@ -9,7 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import MdtDecision, Patient, PlannedExam
+from ..db.models import NAMED, MdtDecision, Patient, PlannedExam
 from .context import Context
 from .name_index import SUFFIXES
 
@@ -148,12 +148,14 @@ def bookings_to_cancel(
     ]
 
 
-# Index rows of one clinic a search reads before it takes its text for a common one: up to
-# this many, the matches are found through the suffixes and sorted (O(rows)); past it, they
-# are at least this many / (times the text is in a name), and walking the clinic's patients
-# in the results' order finds a page in O(page x patients / matches). The two costs meet
-# near sqrt(page x patients): ~2,000 at 100,000 patients.
-SPARSE = 2000
+# Index rows of one clinic a search reads before it takes its text for a common one. Up to
+# this many, the first page is sorted from the range of the suffixes (the index holds the
+# sort keys): O(rows in range). Past it, the matches are many (at least this many / the
+# times the text is in one name), and walking the clinic's patients in the results' order
+# finds a page sooner: O(page x patients / matches) when the matches are spread over the
+# alphabet, at worst a walk of the clinic's name index (matches all at its end).
+# At 100,000 patients either way takes a few milliseconds.
+SPARSE = 10_000
 
 
 def search_patients(
@@ -206,7 +208,7 @@ def _by_name(session: Session, clinic_id: int, key: str, limit: int) -> list[sa.
     """The query of a clinic's patients whose name key holds `key`: through the suffixes when
     they are few, else the clinic's first `limit` by name, walked in the index's order."""
     if key and session.scalar(suffix_count_query(clinic_id, key)) < SPARSE:
-        return [suffix_query(clinic_id, key)]
+        return [suffix_query(clinic_id, key, limit)]
     return [name_walk_query(clinic_id, key, limit)]
 
 
@@ -217,20 +219,28 @@ def suffix_count_query(clinic_id: int, key: str) -> sa.Select:
     )
 
 
-def suffix_query(clinic_id: int, key: str) -> sa.Select:
-    """The clinic's patients with a suffix of their name key beginning with `key`."""
-    return _suffix_range(sa.select(SUFFIXES.c.patient_id), clinic_id, key)
-
-
-def name_walk_query(clinic_id: int, key: str, limit: int) -> sa.Select:
-    """The clinic's first `limit` patients by name whose name key holds `key`."""
+def suffix_query(clinic_id: int, key: str, limit: int) -> sa.Select:
+    """The clinic's first `limit` patients by name with a suffix of their name key beginning
+    with `key`, read from the suffixes' index alone."""
+    columns = (SUFFIXES.c.patient_id, SUFFIXES.c.name, SUFFIXES.c.local_number)
     first = (
-        sa.select(Patient.id)
-        .where(Patient.clinic_id == clinic_id, Patient.name_key.contains(key, autoescape=True))
-        .order_by(Patient.name, Patient.local_number)
+        _suffix_range(sa.select(*columns).distinct(), clinic_id, key)
+        .order_by(SUFFIXES.c.name, SUFFIXES.c.local_number)
         .limit(limit)
         .subquery()
     )
+    return sa.select(first.c.patient_id)
+
+
+def name_walk_query(clinic_id: int, key: str, limit: int) -> sa.Select:
+    """The clinic's first `limit` patients by name whose name key holds `key`: a walk of
+    ix_patients_clinic_name (whose condition a text holds: the name key is not empty)."""
+    query = sa.select(Patient.id).where(
+        Patient.clinic_id == clinic_id, Patient.name_key.contains(key, autoescape=True)
+    )
+    if key:
+        query = query.where(NAMED)
+    first = query.order_by(Patient.name, Patient.local_number).limit(limit).subquery()
     return sa.select(first.c.id)
 
 
