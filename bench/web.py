@@ -156,8 +156,9 @@ def _floor_page():
             day(working_day),
             day(booked),
             (today - day(due)).days,
+            bool(missed),
         )
-        for rank, patient_id, due, working_day, booked, codes, number, name, born in rows(
+        for rank, patient_id, due, working_day, booked, codes, number, name, born, missed in rows(
             page_sql("{clinics}")
         )
     ]
@@ -182,6 +183,11 @@ def _floor_page():
         category=None,
         exam=None,
         query="",
+        sort="due",
+        args={},
+        due_range={"due_from": "", "due_to": ""},
+        refused=None,
+        refused_field=None,
         today=today,
         clinic_ids=clinic_ids,
         found=None,
@@ -588,6 +594,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(SQLite files, and PostgreSQL databases surveillance_bench_keep_<size>)",
     )
     parser.add_argument(
+        "--keep-database",
+        default="surveillance_bench_keep",
+        help="with --keep: the kept PostgreSQL databases are named <this>_<size> "
+        "(default surveillance_bench_keep)",
+    )
+    parser.add_argument(
         "--load-only", action="store_true", help="with --keep: load the databases and stop"
     )
     parser.add_argument(
@@ -651,7 +663,9 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"\npostgresql skipped: {reason}")
                     continue
                 if args.keep:
-                    kept = kept_database(backend, args.keep, size, args.postgres)
+                    kept = kept_database(
+                        backend, args.keep, size, args.postgres, args.keep_database
+                    )
                 else:
                     kept = database(backend, Path(workdir), "web", args.postgres)
                 with kept as url:

@@ -14,6 +14,12 @@ from surveillance.db.models import Patient, PlannedExam
 from surveillance.feeds.render import FeedSettings
 from surveillance.feeds.store import FeedScope, latest_patient_change, versions_query
 from surveillance.services import Actor, Context
+from surveillance.services.review import (
+    name_walk_query,
+    search_query,
+    suffix_count_query,
+    suffix_query,
+)
 from surveillance.services.worklist import CATEGORIES, list_count_query, list_page_query
 
 # The index each list must be read through.
@@ -161,3 +167,107 @@ def test_a_page_sorted_by_a_column_walks_an_index_in_that_order(
     index = INDEXES[category].replace("ix_controls_", "") + "_by_" + key
     assert reads_index(text, f"ix_controls_{index}"), text
     assert "TEMP B-TREE" not in text and "Sort" not in text, text
+
+
+def search_by_name(session, clinic_id: int, key: str, walk: bool) -> sa.Select:
+    """The search's final query over the ids one way of reading the name index found, as
+    search_patients makes it; on SQLite with a reference's too (its unique index: PostgreSQL
+    may take any index of the clinic's for it on a test's empty table, as in reads_index)."""
+    found = [name_walk_query(clinic_id, key, 50) if walk else suffix_query(clinic_id, key, 50)]
+    if session.get_bind().dialect.name == "sqlite":
+        by_number = sa.select(Patient.id).where(Patient.clinic_id.in_([clinic_id]))
+        found.append(by_number.where(Patient.local_number == 7))
+    return search_query(found, 50)
+
+
+# A patient read by key: its id, its reference or its national ID.
+BY_KEY = (
+    r"USING INTEGER PRIMARY KEY \(rowid=\?\)|"
+    r"USING INDEX sqlite_autoindex_patients_\d \((local_number|national_id)=\?\)|"
+    r"Index Cond: \(.*\b(id|local_number|national_id) = "
+)
+# The walk of a common text: the clinic's patients in the results' order, up to a page.
+WALK = (
+    r"SEARCH patients USING COVERING INDEX ix_patients_clinic_name \(clinic_id=\?\)|"
+    r"Index (Only )?Scan using ix_patients_clinic_name on patients"
+)
+
+
+def reads_patients_by_key(text: str, walk: bool = False) -> bool:
+    """Every read of the patients is by key, but for a walk of ix_patients_clinic_name under
+    a LIMIT of its own if `walk`; the final page is sorted by itself (no walk of a clinic
+    tested against the ids found). Never a scan of the clinic's patients (issue 10)."""
+    lines = text.splitlines()
+    if "Seq Scan on patients" in text or ("Filter: " in text and not walk):
+        return False
+    if not re.search(
+        r"SEARCH patients USING INTEGER PRIMARY KEY|using pk_patients on patients", text
+    ):
+        return False  # the page's patients read by their ids
+    if lines[0].startswith("SEARCH") and not re.search(BY_KEY, lines[0]):
+        return False  # SQLite: the outer loop is the final query's read of patients
+    for i, line in enumerate(lines):
+        if not re.search(r"\b(SEARCH|SCAN) patients\b|Scan .*\bon patients\b", line):
+            continue
+        condition = line if line.startswith(("SEARCH", "SCAN")) else lines[i + 1]
+        if re.search(BY_KEY, condition):
+            continue
+        if not (walk and re.search(WALK, line)):
+            return False
+        if not line.startswith("SEARCH") and "Limit" not in lines[i - 1]:
+            return False  # PostgreSQL: the walk stops at a page
+    # SQLite: the walk is read in the index's order, only the final page is sorted (a rare
+    # text's range is sorted too: it is short).
+    sqlite = lines[0].startswith("SEARCH")
+    return not (walk and sqlite) or text.count("TEMP B-TREE FOR ORDER BY") == 1
+
+
+def test_a_search_counts_the_suffixes_in_one_range(session):
+    """Rare or common: a range of the suffixes' primary key, SPARSE rows at most."""
+    text = plan(session, suffix_count_query(1, "hansen"))
+    if session.get_bind().dialect.name == "sqlite":
+        assert (
+            "SEARCH patient_name_suffixes USING PRIMARY KEY (clinic_id=? AND suffix>? AND suffix<?)"
+            in text
+        ), text
+    else:
+        assert "Index Only Scan using pk_patient_name_suffixes" in text, text
+        assert re.search(
+            r"Index Cond: .*clinic_id = 1.*suffix >= 'hansen'.*suffix < 'hanseo'", text
+        ), text
+
+
+@pytest.mark.parametrize("walk", [False, True], ids=["rare text", "common text"])
+def test_a_search_reads_the_name_index_not_the_patients(session, walk):
+    """A rare text: a range of the suffixes, the patients found by key; a common one: the
+    clinic's first patients by name, walked in ix_patients_clinic_name's order (no sort of
+    the clinic's patients). Never a scan of the patients (issue 10)."""
+    text = plan(session, search_by_name(session, 1, "hansen", walk))
+    assert reads_patients_by_key(text, walk), text
+    if not walk:  # the sort keys from the range alone: no patient read per match
+        assert "SEARCH patient_name_suffixes USING INDEX" not in text, text
+        assert re.search(
+            r"SEARCH patient_name_suffixes USING PRIMARY KEY|Index Only Scan using pk_patient_name_suffixes",
+            text,
+        ), text
+
+
+def test_the_check_sees_a_search_walking_the_patients(session):
+    """The test above fails on the search before issue 10 (LIKE '%text%' over the clinic's
+    patients), even now that an index holds the name key, and on the final query walking the
+    clinic's patients in name order to test each against the ids found."""
+    before = (
+        sa.select(Patient.id, Patient.name)
+        .where(Patient.clinic_id.in_([1]), Patient.name_key.contains("hansen", autoescape=True))
+        .order_by(Patient.name, Patient.local_number)
+        .limit(50)
+    )
+    assert not reads_patients_by_key(plan(session, before), walk=False)
+    assert not reads_patients_by_key(plan(session, before), walk=True)
+    walking = (
+        sa.select(Patient.id)
+        .where(Patient.clinic_id == 1, Patient.id.in_(suffix_query(1, "hansen", 50)))
+        .order_by(Patient.name, Patient.local_number)
+        .limit(50)
+    )
+    assert not reads_patients_by_key(plan(session, walking), walk=True)

@@ -40,6 +40,11 @@ ADMIN_ROLES = (Role.ADMIN, Role.INSTALL_ADMIN)
 # parameters instead (column.in_([...])) SQLite would not use the partial index.
 # A missed exam stays on the worklist until it is rebooked, done or cancelled.
 OPEN_EXAM = sa.text("state IN ('open', 'booked', 'missed')")
+# The condition of the search's partial index of names (a query repeats it word for word).
+NAMED = sa.text("name_key <> ''")
+# A string column compared by bytes (code points) on PostgreSQL too, whatever the locale:
+# SQLite's default (BINARY) already is.
+NAME_ORDER = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -136,6 +141,21 @@ class Patient(Base):
         # A feed's ETag: the latest change of a clinic's patients (their lists, their names)
         # is the index's last entry, not a read of every patient.
         sa.Index("ix_patients_clinic_updated", "clinic_id", "updated_at"),
+        # The search's walk when its text is common (issue 10): a clinic's patients in the
+        # results' order, the name key and id beside each, so the first page is read from the
+        # index alone (PostgreSQL's indexes hold no id unless named; SQLite's hold the rowid).
+        # Partial, so that only a query repeating its condition may use it: other queries of
+        # a clinic's patients keep their own indexes (the planners took this one for them).
+        sa.Index(
+            "ix_patients_clinic_name",
+            "clinic_id",
+            "name",
+            "local_number",
+            "name_key",
+            "id",
+            sqlite_where=NAMED,
+            postgresql_where=NAMED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +210,35 @@ class Patient(Base):
     def _keep_name_key(self, _key: str, name: str) -> str:
         self.name_key = name.casefold()
         return name
+
+
+def name_suffixes(name_key: str) -> list[str]:
+    """Every suffix of a name key: a text is in the name if and only if one begins with it."""
+    return [name_key[start:] for start in range(len(name_key))]
+
+
+class PatientNameSuffix(Base):
+    """One row per suffix of a patient's name key (issue 10): a search for a part of a name
+    is one index range of suffixes beginning with it, not a scan of the clinic's patients.
+
+    Kept in step by the services that write names (register, bulk load, correct_name), in
+    the same transaction. Compared by bytes (code points) on both databases, so that the
+    strings beginning with a text are exactly one range.
+    """
+
+    __tablename__ = "patient_name_suffixes"
+    # SQLite: the rows are the primary key's index itself (no second copy with a rowid).
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    clinic_id: Mapped[int] = mapped_column(primary_key=True)
+    suffix: Mapped[str] = mapped_column(NAME_ORDER, primary_key=True)
+    # The results' order, copied from the patient: the first page of a range is sorted from
+    # the index alone, without reading a patient per match (an index-only scan).
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    local_number: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id"), primary_key=True, index=True
+    )
 
 
 class LiverTreatment(Base):
@@ -318,7 +367,6 @@ CONTROL_SORT_INDEXES = {  # the list index's name: its partial condition, its co
 }
 # Names in Norwegian order (... x y z æ ø å) by their bytes, whatever the database's locale.
 NORWEGIAN_LETTERS = str.maketrans("æøå", "{|}")
-NAME_ORDER = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
 
 
 def name_order(name: str) -> str:

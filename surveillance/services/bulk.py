@@ -33,6 +33,7 @@ from .audit import record_event
 from .context import Context
 from .control_rows import control_rows, sort_keys
 from .lookups import clinic_by_code
+from .name_index import SUFFIXES, suffix_rows
 from .new_patient import CHUNK, check_identity, check_name, check_protocol, refuse_registered
 from .patients import next_local_number
 from .plans import anchor_id, ending_treatment, flag_columns
@@ -93,6 +94,12 @@ def load_patients(
                 for i, ((p, birth), answer) in enumerate(zip(checked, answers))
             ],
         )
+        for chunk in _chunks(
+            row
+            for i, (pid, (p, _)) in enumerate(zip(patient_ids, checked))
+            for row in suffix_rows(pid, clinic.id, first + i, p.name)
+        ):
+            session.execute(sa.insert(SUFFIXES), chunk)
         treatments = _insert(
             session,
             LiverTreatment,

@@ -13,6 +13,7 @@ from .audit import record_event
 from .context import Context
 from .control_rows import rename_controls
 from .lookups import clinic_by_code, get_patient
+from .name_index import index_name
 from .new_patient import check_identity, check_name, check_protocol, refuse_registered
 from .plans import replan
 from .transactions import transaction
@@ -58,6 +59,7 @@ def register_patient(
         )
         session.add(patient)
         session.flush()
+        index_name(session, patient)
         record_event(session, ctx.actor, "patient.register", patient.id, clinic=clinic.code)
         if treatment_date is not None or treatment_kind is not None:
             add_treatment(session, ctx, patient, date=treatment_date, kind=treatment_kind)
@@ -104,6 +106,7 @@ def correct_name(
             patient.name = name
             session.flush()
             rename_controls(session, patient)
+            index_name(session, patient)
     return patient
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..db.models import MdtDecision, Patient, PlannedExam
+from ..db.models import NAMED, MdtDecision, Patient, PlannedExam
 from .context import Context
+from .name_index import SUFFIXES
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,26 +148,121 @@ def bookings_to_cancel(
     ]
 
 
+# Index rows of one clinic a search reads before it takes its text for a common one. Up to
+# this many, the first page is sorted from the range of the suffixes (the index holds the
+# sort keys): O(rows in range). Past it, the matches are many (at least this many / the
+# times the text is in one name), and walking the clinic's patients in the results' order
+# finds a page sooner: O(page x patients / matches) when the matches are spread over the
+# alphabet, at worst a walk of the clinic's name index (matches all at its end).
+# At 100,000 patients either way takes a few milliseconds.
+SPARSE = 10_000
+
+
 def search_patients(
     session: Session, ctx: Context, clinic_ids: list[int], text: str, limit: int = 50
 ) -> list[PatientRow]:
-    """Patients whose name, local reference or national ID matches `text`."""
+    """Patients whose name, local reference or national ID matches `text`.
+
+    The name matches when it holds the text case-folded, anywhere (issue 10: through an
+    index, never a scan of the clinic's patients); the first `limit` by name, then reference.
+    """
     text = text.strip()
     digits = text.removeprefix(ctx.reference_prefix).replace(" ", "")
-    conditions = [Patient.name_key.contains(text.casefold(), autoescape=True)]
-    if digits.isdigit():
-        conditions.append(Patient.national_id == digits)
+    key = text.casefold()
+    found: list[sa.Select] = [
+        query for clinic_id in clinic_ids for query in _by_name(session, clinic_id, key, limit)
+    ]
+    if digits.isascii() and digits.isdigit():  # "²" is a digit int() refuses
+        found.append(_patient_ids(clinic_ids).where(Patient.national_id == digits))
         if len(digits) <= 9:
-            conditions.append(Patient.local_number == int(digits))
-    rows = session.execute(
-        sa.select(*_PATIENT_COLUMNS, Patient.status_reason)
-        .where(Patient.clinic_id.in_(clinic_ids), sa.or_(*conditions))
-        .order_by(Patient.name, Patient.local_number)
-        .limit(limit)
-    )
+            found.append(_patient_ids(clinic_ids).where(Patient.local_number == int(digits)))
+    if not found:
+        return []
+    rows = session.execute(search_query(found, limit))
     return [
         PatientRow(
             r.id, ctx.reference(r.local_number), r.name, r.birth_date, r.status, r.status_reason
         )
         for r in rows
     ]
+
+
+def search_query(found: list[sa.Select], limit: int) -> sa.Select:
+    """The first `limit` patients, by name then reference, of the ids the queries found.
+
+    The ids are few (each query is limited, or its range was counted), so the patients are
+    read by key and sorted. Nothing here may let the planner walk the clinic's patients in
+    an index's order instead, testing each against the ids (SQLite did, with no statistics
+    to tell it how few they are): no clinic condition (each query has it), and the name
+    sorted as an expression no index holds (the same order).
+    """
+    return (
+        sa.select(*_PATIENT_COLUMNS, Patient.status_reason)
+        .where(Patient.id.in_(sa.union(*found)))
+        .order_by(Patient.name.concat(""), Patient.local_number)
+        .limit(limit)
+    )
+
+
+def _by_name(session: Session, clinic_id: int, key: str, limit: int) -> list[sa.Select]:
+    """The query of a clinic's patients whose name key holds `key`: through the suffixes when
+    they are few, else the clinic's first `limit` by name, walked in the index's order."""
+    if key and session.scalar(suffix_count_query(clinic_id, key)) < SPARSE:
+        return [suffix_query(clinic_id, key, limit)]
+    return [name_walk_query(clinic_id, key, limit)]
+
+
+def suffix_count_query(clinic_id: int, key: str) -> sa.Select:
+    """How many of the clinic's suffixes begin with `key`, counted up to SPARSE."""
+    return sa.select(sa.func.count()).select_from(
+        _suffix_range(sa.select(sa.literal(1)), clinic_id, key).limit(SPARSE).subquery()
+    )
+
+
+def suffix_query(clinic_id: int, key: str, limit: int) -> sa.Select:
+    """The clinic's first `limit` patients by name with a suffix of their name key beginning
+    with `key`, read from the suffixes' index alone."""
+    columns = (SUFFIXES.c.patient_id, SUFFIXES.c.name, SUFFIXES.c.local_number)
+    first = (
+        _suffix_range(sa.select(*columns).distinct(), clinic_id, key)
+        .order_by(SUFFIXES.c.name, SUFFIXES.c.local_number)
+        .limit(limit)
+        .subquery()
+    )
+    return sa.select(first.c.patient_id)
+
+
+def name_walk_query(clinic_id: int, key: str, limit: int) -> sa.Select:
+    """The clinic's first `limit` patients by name whose name key holds `key`: a walk of
+    ix_patients_clinic_name (whose condition a text holds: the name key is not empty)."""
+    query = sa.select(Patient.id).where(
+        Patient.clinic_id == clinic_id, Patient.name_key.contains(key, autoescape=True)
+    )
+    if key:
+        query = query.where(NAMED)
+    first = query.order_by(Patient.name, Patient.local_number).limit(limit).subquery()
+    return sa.select(first.c.id)
+
+
+def _suffix_range(query: sa.Select, clinic_id: int, key: str) -> sa.Select:
+    """The strings beginning with `key` are those from `key` to the next string after them
+    all (in code point order, as both databases compare the suffixes)."""
+    query = query.where(SUFFIXES.c.clinic_id == clinic_id, SUFFIXES.c.suffix >= key)
+    if (after := after_prefix(key)) is not None:
+        query = query.where(SUFFIXES.c.suffix < after)
+    return query
+
+
+def after_prefix(key: str) -> str | None:
+    """The least string after every string beginning with `key`; None if there is none."""
+    stem = key.rstrip(chr(sys.maxunicode))
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters: UTF-8 skips them
+        following = 0xE000
+    return stem[:-1] + chr(following)
+
+
+def _patient_ids(clinic_ids: list[int]) -> sa.Select:
+    return sa.select(Patient.id).where(Patient.clinic_id.in_(clinic_ids))
