@@ -24,6 +24,7 @@ from . import (
     health,
     i18n,
     imports,
+    markup,
     patients,
     per_request,
     security,
@@ -59,7 +60,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     engine = make_bounded_engine(config.database)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
-    for module in (per_request, security, i18n, formats, auth):
+    for module in (per_request, security, i18n, formats, markup, auth):
         module.init_app(app)
     for module in (auth, worklist, patients, imports, admin, feeds, health):
         app.register_blueprint(module.bp)
