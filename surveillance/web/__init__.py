@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
@@ -16,6 +16,7 @@ from ..fhir import pages as fhir_pages
 from ..fhir import web as fhir_web
 from ..quality import pages as report_pages
 from ..resources import shipped_dir
+from ..services.worklist import CountCache
 from . import (
     admin,
     auth,
@@ -38,6 +39,8 @@ class Surveillance:
 
     config: Config
     sessions: sessionmaker[Session]
+    # The worklist's counts, kept while each clinic's list stamp holds (migration 0017).
+    counts: CountCache = field(default_factory=CountCache)
 
 
 def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:
