@@ -585,7 +585,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="a folder where the loaded databases are kept and reused by later runs "
-        "(SQLite files, and PostgreSQL databases surveillance_bench_keep_<size>)",
+        "(SQLite files, and PostgreSQL databases <--keep-postgres>_<size>)",
+    )
+    parser.add_argument(
+        "--keep-postgres",
+        default="surveillance_bench_keep",
+        help="with --keep: the kept PostgreSQL databases' name before _<size> (default "
+        "surveillance_bench_keep; a copy made with CREATE DATABASE ... TEMPLATE is upgraded "
+        "by a branch's migrations, the shared one is left as it is)",
     )
     parser.add_argument(
         "--load-only", action="store_true", help="with --keep: load the databases and stop"
@@ -651,7 +658,9 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"\npostgresql skipped: {reason}")
                     continue
                 if args.keep:
-                    kept = kept_database(backend, args.keep, size, args.postgres)
+                    kept = kept_database(
+                        backend, args.keep, size, args.postgres, args.keep_postgres
+                    )
                 else:
                     kept = database(backend, Path(workdir), "web", args.postgres)
                 with kept as url:
