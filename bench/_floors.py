@@ -45,13 +45,13 @@ def page_sql(clinics: str) -> str:
     parts = "\n    UNION ALL\n".join(
         f"""    SELECT * FROM (
         SELECT CAST({RANK[name]} AS INTEGER) AS rank, patient_id, due, due_working_day,
-               booked_date, codes, local_number
+               booked_date, codes, local_number, missed
         FROM controls WHERE clinic_id IN ({clinics}) AND {where}
         ORDER BY due, local_number LIMIT :page_size) AS l{RANK[name]}"""
         for name, where in LISTS.items()
     )
     return f"""SELECT c.rank, c.patient_id, c.due, c.due_working_day, c.booked_date, c.codes,
-       c.local_number, p.name, p.birth_date
+       c.local_number, p.name, p.birth_date, c.missed
 FROM (
 {parts}
 ) AS c JOIN patients AS p ON p.id = c.patient_id

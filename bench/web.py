@@ -156,8 +156,9 @@ def _floor_page():
             day(working_day),
             day(booked),
             (today - day(due)).days,
+            bool(missed),
         )
-        for rank, patient_id, due, working_day, booked, codes, number, name, born in rows(
+        for rank, patient_id, due, working_day, booked, codes, number, name, born, missed in rows(
             page_sql("{clinics}")
         )
     ]
@@ -182,6 +183,11 @@ def _floor_page():
         category=None,
         exam=None,
         query="",
+        sort="due",
+        args={},
+        due_range={"due_from": "", "due_to": ""},
+        refused=None,
+        refused_field=None,
         today=today,
         clinic_ids=clinic_ids,
         found=None,
