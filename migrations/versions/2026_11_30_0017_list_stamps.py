@@ -11,6 +11,10 @@ SQLite: a row trigger sets a random 64-bit stamp. PostgreSQL: a statement trigge
 the writing transaction's id, once per transaction (a bulk load writes the row once, not
 once per exam), the clinics in order (no deadlock between two statements).
 
+A later migration that rebuilds one of these tables in Alembic's batch mode on SQLite (a
+copy, then a rename) loses its triggers: it must create them again (tests/test_list_stamps.py
+fails without them).
+
 Revision ID: 0017
 Revises: 0016
 Create Date: 2026-11-30
