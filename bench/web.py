@@ -591,7 +591,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="a folder where the loaded databases are kept and reused by later runs "
-        "(SQLite files, and PostgreSQL databases surveillance_bench_keep_<size>)",
+        "(SQLite files, and PostgreSQL databases <--keep-database>_<size>)",
     )
     parser.add_argument(
         "--keep-database",

@@ -466,6 +466,26 @@ class Control(Base):
     missed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
+# The tables whose rows the worklist's counts are made of: a write to any of them gives the
+# clinic's row of list_stamps a stamp never used before (triggers of migration 0018).
+LIST_TABLES = ("controls", "patients", "planned_exams")
+
+
+class ListStamp(Base):
+    """A clinic's list data, stamped: a new stamp on every write to its LIST_TABLES rows.
+
+    Written by database triggers only (every writer: the services, a bulk load, raw SQL),
+    so that the dashboard may keep each clinic's list counts for as long as its stamp holds.
+    A stamp is a token, not a counter: PostgreSQL's writing transaction id (a transaction
+    stamps once), SQLite's random(); a clinic never written since 0018 has no row.
+    """
+
+    __tablename__ = "list_stamps"
+
+    clinic_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stamp: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -16,6 +18,7 @@ from ..db.models import (
     CONTROL_TO_BOOK,
     CONTROL_WAITING,
     Control,
+    ListStamp,
     Patient,
     PlannedExam,
 )
@@ -224,6 +227,44 @@ def _counts_statement(shape: Shape):
     return sa.select(*(q.scalar_subquery().label(name) for name, q in queries.items()))
 
 
+# The clinics' stamps, read before the counts they key (never after: a write in between
+# would leave its counts under the older stamp, which no later reader sees again).
+_STAMPS = (
+    sa.select(ListStamp.clinic_id, ListStamp.stamp)
+    .where(ListStamp.clinic_id.in_(CLINICS))
+    .order_by(ListStamp.clinic_id)
+)
+
+
+class CountCache:
+    """The lists' counts of recent requests, each kept while its clinics' stamps hold.
+
+    Keyed by everything the counts are made of: the clinics and their stamps (migration
+    0018: renewed by every write to their controls, patients and exams), the day and the
+    dates it gives (overdue from, horizon), the exam and the due range asked for. One per
+    application (a process of its own database), shared by its threads.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._counts: OrderedDict[tuple, dict[str, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> dict[str, int] | None:
+        with self._lock:
+            found = self._counts.get(key)
+            if found is not None:
+                self._counts.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, counts: dict[str, int]) -> None:
+        with self._lock:
+            self._counts[key] = counts
+            self._counts.move_to_end(key)
+            while len(self._counts) > self.size:
+                self._counts.popitem(last=False)
+
+
 def list_count_query(
     category: str,
     ctx: Context,
@@ -271,12 +312,14 @@ def worklist(
     due_to: date | str | None = None,
     latest_first: bool = False,
     sort_key: str = "due",
+    counts: CountCache | None = None,
 ) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four).
 
     `due_from` and `due_to` keep the controls due within them (both days included), counts
     too; each list is in the order of `sort_key` ("due" or one of CONTROL_SORT_KEYS), then
-    by due date; `latest_first` reverses it.
+    by due date; `latest_first` reverses it. With `counts`, the lists' counts are taken
+    from it while the clinics' data are unchanged (their stamps), else counted and kept.
     """
     _check_arguments(category, code, page, page_size)
     _check_sort_key(sort_key)
@@ -286,10 +329,10 @@ def worklist(
     values = _parameters(ctx, clinic_ids, code, due_range)
     ranged = due_range != (None, None)
     shape = Shape(len(clinic_ids) > 1, bool(code), ranged, latest_first, sort_key)
-    counts = _counts(session, values, shape)
-    items = _page(session, ctx, values, shape, code, counts, category, page, page_size)
-    total = counts[category] if category else sum(counts[c] for c in CATEGORIES)
-    return WorklistPage(items, counts, total, page, page_size)
+    found = _kept_counts(session, values, shape, counts)
+    items = _page(session, ctx, values, shape, code, found, category, page, page_size)
+    total = found[category] if category else sum(found[c] for c in CATEGORIES)
+    return WorklistPage(items, found, total, page, page_size)
 
 
 def _due_range(due_from, due_to) -> tuple[date | None, date | None]:
@@ -299,6 +342,24 @@ def _due_range(due_from, due_to) -> tuple[date | None, date | None]:
     if start and end and end < start:
         raise InputError("due_to", end.isoformat(), "is before %(start)s", start=start.isoformat())
     return start, end
+
+
+def _kept_counts(
+    session: Session, values: dict, shape: Shape, cache: CountCache | None
+) -> dict[str, int]:
+    """The counts from `cache` while the clinics' stamps hold, else counted (and kept)."""
+    if cache is None:
+        return _counts(session, values, shape)
+    stamps = tuple(tuple(r) for r in session.execute(_STAMPS, {"clinics": values["clinics"]}))
+    asked = ("clinics", "today", "late", "horizon", "code", "due_from", "due_to")
+    key = (shape.several, shape.code, shape.ranged, stamps) + tuple(
+        tuple(values[name]) if name == "clinics" else values[name] for name in asked
+    )
+    found = cache.get(key)
+    if found is None:
+        found = _counts(session, values, shape)
+        cache.put(key, found)
+    return dict(found)
 
 
 def _counts(session: Session, values: dict, shape: Shape) -> dict[str, int]:

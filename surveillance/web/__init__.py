@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
@@ -16,6 +16,7 @@ from ..fhir import pages as fhir_pages
 from ..fhir import web as fhir_web
 from ..quality import pages as report_pages
 from ..resources import shipped_dir
+from ..services.worklist import CountCache
 from . import (
     admin,
     auth,
@@ -24,6 +25,7 @@ from . import (
     health,
     i18n,
     imports,
+    markup,
     patients,
     per_request,
     security,
@@ -37,6 +39,8 @@ class Surveillance:
 
     config: Config
     sessions: sessionmaker[Session]
+    # The worklist's counts, kept while each clinic's list stamp holds (migration 0018).
+    counts: CountCache = field(default_factory=CountCache)
 
 
 def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:
@@ -59,7 +63,7 @@ def create_app(config: Config | None = None, test_config: dict | None = None) ->
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     engine = make_bounded_engine(config.database)
     app.extensions["surveillance"] = Surveillance(config, make_sessionmaker(engine))
-    for module in (per_request, security, i18n, formats, auth):
+    for module in (per_request, security, i18n, formats, markup, auth):
         module.init_app(app)
     for module in (auth, worklist, patients, imports, admin, feeds, health):
         app.register_blueprint(module.bp)

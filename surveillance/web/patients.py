@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from ..db.models import LiverTreatment, MdtDecision, PrimaryControl
 from ..errors import Conflict, InputError, NotFound
@@ -65,6 +66,53 @@ class Failed:
     field: str | None = None  # the form field the refusal names, if it names one
 
 
+@dataclass(frozen=True)
+class FormState:
+    """What each form of the page shows of the refused one: its values, its message, its field.
+
+    Python, not Jinja macros: a patient page asks a few hundred times, nearly always "no"
+    (issue 10). Each writes what the macros wrote; the page escapes the values it returns.
+    """
+
+    failed: Failed | None
+
+    def _is(self, action: str, target: int | None) -> bool:
+        f = self.failed
+        return bool(f) and f.action == action and f.target == target  # type: ignore[union-attr]
+
+    def open_if(self, action: str, target: int | None = None) -> str:
+        """`open` on the details element of the form that was refused."""
+        return "open" if self._is(action, target) else ""
+
+    def value(self, action: str, target: int | None, name: str, default=""):
+        """What was typed into the refused form's field; every other field keeps its default."""
+        if self._is(action, target) and name in self.failed.values:  # type: ignore[union-attr]
+            return self.failed.values.get(name)  # type: ignore[union-attr]
+        return default
+
+    def error(self, action: str, target: int | None = None) -> Markup:
+        """The message, beside the form that was refused; focused when it names no field."""
+        f = self.failed
+        if f is None or not self._is(action, target):
+            return Markup("")
+        focus = "" if f.field in f.values else " autofocus"
+        return Markup(
+            f'<p class="errors" role="alert" id="{escape(_error_id(action, target))}" '
+            f'tabindex="-1"{focus}>{escape(f.message)}</p>'
+        )
+
+    def invalid(self, action: str, target: int | None, name: str) -> Markup:
+        """The field the refusal names: marked, tied to the message, focused (scrolled to)."""
+        if not self._is(action, target) or self.failed.field != name:  # type: ignore[union-attr]
+            return Markup("")
+        described = escape(_error_id(action, target))
+        return Markup(f' aria-invalid="true" aria-describedby="{described}" autofocus')
+
+
+def _error_id(action: str, target: int | None) -> str:
+    return f"error-{action}" + (f"-{target}" if target is not None else "")
+
+
 @bp.before_request
 @login_required
 def _login():
@@ -89,8 +137,13 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         ]
         + [(m.date, m.value) for m in patient.measurements if m.withdrawn_at is None]
     )
+    form = FormState(failed)
     return render_template(
         "patient.html",
+        open_if=form.open_if,
+        value=form.value,
+        error=form.error,
+        invalid=form.invalid,
         patient=patient,
         reference=ctx.reference(patient.local_number),
         reveal=reveal,

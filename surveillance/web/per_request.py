@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 from ..clock import clinic_today
 from ..config import Config
 from ..services import Actor, Context
+from ..services.worklist import CountCache
 
 # Ids are SQL INTEGERs: a longer number from a URL would be a database error, not a 404.
 LARGEST_ID = 2**31 - 1
@@ -38,6 +39,11 @@ def page_number() -> int:
 def config() -> Config:
     """The application's configuration."""
     return current_app.extensions["surveillance"].config
+
+
+def count_cache() -> CountCache:
+    """The application's worklist counts, kept per clinic while its data are unchanged."""
+    return current_app.extensions["surveillance"].counts
 
 
 def db() -> Session:

@@ -23,7 +23,7 @@ from ..services.review import (
 from ..services.worklist import LISTS
 from .formats import day
 from .labels import describe, label
-from .per_request import config, db, page_number, service_context
+from .per_request import config, count_cache, db, page_number, service_context
 from .reasons import mdt_reasons
 from .spreadsheet import spreadsheet_csv
 
@@ -86,6 +86,7 @@ def _page(query: str):
             due_to=due_to,
             latest_first=sort.startswith("-"),
             sort_key=SORT_KEYS[sort.lstrip("-")],
+            counts=count_cache(),
         )
 
     try:
