@@ -12,7 +12,12 @@ import sqlalchemy as sa
 from surveillance.config import Config
 from surveillance.db.models import Patient, PlannedExam
 from surveillance.feeds.render import FeedSettings
-from surveillance.feeds.store import FeedScope, latest_patient_change, versions_query
+from surveillance.feeds.store import (
+    FeedScope,
+    latest_exam_change,
+    latest_patient_change,
+    versions_query,
+)
 from surveillance.services import Actor, Context
 from surveillance.services.worklist import CATEGORIES, list_count_query, list_page_query
 
@@ -121,6 +126,13 @@ def test_a_feeds_etag_reads_the_latest_patient_change_from_an_index(session):
     text = plan(session, latest_patient_change(1))
     assert "ix_patients_clinic_updated" in text, text
     assert not re.search(r"\bSCAN patients\b|Seq Scan", text), text
+
+
+def test_a_feeds_etag_reads_the_latest_exam_change_from_an_index(session):
+    """The 304 path: one search of ix_planned_exams_clinic_updated, not the feed's window."""
+    text = plan(session, latest_exam_change(1))
+    assert "ix_planned_exams_clinic_updated" in text, text
+    assert not re.search(r"\bSCAN planned_exams\b|Seq Scan", text), text
 
 
 RANGE = (date(2026, 5, 1), date(2026, 7, 31))

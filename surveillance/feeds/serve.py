@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,7 @@ from ..config import Config
 from .events import FeedDay
 from .render import EventCache, FeedSettings, feed_text
 from .store import (
+    DatabaseEvents,
     FeedScope,
     feed_rows,
     feed_stamp,
@@ -22,6 +23,12 @@ from .store import (
 )
 
 CACHED_FEEDS = 64  # whole feeds kept by ETag, at a few megabytes each for 10,000 events
+# A change is stamped when it is written, and committed a moment later: one stamped before the
+# latest stamp may become visible after it. While the latest change is younger than this (far
+# longer than any transaction of the verbs, and than the clocks of two nodes differ), the ETag
+# also changes every SETTLE_STEP, so a client's next fetch reads what was committed meanwhile.
+SETTLE = timedelta(minutes=5)
+SETTLE_STEP = 60  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,8 @@ def serve_feed(
     if scope is None:
         return None
     day = feeds.settings.day(today)
-    etag = feed_etag(scope, feed_stamp(session, scope, day), today, feeds.settings)
+    stamp = feed_stamp(session, scope)
+    etag = feed_etag(scope, stamp + settling(stamp, now), today, feeds.settings)
     modified_at = scope.modified_at if scope.etag == etag and scope.modified_at else now
     body = None
     if not not_modified(etag, modified_at):
@@ -88,11 +96,21 @@ def _body(session: Session, feeds: Feeds, scope: FeedScope, etag: str, day: Feed
         day,
         feeds.settings,
         feeds.cache,
+        DatabaseEvents(session),
     ).encode()
     if len(feeds.bodies) >= CACHED_FEEDS and scope.id not in feeds.bodies:
         feeds.bodies.clear()  # one step, safe among threads; the events stay cached
     feeds.bodies[scope.id] = (etag, text)
     return text
+
+
+def settling(stamp: tuple, now: datetime) -> tuple:
+    """The current step of time while the latest change may still have company (see SETTLE);
+    nothing once it has settled, so an unchanged feed keeps its ETag."""
+    latest = max((v for v in stamp if isinstance(v, datetime)), default=None)
+    if latest is None or now - latest >= SETTLE:
+        return ()
+    return ("settling", int(now.timestamp()) // SETTLE_STEP)
 
 
 def feed_etag(scope: FeedScope, stamp: tuple, today: date, s: FeedSettings) -> str:

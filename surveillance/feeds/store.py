@@ -6,17 +6,27 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import utcnow
 from ..db.choices import FeedKind
-from ..db.models import CalendarFeed, Clinic, Patient, PlannedExam, User, user_clinics
-from ..errors import NotFound
+from ..db.models import (
+    CalendarFeed,
+    Clinic,
+    FeedEvent,
+    Patient,
+    PlannedExam,
+    User,
+    user_clinics,
+)
+from ..errors import Busy, Conflict, NotFound
 from ..services.audit import Actor, record_event
 from ..services.control_rows import OPEN_STATES, controls_due_between
 from ..services.transactions import transaction
 from ..services.validate import parse_text
 from .events import ExamRow, FeedDay
+from .render import KeptEvent
 from .tokens import feed_path, new_token, same_hash, token_hash, well_formed
 
 _INDEX_ORDER = (
@@ -250,28 +260,27 @@ def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
     return _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
 
 
-def feed_stamp(session: Session, scope: FeedScope, day: FeedDay) -> tuple:
-    """What the feed's ETag is made of, from the indexes alone: count, sequence sum and latest
-    change of the window's exams, and each clinic's latest patient change (a re-plan that
-    changes a patient's lists, or a new name). The day is in the ETag: what it changes
-    (overdue, a hold lapsing) too."""
-    if not scope.clinic_ids:
+def feed_stamp(session: Session, scope: FeedScope) -> tuple:
+    """What the feed's ETag is made of, in one statement of O(1) index searches: each clinic's
+    latest exam change and latest patient change, the last entries of
+    ix_planned_exams_clinic_updated and ix_patients_clinic_updated. Every change a calendar
+    shows stamps its exam (a booking, a result, a cancellation, a re-plan) or its patient
+    (lists, names); the day, which moves the window and the lists, is in the ETag apart."""
+    latest = [
+        query(c).scalar_subquery()
+        for c in scope.clinic_ids
+        for query in (latest_exam_change, latest_patient_change)
+    ]
+    if not latest:
         return ()
-    exam = PlannedExam
-    stamp = tuple(
-        session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(exam.sequence), 0),
-                sa.func.max(exam.updated_at),
-            ).where(_in_window(scope, day.first, day.last))
-        ).one()
-    )
-    # A re-plan that changes a patient's lists updates the patient; names are shown from
-    # the patient too. One index search per clinic (ix_patients_clinic_updated).
-    stamp += tuple(session.scalar(latest_patient_change(c)) for c in scope.clinic_ids)
+    stamp = session.execute(sa.select(*latest)).one()
     # The same instant reads back with another tzinfo on another driver or connection.
-    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
+    return tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in stamp)
+
+
+def latest_exam_change(clinic_id: int) -> sa.Select:
+    """The latest change of a clinic's exams: the last entry of ix_planned_exams_clinic_updated."""
+    return sa.select(sa.func.max(PlannedExam.updated_at)).where(PlannedExam.clinic_id == clinic_id)
 
 
 def latest_patient_change(clinic_id: int) -> sa.Select:
@@ -330,6 +339,62 @@ def feed_rows(session: Session, scope: FeedScope, day: FeedDay, ids: list[int]) 
         for chunk in range(0, len(ids), ID_CHUNK)
         for row in connection.execute(query.where(exam.id.in_(ids[chunk : chunk + ID_CHUNK])))
     ]
+
+
+class DatabaseEvents:
+    """The serialised events kept in the database (feed_events), as a feed's EventStore."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def load(self, first_ids: list[int]) -> dict[int, KeptEvent]:
+        """The kept events of these controls, by primary key, whatever their version."""
+        event = FeedEvent
+        query = sa.select(
+            event.first_exam_id,
+            event.version,
+            event.head,
+            event.alarm,
+            event.deadline,
+            event.timed,
+        )
+        connection = self.session.connection()
+        return {
+            row[0]: KeptEvent(*row)
+            for chunk in range(0, len(first_ids), ID_CHUNK)
+            for row in connection.execute(
+                query.where(event.first_exam_id.in_(first_ids[chunk : chunk + ID_CHUNK]))
+            )
+        }
+
+    def save(self, events: list[KeptEvent]) -> None:
+        """Keep the events, each replacing its control's older version. A feed is served even
+        if this fails: another request will keep them."""
+        if not events:
+            return
+        rows = [
+            dict(
+                first_exam_id=e.first_id,
+                version=e.version,
+                head=e.head,
+                alarm=e.alarm,
+                deadline=e.deadline,
+                timed=e.timed,
+            )
+            for e in sorted(events, key=lambda e: e.first_id)  # one order: no deadlock
+        ]
+        dialect = self.session.get_bind().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FeedEvent)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[FeedEvent.first_exam_id],
+            set_={c: insert.excluded[c] for c in ("version", "head", "alarm", "deadline", "timed")},
+        )
+        try:
+            with transaction(self.session):
+                for chunk in range(0, len(rows), ID_CHUNK):
+                    self.session.execute(upsert, rows[chunk : chunk + ID_CHUNK])
+        except (Busy, Conflict):
+            pass  # two nodes keeping the same events at once, or SQLite's writer busy
 
 
 def remember_etag(session: Session, feed_id: int, etag: str, now: datetime) -> None:
