@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
+from surveillance.clock import utcnow
 from surveillance.config import Config, FeedsConfig
 from surveillance.db import writing
 from surveillance.db.models import (
@@ -25,6 +26,7 @@ from surveillance.feeds.serve import Feeds, serve_feed
 from surveillance.feeds.store import (
     create_clinic_feed,
     create_user_feed,
+    feed_versions,
     find_scope,
     list_feeds,
     revoke_feed,
@@ -443,9 +445,10 @@ def test_a_restarted_process_reads_the_kept_events_instead_of_serialising(
     patient = create_patient(treatment_date="2026-01-15", treatment_kind="ablation")
     first = text(session, feeds, clinic_feed)
     events = first.count("BEGIN:VEVENT")
-    assert feeds.cache.built == events >= 3 and session.scalar(
-        sa.select(sa.func.count()).select_from(FeedEvent)
-    ) == events
+    assert (
+        feeds.cache.built == events >= 3
+        and session.scalar(sa.select(sa.func.count()).select_from(FeedEvent)) == events
+    )
     restarted = Feeds.from_config(Config())
     assert text(session, restarted, clinic_feed) == first
     assert (restarted.cache.built, restarted.cache.reused) == (0, events)
@@ -508,3 +511,31 @@ def test_a_change_stamped_before_the_latest_but_committed_after_it_is_still_serv
     settled = at(6)
     assert settled.etag not in (settling.etag, later.etag) and settled.body == later.body
     assert at(60 * 24).etag == settled.etag  # settled: unchanged while nothing changes
+
+
+def test_a_change_re_reads_only_the_patients_it_touched(
+    session, ctx, feeds, clinic_feed, create_patient, monkeypatch
+):
+    """A feed is kept up to date by its changes: a booking re-reads its patient's exams, not
+    the whole feed, and gives the text a whole read gives."""
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="ablation")
+    create_patient(treatment_date="2026-02-16", treatment_kind="ablation")
+    _stamp_all(session, utcnow() - timedelta(hours=2))
+
+    def text_now(feeds):
+        return serve_feed(session, feeds, clinic_feed, TODAY, utcnow(), lambda *_: 0).body
+
+    text_now(feeds)
+    reads = []
+
+    def versions(session, scope, day, patient_ids=None):
+        reads.append(patient_ids)
+        return feed_versions(session, scope, day, patient_ids)
+
+    monkeypatch.setattr("surveillance.feeds.serve.feed_versions", versions)
+    (exam,) = open_exams(patient, 9)
+    record_booking(session, ctx, exam.id, date="2026-10-16", time="09:00")
+    changed = text_now(feeds)
+    assert reads == [[patient.id]]
+    assert text_now(Feeds.from_config(Config())) == changed
+    assert reads[1:] == [None]  # a new process reads the whole feed

@@ -21,9 +21,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_planned_exams_clinic_updated", "planned_exams", ["clinic_id", "updated_at"]
-    )
+    op.create_index("ix_planned_exams_clinic_updated", "planned_exams", ["clinic_id", "updated_at"])
     op.create_table(
         "feed_events",
         sa.Column("first_exam_id", sa.Integer(), autoincrement=False, nullable=False),

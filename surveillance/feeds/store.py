@@ -14,6 +14,7 @@ from ..db.choices import FeedKind
 from ..db.models import (
     CalendarFeed,
     Clinic,
+    Control,
     FeedEvent,
     Patient,
     PlannedExam,
@@ -190,9 +191,10 @@ def _in_window(scope: FeedScope, first: date, last: date):
     return sa.and_(clinic, exam.due_working_day.between(first, last))
 
 
-def _shown(scope: FeedScope, day: FeedDay):
+def _shown(scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None):
     """The (patient, due) of the controls a feed shows: the open ones from the stored controls
-    (what the worklist reads), and in the window those done or lately cancelled."""
+    (what the worklist reads), and in the window those done or lately cancelled; of these
+    patients only, when given."""
     exam = PlannedExam
     closed = sa.select(exam.patient_id, exam.due).where(
         _in_window(scope, day.first, day.last),
@@ -201,11 +203,14 @@ def _shown(scope: FeedScope, day: FeedDay):
             sa.and_(exam.state == "cancelled", exam.updated_at >= day.cancelled_since),
         ),
     )
+    if patient_ids is not None:
+        closed = closed.where(exam.patient_id.in_(patient_ids))
     if not scope.clinic_ids:
         return closed.subquery("shown")
-    return sa.union(controls_due_between(scope.clinic_ids, day.first, day.last), closed).subquery(
-        "shown"
-    )
+    open_ = controls_due_between(scope.clinic_ids, day.first, day.last)
+    if patient_ids is not None:
+        open_ = open_.where(Control.patient_id.in_(patient_ids))
+    return sa.union(open_, closed).subquery("shown")
 
 
 def _lists(day: FeedDay) -> list:
@@ -227,22 +232,37 @@ def _lists(day: FeedDay) -> list:
     ]
 
 
-def _of_shown(query, scope: FeedScope, day: FeedDay):
-    shown = _shown(scope, day)
+def _of_shown(query, scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None):
+    shown = _shown(scope, day, patient_ids)
     exam = PlannedExam
     return query.join(
         shown, sa.and_(shown.c.patient_id == exam.patient_id, shown.c.due == exam.due)
     ).join(Patient, Patient.id == exam.patient_id)
 
 
-def feed_versions(session: Session, scope: FeedScope, day: FeedDay) -> list[tuple]:
-    """The versions of the exams of the controls a feed shows, in O(controls shown)."""
+def feed_versions(
+    session: Session, scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None
+) -> list[tuple]:
+    """The versions of the exams of the controls a feed shows, in O(controls shown); of these
+    patients only, when given (a feed kept up to date by its changes)."""
     # The connection, not the session: no ORM step. Plain tuples (see VERSION_FIELDS).
-    return list(map(tuple, session.connection().execute(versions_query(scope, day)).all()))
+    connection = session.connection()
+    if patient_ids is None:
+        return list(map(tuple, connection.execute(versions_query(scope, day)).all()))
+    return [
+        tuple(row)
+        for chunk in range(0, len(patient_ids), ID_CHUNK)
+        for row in connection.execute(
+            versions_query(scope, day, patient_ids[chunk : chunk + ID_CHUNK])
+        )
+    ]
 
 
-def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
-    """The feed's versions as a statement (its plan is checked against the indexes)."""
+def versions_query(
+    scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None
+) -> sa.Select:
+    """The feed's versions as a statement (its plan is checked against the indexes). Each
+    version ends with its place in the feed: the exam's clinic and working day."""
     exam, patient = PlannedExam, Patient
     query = sa.select(
         exam.id,
@@ -255,9 +275,26 @@ def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
         _as_read(exam.updated_at),
         _shown_patient(scope, _as_read(patient.updated_at)),
         *_lists(day),
+        exam.clinic_id,
+        exam.due_working_day,
     )
     # Each control's exams together, by id.
-    return _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
+    return _of_shown(query, scope, day, patient_ids).order_by(*_INDEX_ORDER)
+
+
+def changed_patients(session: Session, scope: FeedScope, since: datetime) -> list[int]:
+    """The feed's clinics' patients with an exam or themselves changed since `since`: a range
+    of ix_planned_exams_clinic_updated and of ix_patients_clinic_updated per clinic."""
+    if not scope.clinic_ids:
+        return []
+    exam, patient = PlannedExam, Patient
+    exams = sa.select(exam.patient_id).where(
+        exam.clinic_id.in_(scope.clinic_ids), exam.updated_at >= since
+    )
+    patients = sa.select(patient.id).where(
+        patient.clinic_id.in_(scope.clinic_ids), patient.updated_at >= since
+    )
+    return sorted(session.scalars(sa.union(exams, patients)))
 
 
 def feed_stamp(session: Session, scope: FeedScope) -> tuple:
@@ -276,6 +313,20 @@ def feed_stamp(session: Session, scope: FeedScope) -> tuple:
     stamp = session.execute(sa.select(*latest)).one()
     # The same instant reads back with another tzinfo on another driver or connection.
     return tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in stamp)
+
+
+def recent_changes(session: Session, scope: FeedScope, since: datetime) -> tuple:
+    """Count and sequence sum of the exams, and count of the patients, of the feed's clinics
+    changed since `since`: ranges of ix_planned_exams_clinic_updated and
+    ix_patients_clinic_updated, as long as the changes of the last minutes."""
+    exam, patient = PlannedExam, Patient
+    exams = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(exam.sequence), 0)).where(
+        exam.clinic_id.in_(scope.clinic_ids), exam.updated_at >= since
+    )
+    patients = sa.select(sa.func.count()).where(
+        patient.clinic_id.in_(scope.clinic_ids), patient.updated_at >= since
+    )
+    return (*session.execute(exams).one(), session.scalar(patients))
 
 
 def latest_exam_change(clinic_id: int) -> sa.Select:
