@@ -42,11 +42,14 @@ def database(backend: str, workdir: Path, name: str, server: str):
 
 
 @contextmanager
-def kept_database(backend: str, folder: Path, size: int, server: str):
+def kept_database(
+    backend: str, folder: Path, size: int, server: str, prefix: str = "surveillance_bench_keep"
+):
     """A database kept between runs: made by the migrations once, upgraded on reuse.
 
     Whether it holds its patients is the caller's: a `<backend>-<size>.ready` file beside
-    it, written once loaded; without it the database is made anew.
+    it, written once loaded; without it the database is made anew. On PostgreSQL it is
+    `<prefix>_<size>` (another prefix: a copy, made with CREATE DATABASE ... TEMPLATE).
     """
     folder.mkdir(parents=True, exist_ok=True)
     fresh = not (folder / f"{backend}-{size}.ready").exists()
@@ -60,7 +63,7 @@ def kept_database(backend: str, folder: Path, size: int, server: str):
         else:
             yield _upgraded(url)
         return
-    dbname = f"surveillance_bench_keep_{size}"
+    dbname = f"{prefix}_{size}"
     url = sa.make_url(server).set(database=dbname).render_as_string(False)
     if not fresh:
         yield _upgraded(url)

@@ -588,6 +588,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(SQLite files, and PostgreSQL databases surveillance_bench_keep_<size>)",
     )
     parser.add_argument(
+        "--keep-prefix",
+        default="surveillance_bench_keep",
+        help="the kept PostgreSQL databases' name before _<size> (a copy's: a branch that "
+        "adds a migration upgrades its own copy, not the shared databases)",
+    )
+    parser.add_argument(
         "--load-only", action="store_true", help="with --keep: load the databases and stop"
     )
     parser.add_argument(
@@ -651,7 +657,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"\npostgresql skipped: {reason}")
                     continue
                 if args.keep:
-                    kept = kept_database(backend, args.keep, size, args.postgres)
+                    kept = kept_database(backend, args.keep, size, args.postgres, args.keep_prefix)
                 else:
                     kept = database(backend, Path(workdir), "web", args.postgres)
                 with kept as url:
