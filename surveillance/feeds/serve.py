@@ -20,6 +20,7 @@ from .store import (
     feed_stamp,
     feed_versions,
     find_scope,
+    live_scopes,
     recent_changes,
     remember_etag,
 )
@@ -102,6 +103,20 @@ def serve_feed(
     if scope.etag != etag:
         remember_etag(session, scope.id, etag, now)
     return Served(etag, modified_at, body)
+
+
+def prepare_feeds(session: Session, feeds: Feeds, today: date, now: datetime) -> int:
+    """Serialise every live feed's events into the database before calendars fetch them: run
+    after an upgrade or a change of the feeds' settings, so that no first fetch waits for a
+    whole feed to be serialised (minutes at 100,000 patients). The number of feeds."""
+    scopes = live_scopes(session)
+    day = feeds.settings.day(today)
+    for scope in scopes:
+        stamp = feed_stamp(session, scope)
+        etag = feed_etag(scope, stamp + settling(session, scope, stamp, now), today, feeds.settings)
+        _body(session, feeds, scope, etag, day, max((*_instants(stamp), now)))
+        feeds.bodies.clear()  # kept in the database; the texts are not needed here
+    return len(scopes)
 
 
 def _body(

@@ -141,29 +141,50 @@ def find_scope(session: Session, token: str) -> FeedScope | None:
     """The live feed of a token, in one query; None for a malformed, unknown or revoked one."""
     if not well_formed(token):
         return None
-    owner_clinic = sa.func.coalesce(CalendarFeed.clinic_id, user_clinics.c.clinic_id)
-    rows = session.execute(
-        sa.select(
-            CalendarFeed.id,
-            CalendarFeed.token_hash,
-            CalendarFeed.kind,
-            CalendarFeed.label,
-            CalendarFeed.etag,
-            CalendarFeed.modified_at,
-            User.active,
-            Clinic.id.label("clinic_id"),
-            Clinic.code,
-            Clinic.feed_include_details,
-        )
-        .select_from(CalendarFeed)
-        .outerjoin(User, User.id == CalendarFeed.user_id)
-        .outerjoin(user_clinics, user_clinics.c.user_id == CalendarFeed.user_id)
-        .outerjoin(Clinic, Clinic.id == owner_clinic)
-        .where(CalendarFeed.token_hash == token_hash(token), CalendarFeed.revoked_at.is_(None))
-        .order_by(Clinic.code)
-    ).all()
+    rows = _scope_rows(session, CalendarFeed.token_hash == token_hash(token))
     if not rows or not same_hash(rows[0].token_hash, token):
         return None
+    return _scope(rows)
+
+
+def live_scopes(session: Session) -> list[FeedScope]:
+    """Every live feed's scope (the command line prepares their events), by id."""
+    ids = session.scalars(
+        sa.select(CalendarFeed.id)
+        .where(CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id)
+    ).all()
+    scopes = (_scope(_scope_rows(session, CalendarFeed.id == i)) for i in ids)
+    return [scope for scope in scopes if scope is not None]
+
+
+def _scope_rows(session: Session, which) -> list:
+    owner_clinic = sa.func.coalesce(CalendarFeed.clinic_id, user_clinics.c.clinic_id)
+    return list(
+        session.execute(
+            sa.select(
+                CalendarFeed.id,
+                CalendarFeed.token_hash,
+                CalendarFeed.kind,
+                CalendarFeed.label,
+                CalendarFeed.etag,
+                CalendarFeed.modified_at,
+                User.active,
+                Clinic.id.label("clinic_id"),
+                Clinic.code,
+                Clinic.feed_include_details,
+            )
+            .select_from(CalendarFeed)
+            .outerjoin(User, User.id == CalendarFeed.user_id)
+            .outerjoin(user_clinics, user_clinics.c.user_id == CalendarFeed.user_id)
+            .outerjoin(Clinic, Clinic.id == owner_clinic)
+            .where(which, CalendarFeed.revoked_at.is_(None))
+            .order_by(Clinic.code)
+        ).all()
+    )
+
+
+def _scope(rows: list) -> FeedScope | None:
     first = rows[0]
     if first.kind == FeedKind.USER and not first.active:  # a disabled account's feeds stop with it
         return None
