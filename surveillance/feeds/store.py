@@ -308,14 +308,19 @@ def changed_patients(session: Session, scope: FeedScope, since: datetime) -> lis
     of ix_planned_exams_clinic_updated and of ix_patients_clinic_updated per clinic."""
     if not scope.clinic_ids:
         return []
+    return sorted(session.scalars(changed_patients_query(scope.clinic_ids, since)))
+
+
+def changed_patients_query(clinic_ids: tuple[int, ...], since: datetime) -> sa.CompoundSelect:
+    """changed_patients' statement (its plan is checked against the indexes)."""
     exam, patient = PlannedExam, Patient
     exams = sa.select(exam.patient_id).where(
-        exam.clinic_id.in_(scope.clinic_ids), exam.updated_at >= since
+        exam.clinic_id.in_(clinic_ids), exam.updated_at >= since
     )
     patients = sa.select(patient.id).where(
-        patient.clinic_id.in_(scope.clinic_ids), patient.updated_at >= since
+        patient.clinic_id.in_(clinic_ids), patient.updated_at >= since
     )
-    return sorted(session.scalars(sa.union(exams, patients)))
+    return sa.union(exams, patients)
 
 
 def feed_stamp(session: Session, scope: FeedScope) -> tuple:
