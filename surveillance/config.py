@@ -132,7 +132,10 @@ class FeedsConfig:
     cancelled_days: int = 60
     event_minutes: int = 30
     language: str = "nb"
-    cached_events: int = 100_000
+    # Serialised events kept in memory per process (about 1 kB each): above a feed's events,
+    # else every rebuild of it reads its events back from the database (100,000 patients in
+    # one clinic: about 200,000 events).
+    cached_events: int = 500_000
 
     def __post_init__(self) -> None:
         duration = r"P(\d+W|\d+D|(\d+D)?T(?=\d)(\d+H)?(\d+M)?(\d+S)?)"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from surveillance.cli import main
-from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, User
+from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, FeedEvent, User
 from surveillance.feeds.store import find_scope
 from surveillance.feeds.tokens import token_hash
 
@@ -85,3 +85,18 @@ def test_refusals_are_one_line(command, args, message):
 def test_create_needs_exactly_one_owner(command):
     assert command("create").exit_code == 2
     assert command("create", "--clinic", "TEST", "--user", "x@test").exit_code == 2
+
+
+def test_prepare_serialises_every_live_feeds_events_ahead_of_the_calendars(
+    command, session, create_patient
+):
+    """After an upgrade: the events are in the database before a calendar's first fetch."""
+    create_patient(treatment_date="2026-05-15", treatment_kind="resection")
+    assert command("create", "--clinic", "TEST").exit_code == 0
+    result = command("prepare")
+    assert result.exit_code == 0, result.output
+    kept = session.scalar(sa.select(sa.func.count()).select_from(FeedEvent))
+    assert kept >= 2
+    assert result.stdout == f"1 feeds prepared: {kept} events serialised, 0 kept already\n"
+    again = command("prepare")
+    assert again.stdout == f"1 feeds prepared: 0 events serialised, {kept} kept already\n"

@@ -9,14 +9,24 @@ import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
-from surveillance.config import Config
+from surveillance.clock import utcnow
+from surveillance.config import Config, FeedsConfig
 from surveillance.db import writing
-from surveillance.db.models import AuditEvent, CalendarFeed, Clinic, PlannedExam, User
+from surveillance.db.models import (
+    AuditEvent,
+    CalendarFeed,
+    Clinic,
+    FeedEvent,
+    Patient,
+    PlannedExam,
+    User,
+)
 from surveillance.errors import NotFound
 from surveillance.feeds.serve import Feeds, serve_feed
 from surveillance.feeds.store import (
     create_clinic_feed,
     create_user_feed,
+    feed_versions,
     find_scope,
     list_feeds,
     revoke_feed,
@@ -422,3 +432,110 @@ def test_a_control_half_done_keeps_its_uid_and_its_sequence_rises(
     after = parse_all(text(session, feeds, clinic_feed))[uid]
     assert after[4] > before[4] and after[3] == before[3]
     assert feeds.settings.events.words.done in after[5]
+
+
+# ---- at any size: the ETag from two index entries per clinic, events kept in the database --
+
+
+def test_a_restarted_process_reads_the_kept_events_instead_of_serialising(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    """Each control's event is kept with its version: another process (a restart, another
+    node) serves the same feed without serialising it, and serialises only what changed."""
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="ablation")
+    first = text(session, feeds, clinic_feed)
+    events = first.count("BEGIN:VEVENT")
+    assert (
+        feeds.cache.built == events >= 3
+        and session.scalar(sa.select(sa.func.count()).select_from(FeedEvent)) == events
+    )
+    restarted = Feeds.from_config(Config())
+    assert text(session, restarted, clinic_feed) == first
+    assert (restarted.cache.built, restarted.cache.reused) == (0, events)
+    (exam,) = open_exams(patient, 9)
+    record_booking(session, ctx, exam.id, date="2026-10-16", time="09:00")
+    again = Feeds.from_config(Config())
+    changed = text(session, again, clinic_feed)
+    assert (again.cache.built, again.cache.reused) == (1, events - 1)
+    assert changed == text(session, feeds, clinic_feed) != first
+
+
+def test_kept_events_of_other_settings_are_serialised_again(
+    session, feeds, clinic_feed, create_patient
+):
+    create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    norwegian = text(session, feeds, clinic_feed)
+    english = Feeds.from_config(Config(feeds=FeedsConfig(language="en")))
+    assert text(session, english, clinic_feed) != norwegian
+    assert english.cache.reused == 0 and english.cache.built == norwegian.count("BEGIN:VEVENT")
+
+
+def _stamp_all(session, when: datetime) -> None:
+    """Every exam and patient as last changed at `when`."""
+    with writing(session):
+        for model in (PlannedExam, Patient):
+            session.execute(sa.update(model).values(updated_at=when))
+
+
+def test_a_change_stamped_before_the_latest_but_committed_after_it_is_still_served(
+    session, ctx, feeds, clinic_feed, create_patient
+):
+    """The ETag reads the latest change; one written earlier and committed later would not move
+    it. While the latest change settles, the ETag moves each minute, so the next fetch reads
+    it; once settled, the ETag stays for as long as nothing changes."""
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="resection")
+    latest = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    _stamp_all(session, latest)
+
+    def at(minutes: float):
+        return serve_feed(
+            session, feeds, clinic_feed, TODAY, latest + timedelta(minutes=minutes), lambda *_: 0
+        )
+
+    settling = at(1)
+    assert at(1.5).etag == settling.etag  # within one step
+    (exam, _) = open_exams(patient, 6)
+    with writing(session):  # stamped a second before the latest change, committed after it
+        session.execute(
+            sa.update(PlannedExam)
+            .where(PlannedExam.id == exam.id)
+            .values(
+                state="booked",
+                booked_date=date(2026, 7, 16),
+                sequence=PlannedExam.sequence + 1,
+                updated_at=latest - timedelta(seconds=1),
+            )
+        )
+    later = at(2)
+    assert later.etag != settling.etag and b"16.07.2026" in later.body.replace(b"\r\n ", b"")
+    settled = at(6)
+    assert settled.etag not in (settling.etag, later.etag) and settled.body == later.body
+    assert at(60 * 24).etag == settled.etag  # settled: unchanged while nothing changes
+
+
+def test_a_change_re_reads_only_the_patients_it_touched(
+    session, ctx, feeds, clinic_feed, create_patient, monkeypatch
+):
+    """A feed is kept up to date by its changes: a booking re-reads its patient's exams, not
+    the whole feed, and gives the text a whole read gives."""
+    patient = create_patient(treatment_date="2026-01-15", treatment_kind="ablation")
+    create_patient(treatment_date="2026-02-16", treatment_kind="ablation")
+    _stamp_all(session, utcnow() - timedelta(hours=2))
+
+    def text_now(feeds):
+        return serve_feed(session, feeds, clinic_feed, TODAY, utcnow(), lambda *_: 0).body
+
+    text_now(feeds)
+    reads = []
+
+    def versions(session, scope, day, patient_ids=None):
+        reads.append(patient_ids)
+        return feed_versions(session, scope, day, patient_ids)
+
+    monkeypatch.setattr("surveillance.feeds.serve.feed_versions", versions)
+    (exam,) = open_exams(patient, 9)
+    record_booking(session, ctx, exam.id, date="2026-10-16", time="09:00")
+    changed = text_now(feeds)
+    assert reads == [[patient.id]]
+    assert text_now(Feeds.from_config(Config())) == changed
+    assert reads[1:] == [None]  # a new process reads the whole feed

@@ -4,7 +4,7 @@ to a scan of the controls without this failing (design.md's traps)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from surveillance.config import Config
 from surveillance.db.models import Patient, PlannedExam
 from surveillance.feeds.render import FeedSettings
-from surveillance.feeds.store import FeedScope, latest_patient_change, versions_query
+from surveillance.feeds.store import (
+    FeedScope,
+    changed_patients_query,
+    latest_exam_change,
+    latest_patient_change,
+    versions_query,
+)
 from surveillance.services import Actor, Context
 from surveillance.services.review import (
     name_walk_query,
@@ -127,6 +133,22 @@ def test_a_feeds_etag_reads_the_latest_patient_change_from_an_index(session):
     text = plan(session, latest_patient_change(1))
     assert "ix_patients_clinic_updated" in text, text
     assert not re.search(r"\bSCAN patients\b|Seq Scan", text), text
+
+
+def test_a_feeds_etag_reads_the_latest_exam_change_from_an_index(session):
+    """The 304 path: one search of ix_planned_exams_clinic_updated, not the feed's window."""
+    text = plan(session, latest_exam_change(1))
+    assert "ix_planned_exams_clinic_updated" in text, text
+    assert not re.search(r"\bSCAN planned_exams\b|Seq Scan", text), text
+
+
+def test_a_feeds_changes_are_found_through_the_updated_at_indexes(session):
+    """A change re-reads its patients: ranges of the two updated_at indexes, not the feed."""
+    since = datetime(2026, 6, 1, tzinfo=UTC)
+    text = plan(session, changed_patients_query((1,), since))
+    assert "ix_planned_exams_clinic_updated" in text, text
+    assert "ix_patients_clinic_updated" in text, text
+    assert not re.search(r"\bSCAN (planned_exams|patients)\b|Seq Scan", text), text
 
 
 RANGE = (date(2026, 5, 1), date(2026, 7, 31))

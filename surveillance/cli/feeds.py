@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..clock import utcnow
+from ..feeds.serve import Feeds, prepare_feeds
 from ..feeds.store import (
     create_clinic_feed,
     create_user_feed,
@@ -86,3 +88,18 @@ def details(ctx, clinic_code: str, switch: str) -> None:
             session, app.context().actor, clinic_by_code(session, clinic_code).id, switch == "on"
         )
     click.echo(f"feeds of {clinic_code}: details {switch}")
+
+
+@feeds.command("prepare")
+@click.pass_context
+def prepare(ctx) -> None:
+    """Serialise every live feed's events into the database ahead of the calendars' fetches
+    (after an upgrade, or a change of the feeds' settings: minutes for a large clinic)."""
+    app = load_app(ctx)
+    feeds = Feeds.from_config(app.config)
+    with app.session() as session:
+        count = prepare_feeds(session, feeds, app.today, utcnow())
+    click.echo(
+        f"{count} feeds prepared: {feeds.cache.built} events serialised, "
+        f"{feeds.cache.reused} kept already"
+    )

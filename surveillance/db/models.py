@@ -658,6 +658,27 @@ sa.Index(
 )
 
 
+# The feeds' ETag: a clinic's latest exam change, the last entry per clinic (one search).
+sa.Index("ix_planned_exams_clinic_updated", PlannedExam.clinic_id, PlannedExam.updated_at)
+
+
+class FeedEvent(Base):
+    """A control's VEVENT as a feed serialised it, kept for every process and every restart:
+    a cold feed reads its unchanged events here instead of serialising each again."""
+
+    __tablename__ = "feed_events"
+
+    # The id of the control's first exam: the control's key while it lives (as in the cache).
+    first_exam_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # SHA-256 of the versions of the control's exams and of the feeds' settings: a row whose
+    # version differs is stale and serialised again.
+    version: Mapped[str] = mapped_column(sa.String(64))
+    head: Mapped[str] = mapped_column(sa.Text)  # the VEVENT up to its END line
+    alarm: Mapped[str] = mapped_column(sa.Text)  # its VALARM, "" when nothing is to be booked
+    deadline: Mapped[date | None]  # the booking deadline: past it, the alarm is left out
+    timed: Mapped[bool]  # refers to the VTIMEZONE
+
+
 class ApiToken(Base):
     """A machine's read-only key to one clinic's FHIR API, sent as `Authorization: Bearer`."""
 

@@ -60,7 +60,8 @@ class FeedDay:
 
 # A version says whether an exam changed: a plain tuple of these fields (the first ones of an
 # ExamRow), then the patient's last change where names are shown, then the lists (the last
-# four fields of an ExamRow). Plain, not named: the
+# four fields of an ExamRow), then the exam's place in the feed (clinic, working day). Plain,
+# not named: the
 # garbage collector stops tracking plain tuples of plain values, and a cache of named ones
 # it walked at every full collection made a request two to three times slower (measured).
 VERSION_FIELDS = (

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone, vDuration, vText
@@ -120,6 +121,7 @@ class EventCache:
     def __init__(self, limit: int):
         self.limit = limit
         self.built = 0  # events serialised so far: the tests and the benchmark read it
+        self.reused = 0  # events read back from the store instead
         self._events: dict[int, CachedEvent] = {}
 
     def get(self, first_id: int, key: tuple) -> CachedEvent | None:
@@ -127,17 +129,52 @@ class EventCache:
         hit = self._events.get(first_id)
         return hit if hit is not None and hit.key == key else None
 
-    def put(self, first_id: int, event: CachedEvent) -> CachedEvent:
+    def put(self, first_id: int, event: CachedEvent, serialised: bool = True) -> CachedEvent:
         """Keep an event; past the limit, start over (a full rebuild costs one cold request)."""
         if len(self._events) >= self.limit and first_id not in self._events:
             self._events.clear()
         self._events[first_id] = event
-        self.built += 1
+        if serialised:
+            self.built += 1
+        else:
+            self.reused += 1
         return event
 
     def clear(self) -> None:
         """Forget every event."""
         self._events.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class KeptEvent:
+    """A serialised event as the store keeps it: by its control's first exam, with a digest of
+    the versions and settings it was made from."""
+
+    first_id: int
+    version: str
+    head: str
+    alarm: str
+    deadline: date | None
+    timed: bool
+
+
+class EventStore(Protocol):
+    """Where serialised events outlive the process (the database): any node, any restart."""
+
+    def load(self, first_ids: list[int]) -> dict[int, KeptEvent]:
+        """The kept events of these controls, whatever their version."""
+        ...
+
+    def save(self, events: list[KeptEvent]) -> None:
+        """Keep these events, replacing older versions."""
+        ...
+
+
+def version_digest(control: tuple, fingerprint: str) -> str:
+    """A digest of a control's versions and the settings: equal digests, equal events. The
+    values as the driver reads them: a node whose driver reads an instant with another tzinfo
+    only serialises the event again."""
+    return hashlib.sha256(repr((fingerprint, control)).encode()).hexdigest()
 
 
 Fetch = Callable[[list[int]], Iterable[ExamRow]]  # the exams of these ids, with what events show
@@ -150,14 +187,15 @@ def feed_text(
     day: FeedDay,
     s: FeedSettings,
     cache: EventCache,
+    store: EventStore | None = None,
 ) -> str:
     """The calendar of a feed's exams on the clinic's day; only the controls whose versions
-    changed since they were cached are fetched and serialised again."""
+    changed since they were cached (here, else in the store) are fetched and serialised."""
     today = day.today
     controls = [c for c in group_controls(versions) if is_shown(c, day.cancelled_since)]
     cached = [cache.get(first_id(c), c) for c in controls]
     missing = [c for c, event in zip(controls, cached) if event is None]
-    built = _build(missing, fetch, s, cache) if missing else {}
+    built = _build(missing, fetch, s, cache, store) if missing else {}
     events = [event or built[first_id(c)] for c, event in zip(controls, cached)]
     parts: list[str] = []
     timed = False
@@ -177,21 +215,42 @@ def feed_text(
 
 
 def _build(
-    missing: list[tuple], fetch: Fetch, s: FeedSettings, cache: EventCache
+    missing: list[tuple], fetch: Fetch, s: FeedSettings, cache: EventCache, store: EventStore | None
 ) -> dict[int, CachedEvent]:
-    """Serialise the missing controls from their fetched rows, and cache them."""
-    ids = [exam[0] for control in missing for exam in control]
+    """The missing controls: read back from the store when kept there at their version, else
+    serialised from their fetched rows (and kept); cached either way."""
+    digests = {first_id(c): version_digest(c, s.fingerprint) for c in missing}
+    kept = store.load(list(digests)) if store is not None else {}
+    built: dict[int, CachedEvent] = {}
+    to_build = []
+    for control in missing:
+        key = first_id(control)
+        event = kept.get(key)
+        if event is None or event.version != digests[key]:
+            to_build.append(control)
+            continue
+        built[key] = cache.put(
+            key,
+            CachedEvent(control, event.head, event.alarm, event.deadline, event.timed),
+            serialised=False,
+        )
+    if not to_build:
+        return built
+    ids = [exam[0] for control in to_build for exam in control]
     rows: dict[int, tuple[ExamRow, ...]] = {
         first_id(members): members for members in group_controls(fetch(ids))
     }
-    built = {}
-    for control in missing:
-        members = rows[first_id(control)]
+    new = []
+    for control in to_build:
+        key = first_id(control)
+        members = rows[key]
         head, alarm = event_parts(members, s.events)
         deadline = booking_deadline(members, s.events.book_ahead_days)
-        built[first_id(control)] = cache.put(
-            first_id(control), CachedEvent(control, head, alarm, deadline, ";TZID=" in head)
-        )
+        timed = ";TZID=" in head
+        built[key] = cache.put(key, CachedEvent(control, head, alarm, deadline, timed))
+        new.append(KeptEvent(key, digests[key], head, alarm, deadline, timed))
+    if store is not None:
+        store.save(new)
     return built
 
 

@@ -6,17 +6,28 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import utcnow
 from ..db.choices import FeedKind
-from ..db.models import CalendarFeed, Clinic, Patient, PlannedExam, User, user_clinics
-from ..errors import NotFound
+from ..db.models import (
+    CalendarFeed,
+    Clinic,
+    Control,
+    FeedEvent,
+    Patient,
+    PlannedExam,
+    User,
+    user_clinics,
+)
+from ..errors import Busy, Conflict, NotFound
 from ..services.audit import Actor, record_event
 from ..services.control_rows import OPEN_STATES, controls_due_between
 from ..services.transactions import transaction
 from ..services.validate import parse_text
 from .events import ExamRow, FeedDay
+from .render import KeptEvent
 from .tokens import feed_path, new_token, same_hash, token_hash, well_formed
 
 _INDEX_ORDER = (
@@ -130,29 +141,50 @@ def find_scope(session: Session, token: str) -> FeedScope | None:
     """The live feed of a token, in one query; None for a malformed, unknown or revoked one."""
     if not well_formed(token):
         return None
-    owner_clinic = sa.func.coalesce(CalendarFeed.clinic_id, user_clinics.c.clinic_id)
-    rows = session.execute(
-        sa.select(
-            CalendarFeed.id,
-            CalendarFeed.token_hash,
-            CalendarFeed.kind,
-            CalendarFeed.label,
-            CalendarFeed.etag,
-            CalendarFeed.modified_at,
-            User.active,
-            Clinic.id.label("clinic_id"),
-            Clinic.code,
-            Clinic.feed_include_details,
-        )
-        .select_from(CalendarFeed)
-        .outerjoin(User, User.id == CalendarFeed.user_id)
-        .outerjoin(user_clinics, user_clinics.c.user_id == CalendarFeed.user_id)
-        .outerjoin(Clinic, Clinic.id == owner_clinic)
-        .where(CalendarFeed.token_hash == token_hash(token), CalendarFeed.revoked_at.is_(None))
-        .order_by(Clinic.code)
-    ).all()
+    rows = _scope_rows(session, CalendarFeed.token_hash == token_hash(token))
     if not rows or not same_hash(rows[0].token_hash, token):
         return None
+    return _scope(rows)
+
+
+def live_scopes(session: Session) -> list[FeedScope]:
+    """Every live feed's scope (the command line prepares their events), by id."""
+    ids = session.scalars(
+        sa.select(CalendarFeed.id)
+        .where(CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id)
+    ).all()
+    scopes = (_scope(_scope_rows(session, CalendarFeed.id == i)) for i in ids)
+    return [scope for scope in scopes if scope is not None]
+
+
+def _scope_rows(session: Session, which) -> list:
+    owner_clinic = sa.func.coalesce(CalendarFeed.clinic_id, user_clinics.c.clinic_id)
+    return list(
+        session.execute(
+            sa.select(
+                CalendarFeed.id,
+                CalendarFeed.token_hash,
+                CalendarFeed.kind,
+                CalendarFeed.label,
+                CalendarFeed.etag,
+                CalendarFeed.modified_at,
+                User.active,
+                Clinic.id.label("clinic_id"),
+                Clinic.code,
+                Clinic.feed_include_details,
+            )
+            .select_from(CalendarFeed)
+            .outerjoin(User, User.id == CalendarFeed.user_id)
+            .outerjoin(user_clinics, user_clinics.c.user_id == CalendarFeed.user_id)
+            .outerjoin(Clinic, Clinic.id == owner_clinic)
+            .where(which, CalendarFeed.revoked_at.is_(None))
+            .order_by(Clinic.code)
+        ).all()
+    )
+
+
+def _scope(rows: list) -> FeedScope | None:
     first = rows[0]
     if first.kind == FeedKind.USER and not first.active:  # a disabled account's feeds stop with it
         return None
@@ -180,9 +212,10 @@ def _in_window(scope: FeedScope, first: date, last: date):
     return sa.and_(clinic, exam.due_working_day.between(first, last))
 
 
-def _shown(scope: FeedScope, day: FeedDay):
+def _shown(scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None):
     """The (patient, due) of the controls a feed shows: the open ones from the stored controls
-    (what the worklist reads), and in the window those done or lately cancelled."""
+    (what the worklist reads), and in the window those done or lately cancelled; of these
+    patients only, when given."""
     exam = PlannedExam
     closed = sa.select(exam.patient_id, exam.due).where(
         _in_window(scope, day.first, day.last),
@@ -191,11 +224,14 @@ def _shown(scope: FeedScope, day: FeedDay):
             sa.and_(exam.state == "cancelled", exam.updated_at >= day.cancelled_since),
         ),
     )
+    if patient_ids is not None:
+        closed = closed.where(exam.patient_id.in_(patient_ids))
     if not scope.clinic_ids:
         return closed.subquery("shown")
-    return sa.union(controls_due_between(scope.clinic_ids, day.first, day.last), closed).subquery(
-        "shown"
-    )
+    open_ = controls_due_between(scope.clinic_ids, day.first, day.last)
+    if patient_ids is not None:
+        open_ = open_.where(Control.patient_id.in_(patient_ids))
+    return sa.union(open_, closed).subquery("shown")
 
 
 def _lists(day: FeedDay) -> list:
@@ -217,22 +253,37 @@ def _lists(day: FeedDay) -> list:
     ]
 
 
-def _of_shown(query, scope: FeedScope, day: FeedDay):
-    shown = _shown(scope, day)
+def _of_shown(query, scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None):
+    shown = _shown(scope, day, patient_ids)
     exam = PlannedExam
     return query.join(
         shown, sa.and_(shown.c.patient_id == exam.patient_id, shown.c.due == exam.due)
     ).join(Patient, Patient.id == exam.patient_id)
 
 
-def feed_versions(session: Session, scope: FeedScope, day: FeedDay) -> list[tuple]:
-    """The versions of the exams of the controls a feed shows, in O(controls shown)."""
+def feed_versions(
+    session: Session, scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None
+) -> list[tuple]:
+    """The versions of the exams of the controls a feed shows, in O(controls shown); of these
+    patients only, when given (a feed kept up to date by its changes)."""
     # The connection, not the session: no ORM step. Plain tuples (see VERSION_FIELDS).
-    return list(map(tuple, session.connection().execute(versions_query(scope, day)).all()))
+    connection = session.connection()
+    if patient_ids is None:
+        return list(map(tuple, connection.execute(versions_query(scope, day)).all()))
+    return [
+        tuple(row)
+        for chunk in range(0, len(patient_ids), ID_CHUNK)
+        for row in connection.execute(
+            versions_query(scope, day, patient_ids[chunk : chunk + ID_CHUNK])
+        )
+    ]
 
 
-def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
-    """The feed's versions as a statement (its plan is checked against the indexes)."""
+def versions_query(
+    scope: FeedScope, day: FeedDay, patient_ids: list[int] | None = None
+) -> sa.Select:
+    """The feed's versions as a statement (its plan is checked against the indexes). Each
+    version ends with its place in the feed: the exam's clinic and working day."""
     exam, patient = PlannedExam, Patient
     query = sa.select(
         exam.id,
@@ -245,33 +296,68 @@ def versions_query(scope: FeedScope, day: FeedDay) -> sa.Select:
         _as_read(exam.updated_at),
         _shown_patient(scope, _as_read(patient.updated_at)),
         *_lists(day),
+        exam.clinic_id,
+        exam.due_working_day,
     )
     # Each control's exams together, by id.
-    return _of_shown(query, scope, day).order_by(*_INDEX_ORDER)
+    return _of_shown(query, scope, day, patient_ids).order_by(*_INDEX_ORDER)
 
 
-def feed_stamp(session: Session, scope: FeedScope, day: FeedDay) -> tuple:
-    """What the feed's ETag is made of, from the indexes alone: count, sequence sum and latest
-    change of the window's exams, and each clinic's latest patient change (a re-plan that
-    changes a patient's lists, or a new name). The day is in the ETag: what it changes
-    (overdue, a hold lapsing) too."""
+def changed_patients(session: Session, scope: FeedScope, since: datetime) -> list[int]:
+    """The feed's clinics' patients with an exam or themselves changed since `since`: a range
+    of ix_planned_exams_clinic_updated and of ix_patients_clinic_updated per clinic."""
     if not scope.clinic_ids:
-        return ()
-    exam = PlannedExam
-    stamp = tuple(
-        session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(exam.sequence), 0),
-                sa.func.max(exam.updated_at),
-            ).where(_in_window(scope, day.first, day.last))
-        ).one()
+        return []
+    return sorted(session.scalars(changed_patients_query(scope.clinic_ids, since)))
+
+
+def changed_patients_query(clinic_ids: tuple[int, ...], since: datetime) -> sa.CompoundSelect:
+    """changed_patients' statement (its plan is checked against the indexes)."""
+    exam, patient = PlannedExam, Patient
+    exams = sa.select(exam.patient_id).where(
+        exam.clinic_id.in_(clinic_ids), exam.updated_at >= since
     )
-    # A re-plan that changes a patient's lists updates the patient; names are shown from
-    # the patient too. One index search per clinic (ix_patients_clinic_updated).
-    stamp += tuple(session.scalar(latest_patient_change(c)) for c in scope.clinic_ids)
+    patients = sa.select(patient.id).where(
+        patient.clinic_id.in_(clinic_ids), patient.updated_at >= since
+    )
+    return sa.union(exams, patients)
+
+
+def feed_stamp(session: Session, scope: FeedScope) -> tuple:
+    """What the feed's ETag is made of, in one statement of O(1) index searches: each clinic's
+    latest exam change and latest patient change, the last entries of
+    ix_planned_exams_clinic_updated and ix_patients_clinic_updated. Every change a calendar
+    shows stamps its exam (a booking, a result, a cancellation, a re-plan) or its patient
+    (lists, names); the day, which moves the window and the lists, is in the ETag apart."""
+    latest = [
+        query(c).scalar_subquery()
+        for c in scope.clinic_ids
+        for query in (latest_exam_change, latest_patient_change)
+    ]
+    if not latest:
+        return ()
+    stamp = session.execute(sa.select(*latest)).one()
     # The same instant reads back with another tzinfo on another driver or connection.
-    return tuple(v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in stamp)
+    return tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in stamp)
+
+
+def recent_changes(session: Session, scope: FeedScope, since: datetime) -> tuple:
+    """Count and sequence sum of the exams, and count of the patients, of the feed's clinics
+    changed since `since`: ranges of ix_planned_exams_clinic_updated and
+    ix_patients_clinic_updated, as long as the changes of the last minutes."""
+    exam, patient = PlannedExam, Patient
+    exams = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(exam.sequence), 0)).where(
+        exam.clinic_id.in_(scope.clinic_ids), exam.updated_at >= since
+    )
+    patients = sa.select(sa.func.count()).where(
+        patient.clinic_id.in_(scope.clinic_ids), patient.updated_at >= since
+    )
+    return (*session.execute(exams).one(), session.scalar(patients))
+
+
+def latest_exam_change(clinic_id: int) -> sa.Select:
+    """The latest change of a clinic's exams: the last entry of ix_planned_exams_clinic_updated."""
+    return sa.select(sa.func.max(PlannedExam.updated_at)).where(PlannedExam.clinic_id == clinic_id)
 
 
 def latest_patient_change(clinic_id: int) -> sa.Select:
@@ -330,6 +416,62 @@ def feed_rows(session: Session, scope: FeedScope, day: FeedDay, ids: list[int]) 
         for chunk in range(0, len(ids), ID_CHUNK)
         for row in connection.execute(query.where(exam.id.in_(ids[chunk : chunk + ID_CHUNK])))
     ]
+
+
+class DatabaseEvents:
+    """The serialised events kept in the database (feed_events), as a feed's EventStore."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def load(self, first_ids: list[int]) -> dict[int, KeptEvent]:
+        """The kept events of these controls, by primary key, whatever their version."""
+        event = FeedEvent
+        query = sa.select(
+            event.first_exam_id,
+            event.version,
+            event.head,
+            event.alarm,
+            event.deadline,
+            event.timed,
+        )
+        connection = self.session.connection()
+        return {
+            row[0]: KeptEvent(*row)
+            for chunk in range(0, len(first_ids), ID_CHUNK)
+            for row in connection.execute(
+                query.where(event.first_exam_id.in_(first_ids[chunk : chunk + ID_CHUNK]))
+            )
+        }
+
+    def save(self, events: list[KeptEvent]) -> None:
+        """Keep the events, each replacing its control's older version. A feed is served even
+        if this fails: another request will keep them."""
+        if not events:
+            return
+        rows = [
+            dict(
+                first_exam_id=e.first_id,
+                version=e.version,
+                head=e.head,
+                alarm=e.alarm,
+                deadline=e.deadline,
+                timed=e.timed,
+            )
+            for e in sorted(events, key=lambda e: e.first_id)  # one order: no deadlock
+        ]
+        dialect = self.session.get_bind().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FeedEvent)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[FeedEvent.first_exam_id],
+            set_={c: insert.excluded[c] for c in ("version", "head", "alarm", "deadline", "timed")},
+        )
+        try:
+            with transaction(self.session):
+                for chunk in range(0, len(rows), ID_CHUNK):
+                    self.session.execute(upsert, rows[chunk : chunk + ID_CHUNK])
+        except (Busy, Conflict):
+            pass  # two nodes keeping the same events at once, or SQLite's writer busy
 
 
 def remember_etag(session: Session, feed_id: int, etag: str, now: datetime) -> None:
