@@ -3,12 +3,18 @@ databases, whoever writes; a read does not. The dashboard keeps counts by these 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
+from surveillance.db import make_sessionmaker
 from surveillance.db.models import LIST_TABLES, Base, Clinic
+from surveillance.errors import Conflict
 from surveillance.services import record_booking
 from surveillance.services.records import view_patient
+from surveillance.services.transactions import transaction
+from tests.support.postgres import wait_until_blocked
 
 STAMP = sa.text("SELECT stamp FROM list_stamps WHERE clinic_id = :clinic")
 
@@ -68,3 +74,54 @@ def test_the_stamp_is_the_clinics_own(session, ctx, clinic, treated_patient):
     unchanged = stamp(session, other.id)
     treated_patient()
     assert stamp(session, other.id) == unchanged
+
+
+def test_two_saves_of_one_patient_meeting_on_the_stamp_end_in_one_conflict(
+    engine, session, clinic, treated_patient
+):
+    """On PostgreSQL every write takes the clinic's stamp row until commit. A save that writes
+    an exam and then the patient, and another that writes the same patient meanwhile, wait for
+    each other: the database ends one, which the nurse sees as "someone else saved", not as a
+    database error; the other is saved."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its saves never wait for each other")
+    patient = treated_patient()
+    exam_id = next(e.id for e in patient.exams if e.state == "open")
+    outcome: dict[str, object] = {}
+    first_wrote_exam, second_waits = threading.Event(), threading.Event()
+
+    def save(name: str, statements: list[str]) -> None:
+        try:
+            with make_sessionmaker(engine)() as own, transaction(own):
+                for i, statement in enumerate(statements):
+                    if name == "result" and i == 1:
+                        first_wrote_exam.set()
+                        second_waits.wait(10)
+                    own.execute(sa.text(statement), {"exam": exam_id, "patient": patient.id})
+            outcome[name] = "saved"
+        except Conflict as exc:
+            outcome[name] = exc
+
+    result = threading.Thread(
+        target=save,
+        args=(
+            "result",
+            [
+                "UPDATE planned_exams SET sequence = sequence + 1 WHERE id = :exam",
+                "UPDATE patients SET version = version + 1 WHERE id = :patient",
+            ],
+        ),
+    )
+    result.start()
+    first_wrote_exam.wait(10)
+    contact = threading.Thread(
+        target=save,
+        args=("contact", ["UPDATE patients SET phone = '40000000' WHERE id = :patient"]),
+    )
+    contact.start()
+    wait_until_blocked(engine)
+    second_waits.set()
+    result.join(30)
+    contact.join(30)
+    assert sorted(map(type, outcome.values()), key=str) == sorted([str, Conflict], key=str)
+    assert "Reload the page" in str(next(v for v in outcome.values() if isinstance(v, Conflict)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 from datetime import date
 
 import pytest
@@ -35,6 +34,7 @@ from surveillance.services import (
     worklist,
 )
 from tests.support.data import synthetic_id
+from tests.support.postgres import wait_until_blocked
 
 BIRTH = date(1960, 5, 17)
 
@@ -525,27 +525,6 @@ def test_a_patient_of_another_clinic_is_not_found_by_reference(
 # -- two registrations at the same moment ----------------------------------------------------
 
 
-def _wait_until_blocked(engine, seconds: float = 5.0) -> None:
-    """Until another connection waits for a lock (PostgreSQL), or a moment (SQLite waits anyway)."""
-    if engine.dialect.name != "postgresql":
-        time.sleep(0.3)
-        return
-    deadline = time.monotonic() + seconds
-    with engine.connect() as conn:
-        while time.monotonic() < deadline:
-            waiting = conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            if waiting:
-                return
-            conn.rollback()
-            time.sleep(0.02)
-    raise AssertionError("the second registration never waited for the first")
-
-
 def test_two_registrations_at_the_same_moment(engine, session, ctx, clinic):
     outcome: list[object] = []
 
@@ -578,7 +557,7 @@ def test_two_registrations_at_the_same_moment(engine, session, ctx, clinic):
         first.flush()  # P-0001 is taken, not yet committed
         nurse = threading.Thread(target=second_nurse)
         nurse.start()
-        _wait_until_blocked(engine)
+        wait_until_blocked(engine)
     nurse.join(15)
     [result] = outcome
     # Either the second patient gets the next reference, or the nurse is asked to try again.

@@ -30,6 +30,10 @@ def transaction(session: Session) -> Iterator[Session]:
             "Someone else saved at the same moment. Reload the page and try again."
         ) from None
     except OperationalError as exc:
+        if _deadlocked(exc):
+            raise Conflict(
+                "Someone else saved at the same moment. Reload the page and try again."
+            ) from None
         if not _locked(exc):
             raise
         raise Busy("The database is busy. Nothing was saved: try again in a moment.") from None
@@ -40,6 +44,14 @@ def _locked(exc: OperationalError) -> bool:
     return getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED") or (
         "database is locked" in str(exc.orig)
     )
+
+
+def _deadlocked(exc: OperationalError) -> bool:
+    # PostgreSQL ended one of two transactions that waited for each other (40P01), or could
+    # not serialise it (40001). Every write in a clinic takes its list stamp's row (migration
+    # 0018), so two saves of one patient whose statements come in opposite orders (an exam then
+    # the patient; the patient alone) can meet so: the other one was saved, this one was not.
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 def _unique_key_taken(exc: IntegrityError) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -30,3 +31,24 @@ def postgres_or_skip() -> str:
     if reason:
         pytest.skip(reason)
     return POSTGRES_URL
+
+
+def wait_until_blocked(engine, seconds: float = 5.0) -> None:
+    """Until another connection waits for a lock (PostgreSQL), or a moment (SQLite waits anyway)."""
+    if engine.dialect.name != "postgresql":
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + seconds
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting:
+                return
+            conn.rollback()
+            time.sleep(0.02)
+    raise AssertionError("the second transaction never waited for the first")
