@@ -437,6 +437,24 @@ def test_a_control_half_done_keeps_its_uid_and_its_sequence_rises(
 # ---- at any size: the ETag from two index entries per clinic, events kept in the database --
 
 
+def test_turning_details_off_removes_the_clinics_kept_events_with_names(
+    session, ctx, feeds, clinic, clinic_feed, create_patient
+):
+    patient = create_patient(
+        name="Kari Nordmann", treatment_date="2026-01-10", treatment_kind="resection"
+    )
+    set_details(session, ADMIN, clinic.id, True)
+    assert patient.name in text(session, feeds, clinic_feed)
+    kept = sa.select(FeedEvent.head)
+    assert any(patient.name in head for head in session.scalars(kept))
+    set_details(session, ADMIN, clinic.id, False)
+    assert list(session.scalars(kept)) == []
+    assert patient.name not in text(session, feeds, clinic_feed)
+    assert session.scalars(kept).all() and not any(
+        patient.name in head for head in session.scalars(kept)
+    )
+
+
 def test_a_restarted_process_reads_the_kept_events_instead_of_serialising(
     session, ctx, feeds, clinic_feed, create_patient
 ):

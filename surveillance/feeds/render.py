@@ -76,6 +76,7 @@ class FeedSettings:
             p.overdue_after_days,
             config.patients.reference_prefix,
             tuple(sorted(exam_names(f.language).items())),
+            events.words,  # the catalogue's words: kept events outlive an upgrade that edits them
         )
         return cls(
             events,

@@ -99,7 +99,7 @@ def serve_feed(
     modified_at = scope.modified_at if scope.etag == etag and scope.modified_at else now
     body = None
     if not not_modified(etag, modified_at):
-        body = _body(session, feeds, scope, etag, day, max((*_instants(stamp), now)))
+        body = _body(session, feeds, scope, etag, day, now)
     if scope.etag != etag:
         remember_etag(session, scope.id, etag, now)
     return Served(etag, modified_at, body)
@@ -114,7 +114,7 @@ def prepare_feeds(session: Session, feeds: Feeds, today: date, now: datetime) ->
     for scope in scopes:
         stamp = feed_stamp(session, scope)
         etag = feed_etag(scope, stamp + settling(session, scope, stamp, now), today, feeds.settings)
-        _body(session, feeds, scope, etag, day, max((*_instants(stamp), now)))
+        _body(session, feeds, scope, etag, day, now)
         feeds.bodies.clear()  # kept in the database; the texts are not needed here
     return len(scopes)
 
@@ -146,8 +146,8 @@ def _versions(
 ) -> list[tuple]:
     """The feed's versions in its order: of the patients changed since the feed was last read
     (on the same day and scope) read again and merged, else all read. `since`: what the rows
-    read now include, every change committed by then (the request's time, or its latest change
-    if later)."""
+    read now include, every change committed by then: the request's time, never a change's
+    stamp (a row stamped ahead of the clock would hide the changes after it until then)."""
     last = feeds.states.get(scope.id)
     if last is None or (last.clinic_ids, last.details_ids, last.day) != (
         scope.clinic_ids,

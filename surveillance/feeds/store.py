@@ -488,9 +488,15 @@ def remember_etag(session: Session, feed_id: int, etag: str, now: datetime) -> N
 
 
 def set_details(session: Session, actor: Actor, clinic_id: int, include: bool) -> None:
-    """A clinic's opt-in: its feeds show names, exam names and places (off: references only)."""
+    """A clinic's opt-in: its feeds show names, exam names and places (off: references only).
+
+    Turned off, the clinic's kept events go too: those that showed names would never be
+    served again, but they are copies of patient data the clinic no longer wants in feeds."""
     with transaction(session):
         session.get_one(Clinic, clinic_id).feed_include_details = include
+        if not include:
+            clinics_exams = sa.select(PlannedExam.id).where(PlannedExam.clinic_id == clinic_id)
+            session.execute(sa.delete(FeedEvent).where(FeedEvent.first_exam_id.in_(clinics_exams)))
         record_event(session, actor, "clinic.feed_details", clinic=clinic_id, include=include)
 
 
