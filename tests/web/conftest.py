@@ -19,6 +19,7 @@ from surveillance.db.models import AuditEvent, Base, Clinic, Patient, PlannedExa
 from surveillance.services import Actor, Context, accounts, register_patient
 from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
+from tests.support.apps import sharing_templates
 from tests.support.data import synthetic_id
 
 from .browsing import PASSWORD, Browser
@@ -52,7 +53,7 @@ def web_config(url: str, instance_dir: str, **web) -> Config:
 
 def build_app(config: Config) -> Flask:
     """The dashboard, plus a page that fails so the error page can be seen."""
-    app = create_app(config, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False})
+    app = sharing_templates(create_app(config, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False}))
 
     @login_required
     def fail():
