@@ -11,12 +11,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_login import login_required
-from werkzeug.security import generate_password_hash
 
 from surveillance.clock import clinic_today
 from surveillance.config import Config, load_config
 from surveillance.db.models import AuditEvent, Base, Clinic, Patient, PlannedExam
-from surveillance.services import Actor, Context, accounts, register_patient
+from surveillance.services import Actor, Context, register_patient
 from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
 from tests.support.apps import sharing_templates
@@ -25,7 +24,6 @@ from tests.support.data import synthetic_id
 from .browsing import PASSWORD, Browser
 from .route_table import FAILING_PATH, PUBLIC, ROUTES, RouteCase, Setup
 
-CHEAP_SCRYPT = "scrypt:1024:8:1"
 # A session's last-seen time is the login's bookkeeping, not data a page may not change.
 # Nor are a calendar feed's cache validators, which serving the feed keeps up to date.
 VOLATILE = {
@@ -97,16 +95,6 @@ def route_cases() -> tuple[RouteCase, ...]:
         RouteCase(rule.endpoint, rule.rule, method, frozenset(rule.arguments))
         for rule in rules
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
-    )
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Accounts made by the tests get a cheap scrypt: what is tested is who gets in, not the cost."""
-    monkeypatch.setattr(
-        accounts,
-        "generate_password_hash",
-        lambda password, method=None: generate_password_hash(password, CHEAP_SCRYPT),
     )
 
 
