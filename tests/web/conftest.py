@@ -19,7 +19,8 @@ from surveillance.services import Actor, Context, register_patient
 from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
 from tests.support.apps import sharing_templates
-from tests.support.data import synthetic_id
+from tests.support.data import keep_ids, synthetic_id
+from tests.support.rows import Rows, is_empty, put_back, take_rows
 
 from .browsing import PASSWORD, Browser
 from .route_table import FAILING_PATH, PUBLIC, ROUTES, RouteCase, Setup
@@ -297,10 +298,31 @@ def make_patient(session, ctx_today):
     return make
 
 
+# Each database's world as first built on a day, and its rows: put back for the next tests.
+BUILT_WORLDS: dict[tuple[str, date], tuple[World, Rows]] = {}
+
+
 @pytest.fixture
-def world(create_clinic, create_user, make_patient, ctx_today) -> World:
+def world(engine, create_clinic, create_user, make_patient, ctx_today) -> World:
     """Clinics A and B, each with a nurse, an administrator and a patient; an installation
-    administrator over both."""
+    administrator over both.
+
+    Built through the services once per process, database and day (the plans follow the
+    day), then its rows are put back into the test's empty database."""
+    key = (engine.url.render_as_string(), ctx_today.today)
+    if not is_empty(engine):  # a fixture wrote before: build among its rows
+        return build_world(create_clinic, create_user, make_patient, ctx_today)
+    if key in BUILT_WORLDS:
+        built, rows = BUILT_WORLDS[key]
+        put_back(engine, rows)
+        return replace(built, a=replace(built.a), b=replace(built.b), ctx=ctx_today)
+    built = build_world(create_clinic, create_user, make_patient, ctx_today)
+    BUILT_WORLDS[key] = (replace(built, a=replace(built.a), b=replace(built.b)), take_rows(engine))
+    keep_ids(*(patient["national_id"] for patient in BUILT_WORLDS[key][1]["patients"]))
+    return built
+
+
+def build_world(create_clinic, create_user, make_patient, ctx_today) -> World:
     sides = {}
     for code in ("A", "B"):
         clinic_id = create_clinic(code)
