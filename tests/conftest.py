@@ -7,11 +7,12 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
 from surveillance.db import make_engine, make_sessionmaker
 from surveillance.db.migrate import upgrade
 from surveillance.db.models import Base, Clinic
-from surveillance.services import Actor, Context, record_treatment, register_patient
+from surveillance.services import Actor, Context, accounts, record_treatment, register_patient
 from tests.support.data import TODAY, synthetic_id
 from tests.support.nodes import PrivateCluster, postgres_binaries_or_skip
 from tests.support.postgres import postgres_or_skip
@@ -20,6 +21,22 @@ from tests.support.postgres import postgres_or_skip
 # leak in (a test that wants them sets them with monkeypatch).
 for _variable in ("SURVEILLANCE_CONFIG", "SURVEILLANCE_DATABASE_URL"):
     os.environ.pop(_variable, None)
+
+# scrypt with 1/32 of the production work factor (N=2**10, not 2**15): a few ms, not 130.
+# The hash names its parameters, so logging in checks it by the same code as a real one.
+CHEAP_SCRYPT = "scrypt:1024:8:1"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """Accounts made by the tests get a cheap scrypt: what is tested is who gets in, not the cost.
+
+    (The dummy hash checked for an unknown e-mail keeps the production cost.)"""
+    monkeypatch.setattr(
+        accounts,
+        "generate_password_hash",
+        lambda password, method=None: generate_password_hash(password, CHEAP_SCRYPT),
+    )
 
 
 @pytest.fixture(scope="session")

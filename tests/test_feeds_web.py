@@ -17,6 +17,7 @@ from surveillance.feeds.store import create_clinic_feed
 from surveillance.services import Actor, Context, register_patient
 from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
+from tests.support.apps import sharing_templates
 from tests.support.data import synthetic_id
 from tests.support.feeds import parse_all
 
@@ -33,7 +34,7 @@ def app(engine, session, tmp_path):
         database=replace(base.database, url=engine.url.render_as_string(hide_password=False)),
         web=replace(base.web, secret_key="s" * 32, instance_dir=str(tmp_path)),
     )
-    app = create_app(config, {"TESTING": True})
+    app = sharing_templates(create_app(config, {"TESTING": True}))
     yield app
     app.extensions["surveillance"].sessions.kw["bind"].dispose()
 

@@ -20,6 +20,7 @@ from surveillance.services.accounts import Admin, add_user
 from surveillance.services.imports import BadFile
 from surveillance.services.uploads import KEPT_PER_USER
 from surveillance.web import create_app
+from tests.support.apps import sharing_templates
 from tests.support.data import synthetic_id
 from tests.support.fhir import bundle, patient, procedure
 
@@ -48,7 +49,7 @@ def make_app(engine, tmp_path):
             patients=replace(base.patients, accept_synthetic_ids=True),
             web=replace(base.web, secret_key="test" * 8, instance_dir=str(tmp_path)),
         )
-        app = create_app(config, {"TESTING": True, **flask_config})
+        app = sharing_templates(create_app(config, {"TESTING": True, **flask_config}))
         made.append(app)
         return app
 

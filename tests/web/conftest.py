@@ -11,20 +11,20 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_login import login_required
-from werkzeug.security import generate_password_hash
 
 from surveillance.clock import clinic_today
 from surveillance.config import Config, load_config
 from surveillance.db.models import AuditEvent, Base, Clinic, Patient, PlannedExam
-from surveillance.services import Actor, Context, accounts, register_patient
+from surveillance.services import Actor, Context, register_patient
 from surveillance.services.accounts import Admin, add_user
 from surveillance.web import create_app
-from tests.support.data import synthetic_id
+from tests.support.apps import sharing_templates
+from tests.support.data import keep_ids, synthetic_id
+from tests.support.rows import Rows, is_empty, put_back, take_rows
 
 from .browsing import PASSWORD, Browser
 from .route_table import FAILING_PATH, PUBLIC, ROUTES, RouteCase, Setup
 
-CHEAP_SCRYPT = "scrypt:1024:8:1"
 # A session's last-seen time is the login's bookkeeping, not data a page may not change.
 # Nor are a calendar feed's cache validators, which serving the feed keeps up to date.
 VOLATILE = {
@@ -52,7 +52,7 @@ def web_config(url: str, instance_dir: str, **web) -> Config:
 
 def build_app(config: Config) -> Flask:
     """The dashboard, plus a page that fails so the error page can be seen."""
-    app = create_app(config, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False})
+    app = sharing_templates(create_app(config, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False}))
 
     @login_required
     def fail():
@@ -96,16 +96,6 @@ def route_cases() -> tuple[RouteCase, ...]:
         RouteCase(rule.endpoint, rule.rule, method, frozenset(rule.arguments))
         for rule in rules
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
-    )
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Accounts made by the tests get a cheap scrypt: what is tested is who gets in, not the cost."""
-    monkeypatch.setattr(
-        accounts,
-        "generate_password_hash",
-        lambda password, method=None: generate_password_hash(password, CHEAP_SCRYPT),
     )
 
 
@@ -308,10 +298,31 @@ def make_patient(session, ctx_today):
     return make
 
 
+# Each database's world as first built on a day, and its rows: put back for the next tests.
+BUILT_WORLDS: dict[tuple[str, date], tuple[World, Rows]] = {}
+
+
 @pytest.fixture
-def world(create_clinic, create_user, make_patient, ctx_today) -> World:
+def world(engine, create_clinic, create_user, make_patient, ctx_today) -> World:
     """Clinics A and B, each with a nurse, an administrator and a patient; an installation
-    administrator over both."""
+    administrator over both.
+
+    Built through the services once per process, database and day (the plans follow the
+    day), then its rows are put back into the test's empty database."""
+    key = (engine.url.render_as_string(), ctx_today.today)
+    if not is_empty(engine):  # a fixture wrote before: build among its rows
+        return build_world(create_clinic, create_user, make_patient, ctx_today)
+    if key in BUILT_WORLDS:
+        built, rows = BUILT_WORLDS[key]
+        put_back(engine, rows)
+        return replace(built, a=replace(built.a), b=replace(built.b), ctx=ctx_today)
+    built = build_world(create_clinic, create_user, make_patient, ctx_today)
+    BUILT_WORLDS[key] = (replace(built, a=replace(built.a), b=replace(built.b)), take_rows(engine))
+    keep_ids(*(patient["national_id"] for patient in BUILT_WORLDS[key][1]["patients"]))
+    return built
+
+
+def build_world(create_clinic, create_user, make_patient, ctx_today) -> World:
     sides = {}
     for code in ("A", "B"):
         clinic_id = create_clinic(code)
