@@ -9,6 +9,7 @@ to the smallest size's, and their ratio should stay near 1.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
@@ -78,7 +79,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--postgres", default=POSTGRES_SERVER)
+    parser.add_argument("--progress", action="store_true", help="log every batch of patients")
     args = parser.parse_args(argv)
+    if args.progress:  # the time of each batch: a load growing faster than its size shows here
+        logging.basicConfig(format="%(asctime)s %(message)s", stream=sys.stderr)
+        logging.getLogger("surveillance.demo").setLevel(logging.DEBUG)
     figures: list[Figure] = []
     for backend in args.backends:
         if backend == "postgresql" and (why := postgres_unreachable(args.postgres)):

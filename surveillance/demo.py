@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from .services.bulk import NewPatient, load_patients
 from .services.plans import replan
 from .services.transactions import transaction
 
+log = logging.getLogger(__name__)
 # SQLite's page cache during the load, in KiB (allocated only as used).
 CACHE_KIB = 256 * 1024
 # Done exams given a result per statement.
@@ -170,6 +172,7 @@ def _load(session: Session, ctx: Context, patients: int, seed: int) -> str | Non
             (numbers[new.national_id], scenario) for new, scenario in plans[start : start + BATCH]
         ]
         _history(session, ctx, rng, batch)
+        log.debug("%d of %d demo patients given their history", start + len(batch), len(plans))
     return code
 
 
