@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .db.choices import Role
 from .db.models import Clinic, Patient, PlannedExam
@@ -28,6 +31,21 @@ from .services.bulk import NewPatient, load_patients
 from .services.plans import replan
 from .services.transactions import transaction
 
+log = logging.getLogger(__name__)
+# SQLite's page cache during the load, in KiB (allocated only as used).
+CACHE_KIB = 256 * 1024
+# Done exams given a result per statement.
+RESULTS_CHUNK = 5000
+# Patients given their history between two clears of the session (see _history).
+BATCH = 200
+# What the engine reads of a patient (services.plans.patient_history), read for a batch at once.
+PATIENT_FACTS = (
+    Patient.treatments,
+    Patient.primary_controls,
+    Patient.exams,
+    Patient.measurements,
+    Patient.decisions,
+)
 DEMO_CLINIC = ("DEMO", "Demoklinikken, leverkirurgisk poliklinikk")
 # Gets the daily digest (.eml files under instance/outbox/ unless [mail] says otherwise).
 DEMO_RECIPIENT = "sykepleier@demo.invalid"
@@ -93,11 +111,37 @@ SCENARIOS = (
     ("lost_to_follow_up", (-120, -40)),
 )
 
+# The scenarios whose _act calls a verb: always, or when the patient has a control to act on.
+ACT_ALWAYS = frozenset({"booking_to_cancel", "not_candidate", "on_hold"})
+ACT_ON_CONTROL = frozenset(
+    {"booked", "results_missing", "missed", "done_normal", "mdt_review", "coordinated"}
+)
+
 
 def load_demo(session: Session, ctx: Context, patients: int = 120, seed: int = 2025) -> str | None:
     """Create the demo clinic and its patients, all or nothing; None if already loaded."""
-    with transaction(session):  # the verbs below join it: a failure leaves no clinic behind
+    # The verbs below join the transaction: a failure leaves no clinic behind.
+    with transaction(session), _large_cache(session):
         return _load(session, ctx, patients, seed)
+
+
+@contextmanager
+def _large_cache(session: Session) -> Iterator[None]:
+    """On SQLite, a page cache of up to CACHE_KIB for the load's one transaction.
+
+    Its changes cannot be checkpointed before it commits: with SQLite's default 2 MB cache,
+    pages changed again and again (the controls' indexes) were spilled to the WAL each time.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(before or 0)}")
 
 
 def _load(session: Session, ctx: Context, patients: int, seed: int) -> str | None:
@@ -123,48 +167,72 @@ def _load(session: Session, ctx: Context, patients: int, seed: int) -> str | Non
     load_patients(session, ctx, code, [p for p, _ in plans])
     _give_results(session, rng)
     numbers = dict(session.execute(sa.select(Patient.national_id, Patient.id)).all())
-    for new, scenario in plans:
-        _act(session, ctx, rng, numbers[new.national_id], scenario)
-    _store_answers(session, ctx, list(numbers.values()))
+    for start in range(0, len(plans), BATCH):
+        batch = [
+            (numbers[new.national_id], scenario) for new, scenario in plans[start : start + BATCH]
+        ]
+        _history(session, ctx, rng, batch)
+        log.debug("%d of %d demo patients given their history", start + len(batch), len(plans))
     return code
 
 
-def _store_answers(session: Session, ctx: Context, patient_ids: list[int]) -> None:
-    """The bulk loader plans but does not judge: store the engine's answer for everyone."""
-    for patient_id in patient_ids:
-        with transaction(session):
+def _history(
+    session: Session, ctx: Context, rng: random.Random, batch: list[tuple[int, str]]
+) -> None:
+    """Give a batch of patients their scenario's history and store the engine's answer.
+
+    The patients' rows are read in a few statements up front, and the session forgets them
+    afterwards (still one transaction): every flush and every bulk delete scans what the
+    session holds, so keeping them all made the demo's time grow with the square of its size.
+    """
+    held = session.scalars(  # the verbs find them here; held, as the session keeps weak refs
+        sa.select(Patient)
+        .where(Patient.id.in_([patient_id for patient_id, _ in batch]))
+        .options(*(selectinload(r) for r in PATIENT_FACTS))
+    ).all()
+    for patient_id, scenario in batch:
+        if not _act(session, ctx, rng, patient_id, scenario):
+            # The bulk loader's answer did not see the results given since: the engine's now.
             patient = session.get(Patient, patient_id)
             assert patient is not None  # loaded just now
             replan(session, patient, ctx)
+    session.flush()
+    session.expunge_all()
+    del held
 
 
 def _give_results(session: Session, rng: random.Random) -> None:
-    """Results for the controls loaded as already done, so the CEA charts have a history."""
-    done = session.execute(
+    """Results for the controls loaded as already done, so the CEA charts have a history.
+
+    In chunks of RESULTS_CHUNK exams, in id order: at 100,000 patients there are a million.
+    """
+    after = 0
+    while done := session.execute(
         sa.select(PlannedExam.id, PlannedExam.code)
         .where(
+            PlannedExam.id > after,
             PlannedExam.state == "done",
             PlannedExam.result.is_(None),
             PlannedExam.result_value.is_(None),
         )
         .order_by(PlannedExam.id)
-    ).all()
-    rows = [
-        {
-            "exam_id": exam_id,
-            "result": None if code == "cea" else "normal",
-            "value": round(rng.uniform(0.8, 4.5), 1) if code == "cea" else None,
-        }
-        for exam_id, code in done
-    ]
-    with transaction(session):
-        if rows:
-            session.connection().execute(
-                sa.update(cast(sa.Table, PlannedExam.__table__))
-                .where(PlannedExam.id == sa.bindparam("exam_id"))
-                .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")),
-                rows,
-            )
+        .limit(RESULTS_CHUNK)
+    ).all():
+        rows = [
+            {
+                "exam_id": exam_id,
+                "result": None if code == "cea" else "normal",
+                "value": round(rng.uniform(0.8, 4.5), 1) if code == "cea" else None,
+            }
+            for exam_id, code in done
+        ]
+        session.connection().execute(
+            sa.update(cast(sa.Table, PlannedExam.__table__))
+            .where(PlannedExam.id == sa.bindparam("exam_id"))
+            .values(result=sa.bindparam("result"), result_value=sa.bindparam("value")),
+            rows,
+        )
+        after = done[-1][0]
 
 
 def _patient(rng: random.Random, today: date, scenario, taken: set[str]) -> tuple[NewPatient, str]:
@@ -203,14 +271,13 @@ def _national_id(rng: random.Random, taken: set[str]) -> str:
 
 def _act(
     session: Session, ctx: Context, rng: random.Random, patient_id: int, scenario: str
-) -> None:
-    """Put the patient's current control (its first open exams) into the scenario's state."""
-    current = session.scalars(
-        sa.select(PlannedExam)
-        .where(PlannedExam.patient_id == patient_id, PlannedExam.state == "open")
-        .order_by(PlannedExam.due, PlannedExam.code)
-    ).all()
-    control = [e for e in current if current and e.due == current[0].due]
+) -> bool:
+    """Put the patient's current control (its first open exams) into the scenario's state;
+    whether a verb was called (each one stores the engine's answer)."""
+    patient = session.get(Patient, patient_id)
+    assert patient is not None  # loaded just now
+    current = sorted((e for e in patient.exams if e.state == "open"), key=lambda e: (e.due, e.code))
+    control = [e for e in current if e.due == current[0].due]
     for exam in control:
         due = exam.due_working_day
         if scenario in ("booked", "booking_to_cancel", "results_missing", "missed"):
@@ -260,3 +327,4 @@ def _act(
             date=control[0].due - timedelta(days=7),
             exams=["ct_tap", "cea", "colonoscopy"],
         )
+    return scenario in ACT_ALWAYS or (scenario in ACT_ON_CONTROL and bool(control))

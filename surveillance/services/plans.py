@@ -157,7 +157,11 @@ def mdt_reason(flag: FlagAnswer) -> str:
 def _store_exam(row: PlannedExam, exam: ExamAnswer) -> None:
     """R8 v2: an exam done at its primary control takes that control's date and result."""
     partner = exam.planned.coordinated_with
-    row.coordinated_done = bool(partner and partner.done)
+    coordinated_done = bool(partner and partner.done)
+    if row.coordinated_done != coordinated_done:
+        # Set only when it changes: an exam set at all is flushed, column by column, at every
+        # replan of the patient (most of a verb's flush, the demo's profile showed).
+        row.coordinated_done = coordinated_done
     by_partner = exam.state == ExamState.DONE and exam.record is None
     if by_partner and not (
         row.state == "done" and row.result_from_control and row.done_date == exam.done_on

@@ -146,6 +146,7 @@ FIELDS = {
     "gp": _l("GP"),
     "due_from": _l("Due from"),
     "due_to": _l("Due until"),
+    "sort": _l("Sort order"),
     # the bulk loader's names: the CSV import shows its refusals
     "treatment date": _l("Treatment date"),
     "treatment kind": _l("Treatment"),

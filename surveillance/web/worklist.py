@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..errors import InputError
@@ -40,6 +41,14 @@ SORT_KEYS = {
     "born": "birth_date",
     "booked": "booked_date",
 }
+# Their headers on the page, named in a refusal of an unknown sort.
+SORT_HEADERS = {
+    "reference": _l("Reference"),
+    "name": _l("Name"),
+    "born": _l("Born"),
+    "due": _l("Due"),
+    "booked": _l("Booked for"),
+}
 SORTS = tuple(f"{sign}{column}" for column in SORT_KEYS for sign in ("", "-"))
 # The worklist's own query parameters: its links carry these on and nothing else, since
 # url_for would take a crafted `endpoint` or `_external` as its own argument (a 500).
@@ -70,7 +79,8 @@ def _page(query: str):
     category = _choice("list", CATEGORIES + SIDE_LISTS)
     exam = _choice("exam", EXAM_CODES)
     session = db()
-    sort = _choice("sort", SORTS) or "due"
+    requested = request.args.get("sort") or "due"
+    sort = requested if requested in SORTS else "due"
     due_range = {name: request.args.get(name, "").strip()[:10] for name in ("due_from", "due_to")}
 
     def rows(due_from: str | None = None, due_to: str | None = None):
@@ -89,10 +99,15 @@ def _page(query: str):
             counts=count_cache(),
         )
 
+    # An unknown sort (a link edited by hand) is said beside the filters, the rows in due order.
+    refused = None if sort == requested else _unknown_sort(requested)
     try:
-        result, refused = rows(**due_range), None
+        result = rows(**due_range)
     except InputError as exc:  # a typed date: said beside its field, the lists unfiltered
         result, refused = rows(), exc
+    args = _kept_arguments()
+    if sort != requested:
+        del args["sort"]  # the page's links would carry the refusal on
     return render_template(
         "worklist.html",
         result=result,
@@ -101,7 +116,7 @@ def _page(query: str):
         exam=exam,
         query=query,
         sort=sort,
-        args=_kept_arguments(),
+        args=args,
         due_range=due_range,
         refused=refused and describe(refused),
         refused_field=refused and refused.field,
@@ -145,6 +160,13 @@ def _clinic_filter() -> list[int]:
     if chosen not in current_user.clinic_ids:
         abort(404)
     return [chosen]
+
+
+def _unknown_sort(value: str) -> InputError:
+    columns = ", ".join(str(header) for header in SORT_HEADERS.values())
+    return InputError(
+        "sort", value[:50], "is not a column the list sorts by (%(columns)s)", columns=columns
+    )
 
 
 def _kept_arguments() -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from surveillance.errors import InputError
 from surveillance.services.exams import record_booking
 from surveillance.services.patients import correct_name
 from tests.support.data import synthetic_id
+from tests.web.browsing import errors
 
 # Registered in this order (the references follow it): by name in the Norwegian alphabet
 # Bjørn < Øyvind < Åse, by birth date Øyvind < Bjørn < Åse.
@@ -101,11 +103,29 @@ def test_the_booked_for_header_sorts_by_the_booked_date(nurse, three, session, c
 
 
 @pytest.mark.parametrize("sort", ["national_id", "-", "name;drop", "--name"])
-def test_an_unknown_sort_is_ignored(nurse, three, sort):
-    page = nurse.get(f"/?list=to_book&sort={sort}")
-    assert page.status_code == 200
+def test_an_unknown_sort_is_said_beside_the_filters(nurse, three, sort):
+    # As a wrong date in the range: 400, the message naming the field and the value, the
+    # rows still shown (in the default order), and no link carries the refused sort on.
+    page = nurse.get(f"/?list=to_book&exam=cea&sort={sort}")
+    assert page.status_code == 400
+    (message,) = errors(page)
+    assert message == (
+        f"Sortering: «{sort}» er ikke en kolonne listen kan sorteres etter "
+        "(Referanse, Navn, Født, Frist, Bestilt til)"
+    )
     assert aria_sort(page, "Frist") == "ascending"  # the default order
     assert names_in_order(page) == list(NAMES)
+    link = header_link(page, "Navn")
+    assert "list=to_book" in link and "exam=cea" in link and "sort=name" in link
+    links = re.findall(r'href="(/\?[^"]*)"', page.text.replace("&amp;", "&"))
+    assert links and all(parse_qs(urlsplit(href).query).get("sort") != [sort] for href in links)
+    assert 'name="sort"' not in page.text  # nor does the filter form
+
+
+def test_no_sort_is_the_due_order(nurse, three):
+    page = nurse.get("/?list=to_book&sort=")
+    assert page.status_code == 200 and not errors(page)
+    assert aria_sort(page, "Frist") == "ascending"
 
 
 def test_a_corrected_name_re_sorts_the_list(nurse, three, session, ctx_today):
