@@ -32,8 +32,9 @@ VOLATILE = {
     ("calendar_feeds", "etag"),
     ("calendar_feeds", "modified_at"),
 }
-# Nor is an API token's count of requests, which every request with it keeps (rate limit).
-VOLATILE_TABLES = {"api_rate_counts"}
+# Nor is an API token's count of requests, which every request with it keeps (rate limit), nor
+# the calendar events a feed's GET serialises and keeps for the next process (a cache).
+VOLATILE_TABLES = {"api_rate_counts", "feed_events"}
 
 
 # ---- the application --------------------------------------------------------------------
