@@ -185,6 +185,11 @@ def test_a_page_sorted_by_a_column_walks_an_index_in_that_order(
     query = list_page_query(
         category, CTX, [1], None, 50, 50, latest_first=latest_first, sort_key=key
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # On a test's few rows a sort of one estimated row costs as little as the walk, and
+        # which wins depends on the indexes' sizes, which earlier tests' deleted rows leave.
+        # A sort then costs the earth too: the plan still sorts if no index gives the order.
+        session.execute(sa.text("SET LOCAL enable_sort = off"))
     text = plan(session, query)
     index = INDEXES[category].replace("ix_controls_", "") + "_by_" + key
     assert reads_index(text, f"ix_controls_{index}"), text
