@@ -102,7 +102,9 @@ def test_a_large_import_is_loaded_whole_chunk_by_chunk(session, ctx, clinic, mon
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 12
     loads = session.scalars(
-        sa.select(AuditEvent.details).where(AuditEvent.action == "patient.bulk_load")
+        sa.select(AuditEvent.details)
+        .where(AuditEvent.action == "patient.bulk_load")
+        .order_by(AuditEvent.id)
     )
     assert [d["patients"] for d in loads] == [5, 5, 2]
 
