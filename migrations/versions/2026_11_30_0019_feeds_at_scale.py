@@ -32,6 +32,22 @@ def upgrade() -> None:
         sa.Column("timed", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("first_exam_id", name=op.f("pk_feed_events")),
     )
+    _analyze()
+
+
+def _analyze() -> None:
+    """Statistics of the new index where SQLite has statistics of the old ones.
+
+    SQLite takes an index it has no statistics of for a very selective one: on a database
+    once ANALYZEd, the bookings-to-cancel list and its count (WHERE clinic_id = ? AND
+    booking_to_cancel) went from their partial index to ix_planned_exams_clinic_updated,
+    0.2 ms to 850 ms at 100,000 patients (measured). PostgreSQL plans by column statistics.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+        op.execute("ANALYZE planned_exams")
 
 
 def downgrade() -> None:
