@@ -467,7 +467,9 @@ class Control(Base):
 
 
 # The tables whose rows the worklist's counts are made of: a write to any of them gives the
-# clinic's row of list_stamps a stamp never used before (triggers of migration 0018).
+# clinic's row of list_stamps a stamp never used before (triggers of migration 0018). So
+# does a write to mdt_decisions, whose notes the kept worklist page shows: its patient's
+# clinic's (migration 0020).
 LIST_TABLES = ("controls", "patients", "planned_exams")
 
 
