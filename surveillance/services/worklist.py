@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -25,6 +23,7 @@ from ..db.models import (
 from ..errors import InputError
 from ..protocol.vocabulary import PLAN_EXAMS
 from .context import Context
+from .kept import Kept
 from .validate import EARLIEST, LATEST, parse_date
 
 # In the order a nurse works through them (R10): coordinated controls need no booking, and
@@ -227,8 +226,6 @@ def _counts_statement(shape: Shape):
     return sa.select(*(q.scalar_subquery().label(name) for name, q in queries.items()))
 
 
-# The clinics' stamps, read before the counts they key (never after: a write in between
-# would leave its counts under the older stamp, which no later reader sees again).
 _STAMPS = (
     sa.select(ListStamp.clinic_id, ListStamp.stamp)
     .where(ListStamp.clinic_id.in_(CLINICS))
@@ -236,33 +233,13 @@ _STAMPS = (
 )
 
 
-class CountCache:
-    """The lists' counts of recent requests, each kept while its clinics' stamps hold.
+def list_stamps(session: Session, clinic_ids: list[int]) -> tuple[tuple[int, int], ...]:
+    """The clinics' list stamps (migration 0018), to key what is kept of their lists by.
 
-    Keyed by everything the counts are made of: the clinics and their stamps (migration
-    0018: renewed by every write to their controls, patients and exams), the day and the
-    dates it gives (overdue from, horizon), the exam and the due range asked for. One per
-    application (a process of its own database), shared by its threads.
+    Read them before the data they key (never after: a write in between would leave its
+    data under the older stamp, which no later reader sees again).
     """
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._counts: OrderedDict[tuple, dict[str, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> dict[str, int] | None:
-        with self._lock:
-            found = self._counts.get(key)
-            if found is not None:
-                self._counts.move_to_end(key)
-            return found
-
-    def put(self, key: tuple, counts: dict[str, int]) -> None:
-        with self._lock:
-            self._counts[key] = counts
-            self._counts.move_to_end(key)
-            while len(self._counts) > self.size:
-                self._counts.popitem(last=False)
+    return tuple((r.clinic_id, r.stamp) for r in session.execute(_STAMPS, {"clinics": clinic_ids}))
 
 
 def list_count_query(
@@ -312,7 +289,7 @@ def worklist(
     due_to: date | str | None = None,
     latest_first: bool = False,
     sort_key: str = "due",
-    counts: CountCache | None = None,
+    counts: Kept[dict[str, int]] | None = None,
 ) -> WorklistPage:
     """The clinics' worklist page: counts of every list and the rows of one (or of all four).
 
@@ -345,12 +322,12 @@ def _due_range(due_from, due_to) -> tuple[date | None, date | None]:
 
 
 def _kept_counts(
-    session: Session, values: dict, shape: Shape, cache: CountCache | None
+    session: Session, values: dict, shape: Shape, cache: Kept[dict[str, int]] | None
 ) -> dict[str, int]:
     """The counts from `cache` while the clinics' stamps hold, else counted (and kept)."""
     if cache is None:
         return _counts(session, values, shape)
-    stamps = tuple(tuple(r) for r in session.execute(_STAMPS, {"clinics": values["clinics"]}))
+    stamps = list_stamps(session, values["clinics"])
     asked = ("clinics", "today", "late", "horizon", "code", "due_from", "due_to")
     key = (shape.several, shape.code, shape.ranged, stamps) + tuple(
         tuple(values[name]) if name == "clinics" else values[name] for name in asked

@@ -16,7 +16,7 @@ from ..fhir import pages as fhir_pages
 from ..fhir import web as fhir_web
 from ..quality import pages as report_pages
 from ..resources import shipped_dir
-from ..services.worklist import CountCache
+from ..services.kept import Kept
 from . import (
     admin,
     auth,
@@ -32,6 +32,12 @@ from . import (
     worklist,
 )
 
+PAGE_CHARACTERS = 8_000_000  # about 180 pages of 50 rows (45 KB each) per process
+
+
+def _length(page: tuple[str, int]) -> int:
+    return len(page[0])
+
 
 @dataclass(frozen=True)
 class Surveillance:
@@ -40,7 +46,9 @@ class Surveillance:
     config: Config
     sessions: sessionmaker[Session]
     # The worklist's counts, kept while each clinic's list stamp holds (migration 0018).
-    counts: CountCache = field(default_factory=CountCache)
+    counts: Kept[dict[str, int]] = field(default_factory=Kept)
+    # The worklist's lists as HTML, kept by the same stamps: a few hundred pages' characters.
+    pages: Kept[tuple[str, int]] = field(default_factory=lambda: Kept(PAGE_CHARACTERS, _length))
 
 
 def create_app(config: Config | None = None, test_config: dict | None = None) -> Flask:

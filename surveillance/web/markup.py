@@ -30,9 +30,11 @@ def date(value: Date | None) -> Markup:
     return Markup(f'<time datetime="{escape(value.isoformat())}">{escape(day(value))}</time>')
 
 
-def csrf() -> Markup:
-    """The form's hidden CSRF field (Flask-WTF's token of this session)."""
-    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')
+def csrf(token: str | None = None) -> Markup:
+    """The form's hidden CSRF field (Flask-WTF's token of this session, unless given)."""
+    return Markup(
+        f'<input type="hidden" name="csrf_token" value="{escape(token or generate_csrf())}">'
+    )
 
 
 def gettext(message: str) -> Markup:

@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 from ..clock import clinic_today
 from ..config import Config
 from ..services import Actor, Context
-from ..services.worklist import CountCache
+from ..services.kept import Kept
 
 # Ids are SQL INTEGERs: a longer number from a URL would be a database error, not a 404.
 LARGEST_ID = 2**31 - 1
@@ -41,9 +41,14 @@ def config() -> Config:
     return current_app.extensions["surveillance"].config
 
 
-def count_cache() -> CountCache:
+def count_cache() -> Kept[dict[str, int]]:
     """The application's worklist counts, kept per clinic while its data are unchanged."""
     return current_app.extensions["surveillance"].counts
+
+
+def kept_pages() -> Kept[tuple[str, int]]:
+    """The application's worklist pages (HTML and status), kept while their data are unchanged."""
+    return current_app.extensions["surveillance"].pages
 
 
 def db() -> Session:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from ..errors import InputError
-from ..services import CATEGORIES, worklist
+from ..services import CATEGORIES, Context, worklist
 from ..services.exports import export_list
 from ..services.oversight import failed_digest_count
 from ..services.review import (
@@ -21,10 +25,11 @@ from ..services.review import (
     mdt_review,
     search_patients,
 )
-from ..services.worklist import LISTS
+from ..services.worklist import LISTS, list_stamps
 from .formats import day
 from .labels import describe, label
-from .per_request import config, count_cache, db, page_number, service_context
+from .markup import csrf
+from .per_request import config, count_cache, db, kept_pages, page_number, service_context
 from .reasons import mdt_reasons
 from .spreadsheet import spreadsheet_csv
 
@@ -53,6 +58,9 @@ SORTS = tuple(f"{sign}{column}" for column in SORT_KEYS for sign in ("", "-"))
 # The worklist's own query parameters: its links carry these on and nothing else, since
 # url_for would take a crafted `endpoint` or `_external` as its own argument (a 500).
 KEPT_ARGUMENTS = ("list", "exam", "clinic", "due_from", "due_to", "sort", "page")
+# Where the kept lists' forms hold the CSRF token: each request puts its session's in its place.
+# Unguessable, so that no patient's name or note can hold it.
+CSRF_STAND_IN = secrets.token_hex(16)
 
 
 @bp.before_request
@@ -63,19 +71,54 @@ def _login():
 
 @bp.get("/")
 def today():
-    """The worklist: counts of every list and the rows of the chosen one."""
-    return _page(query="")
+    """The worklist: counts of every list and the rows of the chosen one.
+
+    Its lists are kept as HTML per process under a key of everything they are made of, the
+    clinics' list stamps first (read before the lists: see list_stamps); a hit costs the
+    login, the stamps and the page's chrome.
+    """
+    ctx, clinic_ids = service_context(), _clinic_filter()
+    failed_digests = _failed_digests(ctx)
+    key = _lists_key(ctx, clinic_ids, failed_digests)
+    lists = kept_pages().get(key)
+    if lists is None:
+        lists = _lists(ctx, clinic_ids, failed_digests, query="")
+        kept_pages().put(key, lists)
+    return _page(*lists)
 
 
 @bp.post("/search")
 def search():
     """Patients by name, reference or national ID; a POST so the number stays out of URLs and logs."""
-    return _page(query=request.form.get("q", "").strip()[:100])
+    ctx, query = service_context(), request.form.get("q", "").strip()[:100]
+    return _page(*_lists(ctx, _clinic_filter(), _failed_digests(ctx), query))
 
 
-def _page(query: str):
-    clinic_ids = _clinic_filter()
-    ctx = service_context()
+def _lists_key(ctx: Context, clinic_ids: list[int], failed_digests: int) -> tuple:
+    """What the lists' HTML is made of besides the rows' CSRF token: each clinic's data (its
+    stamp), who may choose which clinic, the day, the language, the page asked for."""
+    return (
+        list_stamps(db(), clinic_ids),
+        tuple(clinic_ids),
+        tuple((clinic.id, clinic.name) for clinic in current_user.clinics),
+        ctx.today,
+        str(get_locale()),
+        request.script_root,
+        tuple(_kept_arguments().items()),
+        failed_digests,
+    )
+
+
+def _page(lists: str, status: int):
+    """The page around its lists, their forms given this session's CSRF token."""
+    token = str(escape(generate_csrf()))
+    return render_template(
+        "worklist.html", lists=Markup(lists.replace(CSRF_STAND_IN, token))
+    ), status
+
+
+def _lists(ctx: Context, clinic_ids: list[int], failed_digests: int, query: str) -> tuple[str, int]:
+    """The lists' HTML (a stand-in for the CSRF token) and the page's status."""
     category = _choice("list", CATEGORIES + SIDE_LISTS)
     exam = _choice("exam", EXAM_CODES)
     session = db()
@@ -109,7 +152,8 @@ def _page(query: str):
     if sort != requested:
         del args["sort"]  # the page's links would carry the refusal on
     return render_template(
-        "worklist.html",
+        "_worklist_lists.html",
+        csrf=lambda: csrf(CSRF_STAND_IN),
         result=result,
         lists=LISTS,
         category=category,
@@ -130,15 +174,15 @@ def _page(query: str):
         lost=_side_list(lost_to_follow_up, "lost_to_follow_up", category, session, ctx, clinic_ids),
         reasons=lambda text: mdt_reasons(text, ctx.settings.cea_upper_limit),
         exam_codes=EXAM_CODES,
-        failed_digests=_failed_digests(),
+        failed_digests=failed_digests,
     ), 400 if refused else 200
 
 
-def _failed_digests() -> int:
+def _failed_digests(ctx: Context) -> int:
     """Failed e-mails of the last two weeks, for an administrator's warning."""
     if not current_user.is_admin:
         return 0
-    since = service_context().today - timedelta(days=DIGEST_DAYS)
+    since = ctx.today - timedelta(days=DIGEST_DAYS)
     return failed_digest_count(db(), current_user.admin(), since)
 
 
