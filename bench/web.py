@@ -102,6 +102,7 @@ def _floor_page():
     from _floors import count_sql, page_sql
     from flask import render_template
     from flask_login import current_user
+    from markupsafe import Markup
 
     from surveillance.services.review import CancelRow, PatientRow
     from surveillance.services.worklist import CATEGORIES, LISTS, WorklistItem, WorklistPage
@@ -176,8 +177,8 @@ def _floor_page():
     ]
     counts = {name: counts.get(name, 0) for name in LISTS}
     result = WorklistPage(tuple(items), counts, sum(counts[c] for c in CATEGORIES), 1, page_size)
-    return render_template(
-        "worklist.html",
+    lists = render_template(
+        "_worklist_lists.html",
         result=result,
         lists=LISTS,
         category=None,
@@ -198,6 +199,7 @@ def _floor_page():
         exam_codes=EXAM_CODES,
         failed_digests=0,
     )
+    return render_template("worklist.html", lists=Markup(lists))  # rendered anew every time
 
 
 # ---- the client side ----------------------------------------------------------------
