@@ -125,3 +125,41 @@ def test_two_saves_of_one_patient_meeting_on_the_stamp_end_in_one_conflict(
     contact.join(30)
     assert sorted(map(type, outcome.values()), key=str) == sorted([str, Conflict], key=str)
     assert "Reload the page" in str(next(v for v in outcome.values() if isinstance(v, Conflict)))
+
+
+DECISION_WRITES = {
+    "insert": "INSERT INTO mdt_decisions (patient_id, date, decision, note, author, created_at)"
+    " VALUES (:patient, '2025-07-01', 'no_recurrence', 'Drøftet', 'test', '2025-07-01')",
+    "update": "UPDATE mdt_decisions SET note = 'Rettet' WHERE patient_id = :patient",
+    "delete": "DELETE FROM mdt_decisions WHERE patient_id = :patient",
+}
+
+
+@pytest.mark.parametrize("write", list(DECISION_WRITES))
+def test_raw_sql_on_mdt_decisions_renews_its_patients_clinics_stamp(
+    session, clinic, treated_patient, write
+):
+    """Migration 0020: the kept worklist shows the latest decision note, so any write to
+    mdt_decisions, with no clinic of its own, renews its patient's clinic's stamp."""
+    patient = treated_patient()
+    session.execute(sa.text(DECISION_WRITES["insert"]), {"patient": patient.id})
+    before = stamp(session, clinic.id)
+    session.execute(sa.text(DECISION_WRITES[write]), {"patient": patient.id})
+    assert stamp(session, clinic.id) != before
+
+
+def test_a_decision_moved_to_another_clinics_patient_renews_both_stamps(
+    session, clinic, treated_patient
+):
+    with session.begin():
+        session.add(Clinic(code="OTHER", name="Andre klinikken"))
+    ours, theirs = treated_patient(), treated_patient(clinic_code="OTHER")
+    session.execute(sa.text(DECISION_WRITES["insert"]), {"patient": ours.id})
+    other_id = theirs.clinic_id
+    before = stamp(session, clinic.id), stamp(session, other_id)
+    session.execute(
+        sa.text("UPDATE mdt_decisions SET patient_id = :to WHERE patient_id = :patient"),
+        {"to": theirs.id, "patient": ours.id},
+    )
+    after = stamp(session, clinic.id), stamp(session, other_id)
+    assert after[0] != before[0] and after[1] != before[1]

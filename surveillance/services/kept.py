@@ -15,7 +15,8 @@ class Kept(Generic[V]):
     default). One per application (a process of its own), shared by its threads.
 
     A key holds everything the value is made of, the data's list stamps among them (migration
-    0018): a changed thing makes a new key, and the old value is never read again.
+    0018): a changed thing makes a new key, and the old value is never read again (unless a
+    restore puts old stamps back: the dashboards are restarted after one, docs/deploy.md).
     """
 
     def __init__(self, size: int = 256, weigh: Callable[[V], int] = lambda value: 1):

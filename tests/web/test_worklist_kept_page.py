@@ -78,6 +78,24 @@ def test_an_mdt_decision_from_a_kept_page_takes_the_patient_off_the_mdt_list(nur
     assert "Pasient A" not in section(nurse.get("/"), "mdt")
 
 
+def test_two_nurses_of_one_clinic_share_the_lists_but_not_their_csrf_tokens(
+    nurse, world, log_in, create_user, session
+):
+    """The kept HTML is shared within a clinic; each form carries its reader's own token."""
+    with session.begin():
+        session.execute(sa.update(Patient).values(mdt_review=True))
+    first = nurse.get("/")
+    other = log_in(create_user("nurse.a2@test", "nurse", ("A",)))
+    second = other.get("/")
+    token = r'name="csrf_token" value="([^"]+)"'
+    tokens, theirs = set(re.findall(token, first.text)), set(re.findall(token, second.text))
+    assert "Pasient A" in section(first, "mdt")
+    assert re.sub(token, "", section(first, "mdt")) == re.sub(token, "", section(second, "mdt"))
+    assert tokens and theirs and not tokens & theirs
+    action = f"/patients/{world.a.patient_id}/mdt"
+    assert other.submit(second, action, note="Drøftet").status_code == 302
+
+
 def test_a_decisions_note_changed_in_the_database_shows_on_the_next_worklist(nurse, world, session):
     """Migration 0020: any write to mdt_decisions renews the clinic's stamp."""
     record_decision(session, world.ctx, world.a.patient_id, decision="no_recurrence", note="Første")
@@ -136,6 +154,9 @@ def test_a_nurse_of_two_clinics_chooses_between_them_and_a_nurse_of_one_does_not
     page = both.get("/")
     assert '<select name="clinic"' in page.text and "Pasient B" in visible_text(page)
     assert '<select name="clinic"' not in nurse.get("/").text  # her kept page is her own
+    # The same address: a nurse of one clinic is offered no choice of clinics she lacks.
+    assert '<select name="clinic"' in both.get(f"/?clinic={world.a.clinic_id}").text
+    assert '<select name="clinic"' not in nurse.get(f"/?clinic={world.a.clinic_id}").text
     with session.begin():  # the installation's administrator renames a clinic
         session.execute(sa.update(Clinic).where(Clinic.code == "B").values(name="Klinikk Bø"))
     assert "Klinikk Bø" in both.get("/").text
