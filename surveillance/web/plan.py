@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date as Date
+from weakref import WeakKeyDictionary
 
 from markupsafe import Markup, escape
 
 from .formats import day, number
+from .i18n import request_translations
 from .labels import label
 from .markup import csrf, date, gettext, ngettext, options, row_url, row_url_parts
 from .timeline import Control
@@ -62,6 +64,19 @@ BOOKABLE = ("open", "booked", "missed")
 WITHDRAWN = {"done": "result", "missed": "missed", "cancelled": "cancellation", "booked": "booking"}
 
 
+# The texts translated, by catalogue (one per language): made once, not once a page.
+_TRANSLATED: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def translated_texts() -> dict[str, Markup]:
+    """TEXTS in the reader's language."""
+    catalogue = request_translations()
+    found = _TRANSLATED.get(catalogue)
+    if found is None:
+        found = _TRANSLATED[catalogue] = {key: gettext(text) for key, text in TEXTS.items()}
+    return found
+
+
 def has_correction(e) -> bool:
     """A recorded fact of the exam's own that can be corrected or withdrawn."""
     return (
@@ -80,7 +95,7 @@ class PlanWriter:
         self.readings = readings
         self.form = form  # patients.FormState: what the refused form, if any, shows again
         self.csrf = csrf()
-        self.t = {key: gettext(message) for key, message in TEXTS.items()}
+        self.t = translated_texts()
         self._options: dict[object, str] = {}
         self._labels: dict[str | None, str] = {}
         self._links: dict[str, tuple[str, str]] = {}
