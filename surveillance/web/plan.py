@@ -2,10 +2,10 @@
 
 Written in Python, not as a Jinja macro, for the reason markup.py gives: a patient page has
 a few dozen exams, each with up to five forms, and the macro's calls (a text, a link, a
-field's value, for every line) were two thirds of the page's time (issue 10). This writes
+field's value, for every line) were about 60 % of its rendering (issue 10). This writes
 byte for byte what the macro wrote. Every value from the database or from a refused form
 goes through escape(); the texts are the catalogue's, as the templates' `_()` gives them
-(trusted, not escaped), translated once a request.
+(trusted, not escaped), translated once per catalogue.
 """
 
 from __future__ import annotations
