@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import flag_modified
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -330,10 +330,20 @@ def _start(session: Session, user: User, address: str, now: datetime) -> Login:
 
 def session_user(session: Session, token: str, web: WebConfig, now: datetime) -> User | None:
     """The user of a live session, or None once it has ended, idled out or grown too old."""
-    row = session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash(token)))
-    if row is None or row.ended_at is not None:
+    # One statement, the user's clinics joined: every page asks this first (issue 10).
+    found = (
+        session.execute(
+            sa.select(UserSession, User)
+            .outerjoin(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == _hash(token))
+            .options(joinedload(User.clinics))
+        )
+        .unique()
+        .first()
+    )
+    if found is None or found[0].ended_at is not None:
         return None
-    user = session.get(User, row.user_id)
+    row, user = found
     idle = now - row.last_seen_at > timedelta(minutes=web.idle_timeout_minutes)
     old = now - row.created_at > timedelta(hours=web.absolute_timeout_hours)
     if idle or old or user is None or not user.active:

@@ -16,8 +16,10 @@ def view_patient(
     session: Session, ctx: Context, patient_id: int, *, reveal_id: bool = False
 ) -> Patient:
     """Load a patient for display and record who saw it (and whether the ID was shown)."""
+    # Read before the audit's write, not inside it: SQLite's write lock is then held for
+    # the insert alone (issue 10).
+    patient = get_patient(session, patient_id, ctx.clinic_ids)
     with transaction(session):
-        patient = get_patient(session, patient_id, ctx.clinic_ids)
         record_event(
             session, ctx.actor, "patient.reveal_id" if reveal_id else "patient.view", patient.id
         )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, has_request_context, redirect, request, session, url_for
 from flask_babel import Babel, get_locale, get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 from ..resources import PACKAGE
 from .audit_words import action_words, detail_words
@@ -42,6 +45,23 @@ def _install_request_gettext(app: Flask) -> None:
         pgettext=lambda c, s: request_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
     )
+    # `_()` itself: Jinja's newstyle wrapper makes three calls of each, this one.
+    app.jinja_env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
+
+
+@pass_eval_context
+def _gettext(eval_ctx: EvalContext, message: str, **params) -> str:
+    """What Jinja's newstyle gettext writes: Markup where the template escapes, then params."""
+    text = request_translations().ugettext(message)
+    return (Markup(text) if eval_ctx.autoescape else text) % params
+
+
+@pass_eval_context
+def _ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, **params) -> str:
+    """What Jinja's newstyle ngettext writes, `num` among the params."""
+    params.setdefault("num", num)
+    text = request_translations().ungettext(singular, plural, num)
+    return (Markup(text) if eval_ctx.autoescape else text) % params
 
 
 def request_translations():

@@ -7,6 +7,7 @@ a third of the page's time (issue 10). These write exactly what the macros wrote
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date as Date
 from typing import Any
 
@@ -16,6 +17,7 @@ from markupsafe import Markup, escape
 
 from .formats import day
 from .i18n import request_translations
+from .labels import label
 from .per_request import LARGEST_ID
 
 # A number stood in a link once per request; each row's link is then its own number put in
@@ -37,14 +39,27 @@ def csrf(token: str | None = None) -> Markup:
     )
 
 
-def gettext(message: str) -> Markup:
-    """The text in the reader's language, as the templates' `_()` writes it."""
-    return Markup(request_translations().ugettext(message)) % {}
+def gettext(message: str, **params) -> Markup:
+    """The text in the reader's language, as the templates' `_()` writes it (params escaped)."""
+    return Markup(request_translations().ugettext(message)) % params
 
 
 def ngettext(singular: str, plural: str, num: int) -> Markup:
     """The text for `num` in the reader's language, as the templates' `ngettext()` writes it."""
     return Markup(request_translations().ungettext(singular, plural, num)) % {"num": num}
+
+
+def options(codes: Iterable[str], chosen: object = None) -> Markup:
+    """A select's options, each code in words (labels.label), the chosen one selected."""
+    return Markup(
+        "".join(
+            [
+                f'<option value="{escape(code)}" {"selected" if chosen == code else ""}>'
+                f"{escape(label(code))}</option>"
+                for code in codes
+            ]
+        )
+    )
 
 
 def lateness(days: int, overdue: bool = True) -> Markup:
@@ -62,15 +77,23 @@ def lateness(days: int, overdue: bool = True) -> Markup:
 def row_url(endpoint: str, **value: int) -> str:
     """url_for(endpoint, name=number) for a route of one integer argument, built once a request."""
     ((name, number),) = value.items()
+    head, tail = row_url_parts(endpoint, name)
+    return f"{head}{int(number)}{tail}"
+
+
+def row_url_parts(endpoint: str, name: str) -> tuple[str, str]:
+    """What row_url writes before and after the number: url_for's work once a request."""
     links = g.setdefault("row_links", {})
     parts = links.get((endpoint, name))
     if parts is None:
         stand_in: dict[str, Any] = {name: LARGEST_ID}
         head, _, tail = url_for(endpoint, **stand_in).partition(_SENTINEL)
         parts = links[endpoint, name] = (head, tail)
-    return f"{parts[0]}{int(number)}{parts[1]}"
+    return parts
 
 
 def init_app(app) -> None:
     """The helpers as the templates' globals."""
-    app.jinja_env.globals.update(date=date, csrf=csrf, lateness=lateness, row_url=row_url)
+    app.jinja_env.globals.update(
+        date=date, csrf=csrf, lateness=lateness, options=options, row_url=row_url
+    )

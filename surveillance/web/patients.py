@@ -49,6 +49,7 @@ from .chart import cea_chart
 from .forms import required_version, safe_target
 from .labels import describe
 from .per_request import db, service_context
+from .plan import PlanWriter
 from .reasons import mdt_reasons
 from .timeline import timeline
 
@@ -138,6 +139,7 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         + [(m.date, m.value) for m in patient.measurements if m.withdrawn_at is None]
     )
     form = FormState(failed)
+    exam_specs = load_protocol(patient.protocol).exams
     return render_template(
         "patient.html",
         open_if=form.open_if,
@@ -156,7 +158,8 @@ def _page(patient_id: int, *, reveal: bool = False, failed: Failed | None = None
         primary_exams=sorted(PRIMARY_EXAMS),
         ct_results=READINGS,
         decisions=("no_recurrence", "recheck", "treatment_planned", "resume", "not_candidate"),
-        exam_specs=load_protocol(patient.protocol).exams,
+        exam_specs=exam_specs,
+        plan=PlanWriter(patient.id, ctx.today, exam_specs, READINGS, form),
         mdt_reasons=mdt_reasons(patient.mdt_reason, ctx.settings.cea_upper_limit),
         last_decision=next((d for d in reversed(patient.decisions) if not d.withdrawn_at), None),
         end_statuses=END_STATUSES,

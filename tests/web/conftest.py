@@ -175,6 +175,20 @@ def db(session, engine) -> Db:
 
 
 @pytest.fixture
+def sql_sent(app):
+    """The SQL statements the app sends from now on, in order."""
+    sent: list[str] = []
+    engine = app.extensions["surveillance"].sessions.kw["bind"]
+
+    def keep(_conn, _cursor, statement, *_rest) -> None:
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    yield sent
+    sa.event.remove(engine, "before_cursor_execute", keep)
+
+
+@pytest.fixture
 def log_in(app):
     """Log a new browser in through the login form; returns the browser (or the refusal)."""
 
