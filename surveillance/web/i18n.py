@@ -50,14 +50,18 @@ def _install_request_gettext(app: Flask) -> None:
 
 
 @pass_eval_context
-def _gettext(eval_ctx: EvalContext, message: str, **params) -> str:
-    """What Jinja's newstyle gettext writes: Markup where the template escapes, then params."""
+def _gettext(eval_ctx: EvalContext, message: str, /, **params) -> str | Markup:
+    """What Jinja's newstyle gettext writes: Markup where the template escapes, then params.
+
+    Positional-only, as Jinja's own (`__string`): a parameter may be called `message`."""
     text = request_translations().ugettext(message)
     return (Markup(text) if eval_ctx.autoescape else text) % params
 
 
 @pass_eval_context
-def _ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, **params) -> str:
+def _ngettext(
+    eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **params
+) -> str | Markup:
     """What Jinja's newstyle ngettext writes, `num` among the params."""
     params.setdefault("num", num)
     text = request_translations().ungettext(singular, plural, num)

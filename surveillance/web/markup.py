@@ -39,7 +39,7 @@ def csrf(token: str | None = None) -> Markup:
     )
 
 
-def gettext(message: str, **params) -> Markup:
+def gettext(message: str, /, **params) -> Markup:
     """The text in the reader's language, as the templates' `_()` writes it (params escaped)."""
     return Markup(request_translations().ugettext(message)) % params
 

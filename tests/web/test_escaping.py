@@ -135,3 +135,36 @@ def test_names_of_accounts_and_clinics_on_the_admin_pages(world, log_in, create_
     nurse.get(f"/patients/{world.a.patient_id}")
     assert as_text(nurse.get("/"), email)  # the account shown in the header
     assert as_text(admin.get("/admin/audit"), email)
+
+
+def test_a_cancelled_exams_note_is_shown_as_text(nurse, world, exam_of, payload):
+    """The plan (web/plan.py, written in Python since issue 10) escapes a stored cancel note."""
+    pid = world.a.patient_id
+    action = f"/exams/{exam_of(pid, 'cea').id}/cancel"
+    answer = nurse.submit(nurse.get(f"/patients/{pid}"), action, cancel_note=f"avlyst {payload}")
+    assert answer.status_code == 302
+    assert as_text(nurse.get(f"/patients/{pid}"), f"avlyst {payload}")
+
+
+@pytest.mark.parametrize(
+    "action, fields",
+    [
+        ("missed", {"reason": "x" * 2001, "contact_attempt": "ringt {payload}"}),
+        ("cancel", {"cancel_note": "avlyst {payload}" + "x" * 2001}),
+        ("book", {"date": "2025-02-30", "time": "", "place": "sted {payload}"}),
+    ],
+    ids=["missed", "cancel", "book"],
+)
+def test_each_refused_plan_form_shows_the_typed_text_as_text(
+    nurse, world, exam_of, payload, action, fields
+):
+    """Every form of the plan re-shows a refused entry's text escaped, once."""
+    pid = world.a.patient_id
+    typed = {name: value.replace("{payload}", payload) for name, value in fields.items()}
+    path = f"/exams/{exam_of(pid, 'cea').id}/{action}"
+    answer = nurse.submit(nurse.get(f"/patients/{pid}"), path, **typed)
+    assert answer.status_code == 400 and errors(answer)
+    assert payload not in answer.text
+    shown = next(value for value in typed.values() if payload in value)
+    assert str(escape(shown)) in answer.text
+    assert "&amp;lt;" not in answer.text  # not escaped twice
