@@ -403,3 +403,15 @@ def setup_for(world, session):
         return Setup(session, world.ctx, s.clinic_id, s.patient_id, s.nurse, synthetic_id)
 
     return setup
+
+
+@pytest.fixture
+def nurse(world, log_in):
+    """Clinic A's nurse, logged in."""
+    return log_in(world.a.nurse)
+
+
+@pytest.fixture
+def patient_page(nurse, world):
+    """Clinic A's patient's page, as the nurse opens it."""
+    return lambda: nurse.get(f"/patients/{world.a.patient_id}")

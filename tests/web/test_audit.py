@@ -15,11 +15,6 @@ from .browsing import path_of, visible_text
 pytestmark = pytest.mark.thorough  # every route's audit rows
 
 
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
 def test_every_view_of_a_patient_page_is_audited(nurse, world, db):
     for n in (1, 2):
         assert nurse.get(f"/patients/{world.a.patient_id}").status_code == 200

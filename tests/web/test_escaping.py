@@ -29,11 +29,6 @@ def as_text(page, text: str) -> bool:
 
 
 @pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
-@pytest.fixture
 def marked(nurse, world, make_patient, payload):
     """A patient of clinic A whose name holds the payload; returns (id, name)."""
     name = f"Kari {payload}"

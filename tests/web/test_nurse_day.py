@@ -17,11 +17,6 @@ from .browsing import errors, flashes, visible_text
 from .route_table import ROUTES
 
 
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
 def born(d: date) -> str:
     return d.strftime("%d.%m.%Y")
 

@@ -10,11 +10,6 @@ import pytest
 LOGIN_TABLES = re.compile(r"\b(user_sessions|users|user_clinics|clinics)\b")
 
 
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
 def test_the_login_is_checked_in_one_statement(nurse, world, sql_sent):
     sql_sent.clear()
     assert nurse.get(f"/patients/{world.a.patient_id}").status_code == 200

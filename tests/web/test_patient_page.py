@@ -15,17 +15,6 @@ from .browsing import errors, flashes, visible_text
 from .route_table import ROUTES
 
 
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
-@pytest.fixture
-def patient_page(nurse, world):
-    """Clinic A's patient's page, as the nurse opens it."""
-    return lambda: nurse.get(f"/patients/{world.a.patient_id}")
-
-
 def day(world, offset: int) -> str:
     return (world.today + timedelta(days=offset)).isoformat()
 

@@ -3,18 +3,12 @@ write to the clinic's list data, by the services or raw SQL, shows in the next p
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from surveillance.db.models import PlannedExam
 from surveillance.services import worklist
 
 from .test_worklist_page import counts
-
-
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
 
 
 def statements(app):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from surveillance.db.models import Clinic, Patient
@@ -20,16 +19,6 @@ from tests.support.data import synthetic_id
 from .browsing import visible_text
 from .test_digest_failures import _failed_digest
 from .test_worklist_page import counts, rows
-
-
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
-@pytest.fixture
-def patient_page(nurse, world):
-    return lambda: nurse.get(f"/patients/{world.a.patient_id}")
 
 
 def section(page, name: str) -> str:

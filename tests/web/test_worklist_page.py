@@ -12,11 +12,6 @@ from surveillance.db.models import Patient
 from .browsing import visible_text
 
 
-@pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
 def rows(page) -> list[str]:
     """The classes of the worklist's rows, top to bottom (each row's list)."""
     table = re.search(r'<table class="worklist">(.*?)</table>', page.text, re.DOTALL)

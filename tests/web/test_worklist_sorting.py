@@ -29,11 +29,6 @@ NAMES = tuple(name for name, _ in PATIENTS)
 
 
 @pytest.fixture
-def nurse(world, log_in):
-    return log_in(world.a.nurse)
-
-
-@pytest.fixture
 def three(make_patient):
     return [
         make_patient("A", name=name, national_id=synthetic_id(born), treated_days_ago=175)
