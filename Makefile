@@ -36,8 +36,11 @@ run: $(VENV)/.installed $(INSTANCE)/config.toml
 	@echo "stop with Ctrl-C; the daily e-mails are written to $(INSTANCE)/outbox/"
 	$(BIN)/surveillance serve --worker --host $(HOST) --port $(PORT)
 
+# Two processes (pytest-xdist), one per core: each makes its own databases, so the suite's
+# SQLite and PostgreSQL tests run side by side (about 9 minutes, not 30, on 2 cores).
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(VENV)/.installed-test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The fast loop (under a minute): the pure tests and everything on SQLite, two processes.
 # Left out by marker or directory: PostgreSQL (`postgres`: the engine fixture's second
