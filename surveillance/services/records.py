@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from collections.abc import Set as AbstractSet
 
-from ..db.models import Patient, PatientNote
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..db.models import (
+    LiverTreatment,
+    MdtDecision,
+    Measurement,
+    Patient,
+    PatientNote,
+    PlannedExam,
+    PrimaryControl,
+)
+from ..errors import NotFound
 from .audit import record_event
 from .context import Context
 from .lookups import get_patient
@@ -18,11 +31,42 @@ def view_patient(
     """Load a patient for display and record who saw it (and whether the ID was shown)."""
     # Read before the audit's write, not inside it: SQLite's write lock is then held for
     # the insert alone (issue 10).
-    patient = get_patient(session, patient_id, ctx.clinic_ids)
+    patient = _read_record(session, patient_id, ctx.clinic_ids)
     with transaction(session):
         record_event(
             session, ctx.actor, "patient.reveal_id" if reveal_id else "patient.view", patient.id
         )
+    return patient
+
+
+# The record's lists, by relationship. Most patients have exams and a treatment and none of
+# the rest; each list read is a query (on PostgreSQL a round trip), so the patient's row
+# says which of them hold anything and only those are read (issue 10).
+RECORD_LISTS = (
+    ("treatments", LiverTreatment),
+    ("primary_controls", PrimaryControl),
+    ("exams", PlannedExam),
+    ("notes", PatientNote),
+    ("decisions", MdtDecision),
+    ("measurements", Measurement),
+)
+
+
+def _read_record(session: Session, patient_id: int, clinic_ids: AbstractSet[int] | None) -> Patient:
+    """The patient with every list of the record loaded, in one read: a list found empty by
+    the patient's own query is set empty, not read again."""
+    has = [sa.exists().where(model.patient_id == Patient.id) for _, model in RECORD_LISTS]
+    row = session.execute(sa.select(Patient, *has).where(Patient.id == patient_id)).first()
+    if row is None or (clinic_ids is not None and row[0].clinic_id not in clinic_ids):
+        raise NotFound(f"patient {patient_id} not found")
+    patient, *present = row
+    for (name, _), there in zip(RECORD_LISTS, present, strict=True):
+        if name in patient.__dict__:
+            continue  # already loaded in this session
+        if there:
+            getattr(patient, name)
+        else:
+            set_committed_value(patient, name, [])
     return patient
 
 
