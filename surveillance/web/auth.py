@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired
 
 from ..clock import utcnow
 from ..db.models import ADMIN_ROLES, User
-from ..services.accounts import Admin, LoginRefused, log_in, log_out, session_user
+from ..services.accounts import Admin, LoginRefused, SessionUser, log_in, log_out, session_user
 from ..services.audit import Actor
 from .forms import safe_target
 from .per_request import config, db
@@ -41,9 +41,9 @@ class CurrentUser:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, user, token: str):
+    def __init__(self, user: SessionUser, token: str):
         self.id, self.email, self.role = user.id, user.email, user.role
-        self.clinics = sorted(user.clinics, key=lambda c: c.code)
+        self.clinics = user.clinics  # by code
         self.clinic_ids = [c.id for c in self.clinics]
         self.token = token
 
