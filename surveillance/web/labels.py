@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from weakref import WeakKeyDictionary
 
 from flask import g, has_request_context
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, get_translations, gettext
 from flask_babel import lazy_gettext as _l
 
 from ..protocol import exam_names
@@ -78,18 +79,36 @@ LABELS = {
 }
 
 
+# Each catalogue's words by code, with the protocol files' exam names they were made from.
+_WORDS: WeakKeyDictionary = WeakKeyDictionary()
+
+
 def label(code: str | None) -> str:
     """The translated word for a code; the code itself if it has none."""
     key = code or ""
     if not has_request_context():
         return exam_name(key) or str(LABELS.get(key, key))
-    # Translated once per request: a worklist page asks for a few hundred labels, and each
-    # lazy text looks its locale and catalogue up again (issue 10).
-    words = g.setdefault("labels", {})
+    # Translated once per catalogue (one per language), not once a page: a page asks for a
+    # few hundred labels, and each lazy text looks its locale and catalogue up (issue 10).
+    words = g.get("labels")
+    if words is None:
+        words = g.labels = _catalogue_words()
     found = words.get(key)
     if found is None:
         found = words[key] = exam_name(key) or str(LABELS.get(key, key))
     return found
+
+
+def _catalogue_words() -> dict[str, str]:
+    """The words of the request's catalogue, kept while the protocol files read are the same
+    (set_protocol_folders reads them anew)."""
+    locale = get_locale()
+    names = exam_names(locale.language if locale else "nb")
+    catalogue = get_translations()
+    kept = _WORDS.get(catalogue)
+    if kept is None or kept[0] is not names:
+        kept = _WORDS[catalogue] = (names, {})
+    return kept[1]
 
 
 def exam_name(code: str) -> str | None:
