@@ -128,7 +128,10 @@ def login():
             session.clear()  # a new session id at login: nothing carried over but the language
             if lang:
                 session["lang"] = lang
-            login_user(CurrentUser(db().get(User, result.user_id), result.token))
+            # The session just started, read as every later request reads it.
+            user = session_user(db(), result.token, config().web, utcnow())
+            if user is not None:
+                login_user(CurrentUser(user, result.token))
             return redirect(safe_target(request.args.get("next")) or url_for("worklist.today"))
     return render_template("login.html", form=form), 200 if not form.errors else 400
 

@@ -100,5 +100,4 @@ def choose_language():
     if lang in LANGUAGES:
         session["lang"] = lang
         g.pop("translations", None)
-        g.pop("labels", None)
     return redirect(safe_target(request.form.get("next")) or url_for("worklist.today"))

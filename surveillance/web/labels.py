@@ -95,7 +95,10 @@ def label(code: str | None) -> str:
         words = g.labels = _catalogue_words()
     found = words.get(key)
     if found is None:
-        found = words[key] = exam_name(key) or str(LABELS.get(key, key))
+        word = exam_name(key) or LABELS.get(key)
+        if word is None:
+            return key  # no code: not kept past its request (it may be anything typed)
+        found = words[key] = str(word)
     return found
 
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from surveillance.clock import utcnow
-from surveillance.db.models import LoginThrottle, UserSession
+from surveillance.db.models import LoginThrottle, User, UserSession
 from surveillance.services import Actor
 from surveillance.services.accounts import Admin, set_active, user_by_email
 
@@ -297,3 +297,25 @@ def test_the_language_chosen_before_login_is_kept(anonymous, world):
 def test_the_language_switch_never_redirects_to_another_site(anonymous, target):
     answer = anonymous.post("/language", {"lang": "en", "next": target})
     assert stays_on_this_site(answer)
+
+
+def test_a_user_made_inactive_without_ending_the_sessions_is_let_in_no_more(world, log_in, db):
+    nurse = log_in(world.a.nurse)
+    assert logged_in(nurse)
+    with db.engine.begin() as conn:  # only the flag: not set_active, which ends the sessions
+        conn.execute(sa.update(User).where(User.email == world.a.nurse).values(active=False))
+    assert goes_to_login(nurse.get("/"))
+    user_id = db.scalars(sa.select(User.id).where(User.email == world.a.nurse))[0]
+    ended = db.scalars(sa.select(UserSession.ended_at).where(UserSession.user_id == user_id))
+    assert ended and all(at is not None for at in ended)
+
+
+def test_a_nurse_of_several_clinics_reaches_each_and_chooses_among_them_by_code(
+    world, create_clinic, create_user, log_in
+):
+    create_clinic("AA")  # by id A, B, AA; by code A, AA, B
+    browser = log_in(create_user("several@test", clinics=("B", "AA", "A")))
+    assert browser.get(f"/patients/{world.a.patient_id}").status_code == 200
+    assert browser.get(f"/patients/{world.b.patient_id}").status_code == 200
+    page = browser.get("/patients/new").get_data(as_text=True)
+    assert re.findall(r'<option value="(A|AA|B)"', page) == ["A", "AA", "B"]
