@@ -354,7 +354,7 @@ def start_server(url: str, workdir: Path, args) -> tuple[subprocess.Popen, int]:
         "--threads",
         str(args.threads),
         "--worker-class",
-        "gthread",
+        args.worker_class,
         "--log-level",
         "warning",
         "web:bench_app()",
@@ -581,8 +581,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="per route (default 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per route before")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    # The deployment guide's gunicorn (docs/deploy.md): sync workers behind the TLS proxy.
+    parser.add_argument(
+        "--worker-class",
+        choices=("sync", "gthread"),
+        default="sync",
+        help="gunicorn's worker class (default sync, as docs/deploy.md deploys it)",
+    )
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gthread worker (default 1)"
+    )
     parser.add_argument(
         "--postgres",
         default=POSTGRES_SERVER,
@@ -618,6 +627,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.sizes = [int(n) for n in args.sizes.split(",") if n.strip()] or [args.patients]
     if unknown := set(args.backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    if args.worker_class == "sync" and args.threads != 1:
+        parser.error("--threads needs --worker-class gthread (a sync worker has one)")
     if not 0 < args.seconds <= 120 or not 0 < args.clients <= 64:
         parser.error("--seconds must be in (0, 120] and --clients in (0, 64]")
     return args
@@ -651,7 +662,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"web benchmark: {', '.join(f'{n:,}' for n in args.sizes)} patients, seed {args.seed},"
         f" data made for "
-        f"{today} (the server's date), gunicorn gthread {args.workers} workers x "
+        f"{today} (the server's date), gunicorn {args.worker_class} {args.workers} workers x "
         f"{args.threads} threads, {args.clients} clients, {args.seconds:g} s per route, "
         f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}"
     )
