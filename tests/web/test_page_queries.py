@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 LOGIN_TABLES = re.compile(r"\b(user_sessions|users|user_clinics|clinics)\b")
 
@@ -59,3 +60,21 @@ def test_a_patient_page_reads_everything_before_its_audit_write(nurse, world, sq
     # The write is the last statement: no read after it (on PostgreSQL a second checkout
     # of a connection, on SQLite a second transaction).
     assert sql_sent[-1].startswith("INSERT INTO audit_events")
+
+
+def test_a_patient_page_on_postgresql_is_one_transaction(nurse, world, engine, app):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite ends the read to take its write lock up front (BEGIN IMMEDIATE)")
+    served = app.extensions["surveillance"].sessions.kw["bind"]
+    begun: list[str] = []
+
+    def keep(_conn) -> None:
+        begun.append("begin")
+
+    sa.event.listen(served, "begin", keep)
+    try:
+        assert nurse.get(f"/patients/{world.a.patient_id}").status_code == 200
+    finally:
+        sa.event.remove(served, "begin", keep)
+    # The login check, the record and the audit event: one BEGIN, one COMMIT, one checkout.
+    assert begun == ["begin"]
