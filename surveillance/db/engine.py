@@ -37,6 +37,9 @@ def make_bounded_engine(database: DatabaseConfig, **kwargs) -> sa.Engine:
     if url.database not in (None, "", ":memory:"):  # in-memory SQLite has one connection, no queue
         options["pool_timeout"] = database.pool_timeout_seconds
     if url.get_backend_name() == "postgresql":
+        # Said, not assumed: writing() lets a write go on in the read's transaction, which
+        # under a snapshot level (REPEATABLE READ) would see the data of the first read.
+        options["isolation_level"] = "READ COMMITTED"
         options["connect_args"] = {
             "connect_timeout": database.connect_timeout_seconds,
             "options": f"-c statement_timeout={database.statement_timeout_seconds * 1000}",
@@ -106,7 +109,8 @@ def writing(session: Session) -> Iterator[Session]:
         if session.get_bind().dialect.name != "sqlite":
             # PostgreSQL takes no lock up front: the write goes on in the read's transaction
             # (a COMMIT, a connection checkout with its ping and a BEGIN fewer: 4 of a
-            # patient page's 11 round trips, issue 10).
+            # patient page's 11 round trips, issue 10). A read that failed has aborted that
+            # transaction: roll back before writing after a caught database error.
             try:
                 with _unit_of_work(session):
                     yield session
