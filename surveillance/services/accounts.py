@@ -347,29 +347,34 @@ class SessionUser:
     clinics: tuple[ClinicRef, ...]  # by code
 
 
+# Made once: a statement built anew costs as much again as running it (its cache key is
+# worked out on every execution unless the statement object is the same, issue 10).
+_SESSION_USER = (
+    sa.select(
+        UserSession.id.label("session_id"),
+        UserSession.ended_at,
+        UserSession.last_seen_at,
+        UserSession.created_at,
+        User.id.label("user_id"),
+        User.email,
+        User.role,
+        User.active,
+        Clinic.id.label("clinic_id"),
+        Clinic.code.label("clinic_code"),
+        Clinic.name.label("clinic_name"),
+    )
+    .outerjoin(User, User.id == UserSession.user_id)
+    .outerjoin(user_clinics, user_clinics.c.user_id == User.id)
+    .outerjoin(Clinic, Clinic.id == user_clinics.c.clinic_id)
+    .where(UserSession.token_hash == sa.bindparam("token_hash"))
+)
+
+
 def session_user(session: Session, token: str, web: WebConfig, now: datetime) -> SessionUser | None:
     """The user of a live session, or None once it has ended, idled out or grown too old."""
     # One statement, the user's clinics joined, read as values: every page asks this first,
     # and ORM objects cost it twice the time (issue 10).
-    rows = session.execute(
-        sa.select(
-            UserSession.id.label("session_id"),
-            UserSession.ended_at,
-            UserSession.last_seen_at,
-            UserSession.created_at,
-            User.id.label("user_id"),
-            User.email,
-            User.role,
-            User.active,
-            Clinic.id.label("clinic_id"),
-            Clinic.code.label("clinic_code"),
-            Clinic.name.label("clinic_name"),
-        )
-        .outerjoin(User, User.id == UserSession.user_id)
-        .outerjoin(user_clinics, user_clinics.c.user_id == User.id)
-        .outerjoin(Clinic, Clinic.id == user_clinics.c.clinic_id)
-        .where(UserSession.token_hash == _hash(token))
-    ).all()
+    rows = session.execute(_SESSION_USER, {"token_hash": _hash(token)}).all()
     if not rows or rows[0].ended_at is not None:
         return None
     first = rows[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -52,21 +53,42 @@ RECORD_LISTS = (
 )
 
 
+@cache
+def _statements() -> tuple[sa.Select, dict[str, sa.Select]]:
+    """The patient's row with a flag per list, and each list's read in its relationship's order.
+
+    Made once, not per page: SQLAlchemy works a statement's cache key out anew for each new
+    statement object, which cost as much as the read itself, and a lazy load builds its
+    statement each time (issue 10). Made on first use, when the relationships' orders are
+    resolved.
+    """
+    sa.orm.configure_mappers()  # resolves the relationships' order_by
+    flags = (sa.exists().where(model.patient_id == Patient.id) for _, model in RECORD_LISTS)
+    record = sa.select(Patient, *flags).where(Patient.id == sa.bindparam("patient_id"))
+    lists = {
+        name: sa.select(model)
+        .where(model.patient_id == sa.bindparam("patient_id"))
+        .order_by(*(getattr(Patient, name).property.order_by or ()))
+        for name, model in RECORD_LISTS
+    }
+    return record, lists
+
+
 def _read_record(session: Session, patient_id: int, clinic_ids: AbstractSet[int] | None) -> Patient:
     """The patient with every list of the record loaded, in one read: a list found empty by
-    the patient's own query is set empty, not read again."""
-    has = [sa.exists().where(model.patient_id == Patient.id) for _, model in RECORD_LISTS]
-    row = session.execute(sa.select(Patient, *has).where(Patient.id == patient_id)).first()
+    the patient's own query is set empty, not read."""
+    record, lists = _statements()
+    key = {"patient_id": patient_id}
+    row = session.execute(record, key).first()
     if row is None or (clinic_ids is not None and row[0].clinic_id not in clinic_ids):
         raise NotFound(f"patient {patient_id} not found")
-    patient, *present = row
+    patient: Patient = row[0]
+    present = row[1:]
     for (name, _), there in zip(RECORD_LISTS, present, strict=True):
         if name in patient.__dict__:
             continue  # already loaded in this session
-        if there:
-            getattr(patient, name)
-        else:
-            set_committed_value(patient, name, [])
+        items = session.scalars(lists[name], key).all() if there else []
+        set_committed_value(patient, name, items)
     return patient
 
 
