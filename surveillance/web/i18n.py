@@ -55,6 +55,8 @@ def _gettext(eval_ctx: EvalContext, message: str, /, **params) -> str | Markup:
 
     Positional-only, as Jinja's own (`__string`): a parameter may be called `message`."""
     text = request_translations().ugettext(message)
+    if not params and "%" not in text:  # nothing for `%` to do: most of a page's texts
+        return Markup(text) if eval_ctx.autoescape else text
     return (Markup(text) if eval_ctx.autoescape else text) % params
 
 

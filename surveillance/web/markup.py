@@ -34,9 +34,18 @@ def date(value: Date | None) -> Markup:
 
 def csrf(token: str | None = None) -> Markup:
     """The form's hidden CSRF field (Flask-WTF's token of this session, unless given)."""
-    return Markup(
-        f'<input type="hidden" name="csrf_token" value="{escape(token or generate_csrf())}">'
-    )
+    if token is not None:
+        return _csrf_field(token)
+    # Flask-WTF keeps its token for the rest of the request; so is the field, made once of
+    # it (a patient page has a dozen forms, issue 10).
+    field = g.get("csrf_field")
+    if field is None:
+        field = g.csrf_field = _csrf_field(generate_csrf())
+    return field
+
+
+def _csrf_field(token: str) -> Markup:
+    return Markup(f'<input type="hidden" name="csrf_token" value="{escape(token)}">')
 
 
 def gettext(message: str, /, **params) -> Markup:
