@@ -359,7 +359,9 @@ def start_server(url: str, workdir: Path, args) -> tuple[subprocess.Popen, int]:
         "warning",
         "web:bench_app()",
     ]
-    server = subprocess.Popen(command, env=env)
+    # From this checkout's root: `python -m` puts the working directory first on sys.path, so
+    # a run started elsewhere (another checkout, to compare with) would serve that one's code.
+    server = subprocess.Popen(command, env=env, cwd=HERE.parent)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
