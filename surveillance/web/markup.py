@@ -34,7 +34,7 @@ def date(value: Date | None) -> Markup:
 
 def csrf(token: str | None = None) -> Markup:
     """The form's hidden CSRF field (Flask-WTF's token of this session, unless given)."""
-    if token is not None:
+    if token:
         return _csrf_field(token)
     # Flask-WTF keeps its token for the rest of the request; so is the field, made once of
     # it (a patient page has a dozen forms, issue 10).
