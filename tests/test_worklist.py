@@ -85,7 +85,23 @@ def test_the_category_of_a_control(session, ctx, on, treated_patient, booked, to
     assert (item.reference, item.name, item.patient_id) == ("P-0001", "Kari Nordmann", patient.id)
     assert item.booked_date == (D(booked) if booked else None)
     assert item.days_late == (D(today) - D("2025-07-15")).days
+    assert (item.birth_date, item.missed) == (patient.birth_date, False)
     assert page.counts[category] == page.total == 1
+
+
+def test_an_item_shows_the_working_day_apart_from_the_due_date(session, ctx, on, treated_patient):
+    # Six months after 2025-11-17 is Sunday 17 May, Norway's national day: the control is
+    # booked on a working day, and the worklist shows both days, each in its own field.
+    patient = treated_patient("2025-11-17")
+    planned = exam(patient, "ct_tap", 6)
+    assert planned.due != planned.due_working_day
+    [item] = worklist(session, on("2026-05-01"), [patient.clinic_id]).items
+    assert (item.due, item.due_working_day) == (planned.due, planned.due_working_day)
+    assert (item.birth_date, item.name, item.reference) == (
+        patient.birth_date,
+        patient.name,
+        "P-0001",
+    )
 
 
 def test_a_done_control_leaves_the_worklist(session, ctx, on, treated_patient):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -32,9 +33,12 @@ CATEGORIES = ("overdue", "results_missing", "to_book", "booked", "coordinated", 
 LISTS = CATEGORIES + ("mdt_review", "booking_to_cancel", "lost_to_follow_up")
 
 
-@dataclass(frozen=True, slots=True)
-class WorklistItem:
-    """One control of one patient: the exams due that day that share a state."""
+class WorklistItem(NamedTuple):
+    """One control of one patient: the exams due that day that share a state.
+
+    A named tuple, not a frozen dataclass: as immutable, and made in a quarter of the time (a
+    frozen dataclass sets each field through object.__setattr__), for up to a page's 50
+    rows on every worklist (issue 10)."""
 
     category: str
     patient_id: int
@@ -339,8 +343,13 @@ def _kept_counts(
     return dict(found)
 
 
+# The lists' statements select columns, not entities: they run on the session's connection,
+# as Core, which returns the rows without the ORM's result machinery (issue 10: an eighth of
+# worklist()'s time on a small clinic). Every caller reads, with nothing pending to flush.
+
+
 def _counts(session: Session, values: dict, shape: Shape) -> dict[str, int]:
-    row = session.execute(_counts_statement(shape), values).one()
+    row = session.connection().execute(_counts_statement(shape), values).one()
     return {name: row._mapping[name] or 0 for name in LISTS}
 
 
@@ -354,7 +363,11 @@ def _page(session, ctx, values, shape, code, counts, category, page, page_size):
             skip -= counts[listed]
             continue
         statement = _page_statement(listed, shape)
-        rows = session.execute(statement, values | {"offset": skip, "limit": wanted}).all()
+        rows = (
+            session.connection()
+            .execute(statement, values | {"offset": skip, "limit": wanted})
+            .all()
+        )
         found += [_item(listed, row, ctx, code) for row in rows]
         skip, wanted = 0, wanted - len(rows)
     return tuple(found)
@@ -381,16 +394,19 @@ def _check_sort_key(key: str) -> None:
 
 
 def _item(category: str, row, ctx: Context, code: str | None) -> WorklistItem:
+    # Unpacked by position (_page_statement's columns), not read by name: a Row's attribute
+    # costs about 0.3 µs, nine of them for each of a page's rows (2.6 µs against 0.1 µs).
+    _, patient_id, due, working_day, booked, codes, number, missed, _, born, name = row
     return WorklistItem(
         category,
-        row.patient_id,
-        ctx.reference(row.local_number),
-        row.name,
-        row.birth_date,
-        (code,) if code else tuple(row.codes.split()),
-        row.due,
-        row.due_working_day,
-        row.booked_date,
-        (ctx.today - row.due).days,
-        row.missed,
+        patient_id,
+        ctx.reference(number),
+        name,
+        born,
+        (code,) if code else tuple(codes.split()),
+        due,
+        working_day,
+        booked,
+        (ctx.today - due).days,
+        missed,
     )
