@@ -373,8 +373,9 @@ _SESSION_USER = (
 def session_user(session: Session, token: str, web: WebConfig, now: datetime) -> SessionUser | None:
     """The user of a live session, or None once it has ended, idled out or grown too old."""
     # One statement, the user's clinics joined, read as values: every page asks this first,
-    # and ORM objects cost it twice the time (issue 10).
-    rows = session.execute(_SESSION_USER, {"token_hash": _hash(token)}).all()
+    # and ORM objects cost it twice the time (issue 10). Columns, not entities: run as Core,
+    # on the session's connection, without the ORM's result machinery.
+    rows = session.connection().execute(_SESSION_USER, {"token_hash": _hash(token)}).all()
     if not rows or rows[0].ended_at is not None:
         return None
     first = rows[0]
