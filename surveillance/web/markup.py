@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date as Date
 from typing import Any
 
-from flask import g, url_for
+from flask import current_app, g, request, url_for
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
@@ -20,8 +20,8 @@ from .i18n import request_translations
 from .labels import label
 from .per_request import LARGEST_ID
 
-# A number stood in a link once per request; each row's link is then its own number put in
-# its place (what url_for writes for an integer argument, without its routing work).
+# A number stood in a link once per application; each row's link is then its own number put
+# in its place (what url_for writes for an integer argument, without its routing work).
 _SENTINEL = str(LARGEST_ID)
 
 
@@ -91,13 +91,22 @@ def row_url(endpoint: str, **value: int) -> str:
 
 
 def row_url_parts(endpoint: str, name: str) -> tuple[str, str]:
-    """What row_url writes before and after the number: url_for's work once a request."""
-    links = g.setdefault("row_links", {})
-    parts = links.get((endpoint, name))
+    """What row_url writes before and after the number: url_for's work once an application.
+
+    A link depends on the application, the endpoint and the root it is served under
+    (SCRIPT_NAME) alone: kept by the application, not made again for each request (a
+    patient page links through about 17 endpoints, issue 10)."""
+    links = current_app.extensions.setdefault("surveillance_row_links", {})
+    key = (endpoint, name, request.script_root)
+    parts = links.get(key)
     if parts is None:
+        if endpoint.startswith("."):
+            raise ValueError(f"a row link names its blueprint: {endpoint!r}")
         stand_in: dict[str, Any] = {name: LARGEST_ID}
         head, _, tail = url_for(endpoint, **stand_in).partition(_SENTINEL)
-        parts = links[endpoint, name] = (head, tail)
+        if len(links) >= 1000:  # bounded, whatever roots a server is given
+            links.clear()
+        parts = links[key] = (head, tail)
     return parts
 
 

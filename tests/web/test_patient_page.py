@@ -443,3 +443,16 @@ def test_a_refused_control_booking_books_none_of_its_exams(nurse, patient_page, 
     assert {db.get(PlannedExam, e.id).state for e in control} == {"open"}
     marked = re.findall(r'<input[^>]*aria-invalid="true"[^>]*>', answer.text)
     assert len(marked) == 1 and 'name="date"' in marked[0]
+
+
+def test_the_page_links_under_the_root_it_is_served_at(nurse, world):
+    # Behind a proxy that serves the dashboard under a path of its own, every form of the
+    # page posts under that path; the same server's page at its own root does not.
+    path = f"/patients/{world.a.patient_id}"
+    mounted = nurse.get(path, base_url="http://localhost/klinikk/")
+    plain = nurse.get(path)
+    mounted_actions = re.findall(r'<form method="post" action="([^"]+)"', mounted.text)
+    plain_actions = re.findall(r'<form method="post" action="([^"]+)"', plain.text)
+    assert (mounted.status_code, plain.status_code) == (200, 200)
+    assert len(mounted_actions) == len(plain_actions) > 5
+    assert mounted_actions == ["/klinikk" + action for action in plain_actions]
