@@ -84,7 +84,7 @@ def lateness(days: int, overdue: bool = True) -> Markup:
 
 
 def row_url(endpoint: str, **value: int) -> str:
-    """url_for(endpoint, name=number) for a route of one integer argument, built once a request."""
+    """url_for(endpoint, name=number) for a route of one integer argument, built once an app."""
     ((name, number),) = value.items()
     head, tail = row_url_parts(endpoint, name)
     return f"{head}{int(number)}{tail}"
@@ -95,7 +95,9 @@ def row_url_parts(endpoint: str, name: str) -> tuple[str, str]:
 
     A link depends on the application, the endpoint and the root it is served under
     (SCRIPT_NAME) alone: kept by the application, not made again for each request (a
-    patient page links through about 17 endpoints, issue 10)."""
+    patient page links through about 17 endpoints, issue 10). That holds while the
+    application has no url_defaults, SERVER_NAME, subdomains or host matching; with any of
+    them, the key would have to say what they read."""
     links = current_app.extensions.setdefault("surveillance_row_links", {})
     key = (endpoint, name, request.script_root)
     parts = links.get(key)
